@@ -1,0 +1,345 @@
+//! HTTP vocabulary shared by every layer: methods, status reason phrases, and an ordered,
+//! case-insensitive header list that refuses bytes which could split a header.
+
+use std::fmt;
+
+/// The HTTP methods a handler can implement (RFC 9110 §9), in Pycnic's `Allow` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Connect,
+    Options,
+    Trace,
+    Patch,
+}
+
+impl Method {
+    /// Every method, in the order Pycnic lists them in `Allow`.
+    pub const ALL: [Method; 9] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Connect,
+        Method::Options,
+        Method::Trace,
+        Method::Patch,
+    ];
+
+    /// Parses an already upper-cased method name; anything else is `None` (a 405).
+    pub fn from_name(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Connect => "CONNECT",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The standard reason phrase of a status code (RFC 9110 §15 and the IANA registry); empty
+/// for a code without one, which is still sent as is.
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        103 => "Early Hints",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        208 => "Already Reported",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        418 => "I'm a teapot",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        423 => "Locked",
+        424 => "Failed Dependency",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        506 => "Variant Also Negotiates",
+        507 => "Insufficient Storage",
+        508 => "Loop Detected",
+        510 => "Not Extended",
+        511 => "Network Authentication Required",
+        _ => "",
+    }
+}
+
+/// `"404 Not Found"`, or just `"599"` for a code without a phrase.
+pub fn status_line(code: u16) -> String {
+    let reason = reason_phrase(code);
+    if reason.is_empty() {
+        code.to_string()
+    } else {
+        format!("{code} {reason}")
+    }
+}
+
+/// Why a header was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    /// The name is empty or holds a byte outside RFC 9110's `token`.
+    InvalidName(String),
+    /// The value holds CR, LF, NUL or another control byte (header injection).
+    InvalidValue(String),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::InvalidName(name) => write!(f, "invalid header name {name:?}"),
+            HeaderError::InvalidValue(name) => {
+                write!(f, "invalid value for header {name:?}: control bytes are not allowed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+/// RFC 9110 §5.6.2 `tchar`.
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// RFC 9110 §5.1: a field name is a non-empty token.
+pub fn is_valid_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(is_token_byte)
+}
+
+/// RFC 9110 §5.5: field values may hold visible bytes, spaces and tabs, never CR, LF, NUL
+/// or other control bytes.
+pub fn is_valid_header_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// `CONTENT_TYPE` → `Content-Type`, `X_FORWARDED_FOR` → `X-Forwarded-For`.
+pub fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        if c == '_' || c == '-' {
+            out.push('-');
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// An ordered header list with case-insensitive names. Setting a header that already exists
+/// replaces its value in place (first position kept, as a Python dict does).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers {
+    entries: Vec<(String, String)>,
+}
+
+impl Headers {
+    pub fn new() -> Headers {
+        Headers::default()
+    }
+
+    /// The value of `name`, compared case-insensitively.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Sets `name` to `value`, refusing anything that could break the header block.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
+        if !is_valid_header_name(name) {
+            return Err(HeaderError::InvalidName(name.to_string()));
+        }
+        if !is_valid_header_value(value) {
+            return Err(HeaderError::InvalidValue(name.to_string()));
+        }
+        self.insert_unchecked(name, value);
+        Ok(())
+    }
+
+    /// For names and values this crate built itself or already validated.
+    pub(crate) fn insert_unchecked(&mut self, name: &str, value: &str) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(entry) => entry.1 = value.to_string(),
+            None => self.entries.push((name.to_string(), value.to_string())),
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        let index = self
+            .entries
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))?;
+        Some(self.entries.remove(index).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl serde::Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_round_trip_and_unknown_methods_are_refused() {
+        for m in Method::ALL {
+            assert_eq!(Method::from_name(m.as_str()), Some(m), "{m}");
+        }
+        for name in ["get", "PROPFIND", "", "GET "] {
+            assert_eq!(Method::from_name(name), None, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn status_lines_use_standard_phrases_or_the_bare_code() {
+        let cases = [
+            (200, "200 OK"),
+            (413, "413 Content Too Large"),
+            (418, "418 I'm a teapot"),
+            (577, "577"),
+            (299, "299"),
+        ];
+        for (code, line) in cases {
+            assert_eq!(status_line(code), line, "code {code}");
+        }
+    }
+
+    #[test]
+    fn title_case_matches_pycnic_header_names() {
+        let cases = [
+            ("CONTENT_TYPE", "Content-Type"),
+            ("X_FORWARDED_FOR", "X-Forwarded-For"),
+            ("COOKIE", "Cookie"),
+            ("X-API-KEY", "X-Api-Key"),
+        ];
+        for (raw, titled) in cases {
+            assert_eq!(title_case(raw), titled, "{raw}");
+        }
+    }
+
+    #[test]
+    fn headers_are_case_insensitive_and_keep_first_position() {
+        let mut h = Headers::new();
+        h.set("Content-Type", "application/json").unwrap();
+        h.set("X-One", "1").unwrap();
+        h.set("content-type", "text/plain").unwrap();
+        let listed: Vec<_> = h.iter().collect();
+        assert_eq!(listed, [("Content-Type", "text/plain"), ("X-One", "1")]);
+        assert_eq!(h.get("CONTENT-TYPE"), Some("text/plain"));
+        assert_eq!(h.remove("x-one").as_deref(), Some("1"));
+        assert!(!h.contains("X-One"));
+    }
+
+    #[test]
+    fn header_injection_is_refused() {
+        let mut h = Headers::new();
+        let bad_values = ["a\r\nSet-Cookie: x=1", "a\nb", "a\rb", "nul\0", "del\x7f", "bell\x07"];
+        for value in bad_values {
+            assert!(
+                matches!(h.set("X-Test", value), Err(HeaderError::InvalidValue(_))),
+                "value {value:?}"
+            );
+        }
+        let bad_names = ["", "X Test", "X-Test:", "X\r\nY", "Ünï", "a;b"];
+        for name in bad_names {
+            assert!(
+                matches!(h.set(name, "ok"), Err(HeaderError::InvalidName(_))),
+                "name {name:?}"
+            );
+        }
+        assert!(h.is_empty(), "nothing refused may be stored");
+        h.set("X-Ok", "tab\tand spaces, \"quotes\" é").unwrap();
+    }
+}
