@@ -1,0 +1,24 @@
+#!/bin/sh
+# Starts the app with spawn-fcgi: spawn-fcgi creates the unix socket with the owner and mode
+# given, then runs the binary with the listening socket on fd 0; the binary sees it and serves
+# FastCGI. Point nginx at the socket with conf/nginx/pycnic-unix.conf (Apache:
+# conf/apache/pycnic-proxy-fcgi-unix.conf).
+#
+# Run it as root (it changes users), from an init script or a supervisor. -n keeps the app in
+# the foreground for a supervisor; drop -n to have spawn-fcgi daemonize it (with -P pidfile).
+#
+# Placeholders (replace them): @BIN@ the binary (e.g. /usr/local/bin/pycnic), @SOCKET@ the
+# socket (e.g. /run/pycnic/pycnic.sock), @APP_USER@/@APP_GROUP@ who the app runs as (e.g.
+# pycnic), @WEB_GROUP@ the web server's group, which may connect (www-data on Debian).
+set -eu
+
+# CHANGE: the binary, the socket, the users.
+app=@BIN@
+socket=@SOCKET@
+
+mkdir -p "$(dirname "$socket")"
+rm -f "$socket"
+# Settings reach the app as environment variables.
+export PYCNIC_MAX_BODY=10M
+exec spawn-fcgi -n -s "$socket" -M 0660 -U @APP_USER@ -G @WEB_GROUP@ \
+    -u @APP_USER@ -g @APP_GROUP@ -- "$app"
