@@ -331,3 +331,7 @@ fn without_body(answer: HttpResponse) -> HttpResponse {
         ..answer
     }
 }
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

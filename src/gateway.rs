@@ -187,3 +187,239 @@ pub fn write_response<W: Write>(response: HttpResponse, out: &mut W) -> io::Resu
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Pairs<'a> = &'a [(&'a str, &'a [u8])];
+
+    fn params(pairs: Pairs) -> Params {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn path_comes_from_path_info_else_request_uri_else_document_uri() {
+        let cases: [(&str, Pairs, &str); 9] = [
+            (
+                "path info wins",
+                &[("PATH_INFO", b"/a"), ("REQUEST_URI", b"/b")],
+                "/a",
+            ),
+            (
+                "empty path info",
+                &[("PATH_INFO", b""), ("REQUEST_URI", b"/b?x=1")],
+                "/b",
+            ),
+            (
+                "nginx stock params",
+                &[
+                    ("REQUEST_URI", b"/login/?x=1"),
+                    ("DOCUMENT_URI", b"/login/"),
+                ],
+                "/login/",
+            ),
+            (
+                "decoded uri",
+                &[("REQUEST_URI", b"/caf%C3%A9%20x")],
+                "/café x",
+            ),
+            ("fragment dropped", &[("REQUEST_URI", b"/a#frag")], "/a"),
+            (
+                "absolute form",
+                &[("REQUEST_URI", b"http://example.test/abs?q")],
+                "/abs",
+            ),
+            ("document uri", &[("DOCUMENT_URI", b"/doc")], "/doc"),
+            ("nothing", &[], "/"),
+            ("raw non-utf8", &[("PATH_INFO", b"/\xff")], "/\u{fffd}"),
+        ];
+        for (case, pairs, want) in cases {
+            assert_eq!(
+                build_request(params(pairs), Vec::new()).path(),
+                want,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn method_is_upper_cased_and_defaults_to_get() {
+        let cases: [(Pairs, &str); 3] = [
+            (&[("REQUEST_METHOD", b"post")], "POST"),
+            (&[], "GET"),
+            (&[("REQUEST_METHOD", b"\xffget")], "\u{fffd}GET"),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(
+                build_request(params(pairs), Vec::new()).method(),
+                want,
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_are_title_cased_and_repeats_joined_cookies_with_semicolons() {
+        let req = build_request(
+            params(&[
+                ("HTTP_COOKIE", b"a=1"),
+                ("HTTP_COOKIE", b"b=2"),
+                ("HTTP_ACCEPT", b"text/html"),
+                ("HTTP_ACCEPT", b"application/json"),
+                ("CONTENT_TYPE", b"application/json"),
+                ("CONTENT_LENGTH", b""),
+                ("HTTP_X_BAD_VALUE", b"a\rb"),
+                ("SERVER_NAME", b"localhost"),
+            ]),
+            Vec::new(),
+        );
+        let listed: Vec<_> = req.headers().iter().collect();
+        assert_eq!(
+            listed,
+            [
+                ("Cookie", "a=1; b=2"),
+                ("Accept", "text/html, application/json"),
+                ("Content-Type", "application/json"),
+            ]
+        );
+        assert_eq!(req.cookies().get("a"), Some("1"), "first Cookie header");
+        assert_eq!(req.cookies().get("b"), Some("2"), "second Cookie header");
+        assert_eq!(
+            req.environ().get_all("HTTP_COOKIE"),
+            ["a=1", "b=2"],
+            "duplicates kept"
+        );
+    }
+
+    #[test]
+    fn query_comes_from_query_string_else_request_uri() {
+        let cases: [(Pairs, Option<&str>); 3] = [
+            (
+                &[("QUERY_STRING", b"q=a+b"), ("REQUEST_URI", b"/?q=other")],
+                Some("a b"),
+            ),
+            (&[("REQUEST_URI", b"/x?q=%41")], Some("A")),
+            (&[("QUERY_STRING", b""), ("REQUEST_URI", b"/x?q=1")], None),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(
+                build_request(params(pairs), Vec::new()).args().get("q"),
+                want,
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_length_is_read_as_cgi_servers_send_it() {
+        let cases: [(Pairs, ContentLength); 6] = [
+            (&[], ContentLength::Absent),
+            (&[("CONTENT_LENGTH", b"")], ContentLength::Absent),
+            (&[("CONTENT_LENGTH", b"42")], ContentLength::Bytes(42)),
+            (&[("CONTENT_LENGTH", b"-1")], ContentLength::Invalid),
+            (&[("CONTENT_LENGTH", b"4x")], ContentLength::Invalid),
+            (
+                &[("CONTENT_LENGTH", b"99999999999999999999999")],
+                ContentLength::Bytes(u64::MAX),
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(content_length(&params(pairs)), want, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn response_bytes_are_status_headers_blank_line_body() {
+        let response = HttpResponse {
+            status: 404,
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Set-Cookie".into(), "a=1; Path=/".into()),
+                ("Set-Cookie".into(), "b=2; Path=/".into()),
+            ],
+            body: Body::Full(b"{}".to_vec()),
+        };
+        let mut out = Vec::new();
+        write_response(response, &mut out).unwrap();
+        assert_eq!(
+            out,
+            b"Status: 404 Not Found\r\nContent-Type: application/json\r\nSet-Cookie: a=1; Path=/\r\nSet-Cookie: b=2; Path=/\r\n\r\n{}"
+        );
+    }
+
+    /// Records each write and flush, to see what leaves when.
+    #[derive(Default)]
+    struct Recorder {
+        events: Vec<String>,
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.events.push(String::from_utf8_lossy(buf).into_owned());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.events.push("<flush>".into());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn full_bodies_leave_in_one_write_and_streams_flush_per_chunk() {
+        let full = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: Body::Full(b"x".to_vec()),
+        };
+        let mut rec = Recorder::default();
+        write_response(full, &mut rec).unwrap();
+        assert_eq!(
+            rec.events,
+            ["Status: 200 OK\r\n\r\nx"],
+            "one write, no flush"
+        );
+
+        let chunks = vec![b"a".to_vec(), Vec::new(), b"b".to_vec()];
+        let stream = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: Body::Stream(Box::new(chunks.into_iter())),
+        };
+        let mut rec = Recorder::default();
+        write_response(stream, &mut rec).unwrap();
+        assert_eq!(
+            rec.events,
+            [
+                "Status: 200 OK\r\n\r\n",
+                "<flush>",
+                "a",
+                "<flush>",
+                "b",
+                "<flush>"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panicking_stream_ends_the_body_without_unwinding() {
+        let chunks = (0..3).map(|i| {
+            if i == 1 {
+                panic!("chunk fails")
+            } else {
+                vec![b'0' + i]
+            }
+        });
+        let stream = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: Body::Stream(Box::new(chunks)),
+        };
+        let mut out = Vec::new();
+        write_response(stream, &mut out).unwrap();
+        assert_eq!(out, b"Status: 200 OK\r\n\r\n0");
+    }
+}
