@@ -50,16 +50,30 @@ impl BodyError {
 /// Answers one request whose body is read from `input`: exactly CONTENT_LENGTH bytes, never
 /// more than `max_body` (413 without reading on), a short body is a 400.
 pub fn answer(app: &App, params: Params, input: &mut dyn Read, max_body: u64) -> HttpResponse {
+    answer_and_count_unread(app, params, input, max_body).0
+}
+
+/// As [`answer`], and how many announced body bytes were left unread (a body over the limit).
+fn answer_and_count_unread(
+    app: &App,
+    params: Params,
+    input: &mut dyn Read,
+    max_body: u64,
+) -> (HttpResponse, u64) {
     let body = match content_length(&params) {
         0 => Ok(Vec::new()),
         len if len > max_body => Err(BodyError::TooLarge(len)),
         len => read_exactly(input, len),
     };
     match body {
-        Ok(body) => app.handle(gateway::build_request(params, body)),
+        Ok(body) => (app.handle(gateway::build_request(params, body)), 0),
         Err(err) => {
             log::warn!("request body refused: {err:?}");
-            app.error_response(err.into_http(max_body))
+            let unread = match err {
+                BodyError::TooLarge(len) => len,
+                _ => 0,
+            };
+            (app.error_response(err.into_http(max_body)), unread)
         }
     }
 }
@@ -130,8 +144,31 @@ pub fn run(app: &App, max_body: u64) -> std::process::ExitCode {
     let mut stdin = StdinWithDeadline {
         deadline: Instant::now() + BODY_READ_TIMEOUT,
     };
-    let response = answer(app, params_from_env(), &mut stdin, max_body);
-    write_to_stdout(response)
+    let (response, unread) = answer_and_count_unread(app, params_from_env(), &mut stdin, max_body);
+    let code = write_to_stdout(response);
+    discard(&mut stdin, unread);
+    code
+}
+
+/// Reads and drops up to `len` bytes of a refused body after the answer is written, until
+/// end of input or the read deadline. Exiting with the body unread breaks the answer under
+/// Apache's mod_cgid: its daemon hands the program one socket as stdin and stdout, and closing
+/// a unix socket with unread input resets it, so Apache gets ECONNRESET instead of the 413
+/// and the client an empty reply.
+fn discard(input: &mut dyn Read, mut len: u64) {
+    let mut sink = [0u8; 64 * 1024];
+    while len > 0 {
+        let want = usize::try_from(len).unwrap_or(usize::MAX).min(sink.len());
+        let Some(window) = sink.get_mut(..want) else {
+            return;
+        };
+        match input.read(window) {
+            Ok(0) => return,
+            Ok(n) => len = len.saturating_sub(n as u64),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Writes a response to stdout as the CGI transport does.
@@ -143,6 +180,26 @@ pub fn write_to_stdout(response: HttpResponse) -> std::process::ExitCode {
         Err(err) => {
             log::error!("could not write the response to stdout: {err}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_body_is_discarded_up_to_its_announced_length_and_no_further() {
+        let cases: [(&str, usize, u64, usize); 3] = [
+            ("all of it", 100_000, 100_000, 0),
+            ("no further than announced", 100_000, 70_000, 30_000),
+            ("input ends first", 10, 70_000, 0),
+        ];
+        for (name, available, announced, left) in cases {
+            let bytes = vec![b'x'; available];
+            let mut input = bytes.as_slice();
+            discard(&mut input, announced);
+            assert_eq!(input.len(), left, "{name}");
         }
     }
 }
