@@ -23,7 +23,11 @@ impl HttpError {
     /// An error with any status code from 100 to 599 (others are sent as 500).
     pub fn new(status: u16, message: impl Into<String>) -> HttpError {
         HttpError {
-            status: if (100..=599).contains(&status) { status } else { 500 },
+            status: if (100..=599).contains(&status) {
+                status
+            } else {
+                500
+            },
             message: message.into(),
             data: Value::Null,
             headers: Headers::new(),
@@ -167,7 +171,10 @@ mod tests {
     #[test]
     fn any_code_is_kept_with_its_phrase_and_out_of_range_codes_become_500() {
         assert_eq!(HttpError::new(577, "x").body()["status"], json!("577"));
-        assert_eq!(HttpError::new(422, "x").body()["status"], json!("422 Unprocessable Content"));
+        assert_eq!(
+            HttpError::new(422, "x").body()["status"],
+            json!("422 Unprocessable Content")
+        );
         assert_eq!(HttpError::new(99, "x").status, 500);
         assert_eq!(HttpError::new(600, "x").status, 500);
     }

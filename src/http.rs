@@ -151,7 +151,10 @@ impl fmt::Display for HeaderError {
         match self {
             HeaderError::InvalidName(name) => write!(f, "invalid header name {name:?}"),
             HeaderError::InvalidValue(name) => {
-                write!(f, "invalid value for header {name:?}: control bytes are not allowed")
+                write!(
+                    f,
+                    "invalid value for header {name:?}: control bytes are not allowed"
+                )
             }
         }
     }
@@ -172,7 +175,9 @@ pub fn is_valid_header_name(name: &str) -> bool {
 /// RFC 9110 §5.5: field values may hold visible bytes, spaces and tabs, never CR, LF, NUL
 /// or other control bytes.
 pub fn is_valid_header_value(value: &str) -> bool {
-    value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 /// `CONTENT_TYPE` → `Content-Type`, `X_FORWARDED_FOR` → `X-Forwarded-For`.
@@ -325,7 +330,14 @@ mod tests {
     #[test]
     fn header_injection_is_refused() {
         let mut h = Headers::new();
-        let bad_values = ["a\r\nSet-Cookie: x=1", "a\nb", "a\rb", "nul\0", "del\x7f", "bell\x07"];
+        let bad_values = [
+            "a\r\nSet-Cookie: x=1",
+            "a\nb",
+            "a\rb",
+            "nul\0",
+            "del\x7f",
+            "bell\x07",
+        ];
         for value in bad_values {
             assert!(
                 matches!(h.set("X-Test", value), Err(HeaderError::InvalidValue(_))),

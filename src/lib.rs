@@ -1,5 +1,83 @@
-//! Pycnic's tiny JSON web API in Rust (crate docs are completed with the seed example).
+//! Pycnic's tiny JSON web API in Rust, shipped as one CGI/FastCGI binary.
+//!
+//! A handler is a value whose methods answer HTTP methods; an [`App`] lists handlers in an
+//! ordered route table; [`run`] turns the program into a CGI program, a FastCGI server or a
+//! command-line request tool. The seed example of Pycnic's README, line by line:
+//!
+//! ```
+//! use pycnic::pycnic_names::{HTTP_400, HTTP_401};
+//! use pycnic::{App, Handler, HttpError, Request, Response};
+//! use serde_json::{json, Value};
+//!
+//! struct Login;
+//! impl Login {
+//!     fn get(&self, request: &Request, _response: &mut Response) -> Result<Value, HttpError> {
+//!         Ok(json!({"session_id": request.cookies().get("session_id")}))
+//!     }
+//!     fn post(&self, request: &Request, response: &mut Response) -> Result<Value, HttpError> {
+//!         let data = request.data()?;
+//!         let username = data.get("username").and_then(Value::as_str).filter(|s| !s.is_empty());
+//!         let password = data.get("password").and_then(Value::as_str).filter(|s| !s.is_empty());
+//!         let (Some(username), Some(password)) = (username, password) else {
+//!             return Err(HTTP_400("Username and password are required"));
+//!         };
+//!         if username != "foo" || password != "foo" {
+//!             return Err(HTTP_401("Username or password are incorrect"));
+//!         }
+//!         response.set_cookie("session_id", "1234567890abcdefg")?;
+//!         Ok(json!({"message": "Logged in"}))
+//!     }
+//! }
+//!
+//! struct Logout;
+//! impl Logout {
+//!     fn post(&self, request: &Request, response: &mut Response) -> Result<Value, HttpError> {
+//!         if request.cookies().get("session_id").is_some_and(|id| !id.is_empty()) {
+//!             response.delete_cookie("session_id")?;
+//!             return Ok(json!({"message": "Logged out"}));
+//!         }
+//!         Ok(json!({"message": "Already logged out", "cookies": request.cookies()}))
+//!     }
+//! }
+//!
+//! let app = App::new()
+//!     .route("/login", Handler::new(Login).get(Login::get).post(Login::post))
+//!     .route("/logout", Handler::new(Logout).post(Logout::post));
+//!
+//! // In `main`: `fn main() -> std::process::ExitCode { pycnic::run(app) }`.
+//! // Here, one request through the same gateway a web server uses:
+//! let params = vec![
+//!     (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),
+//!     (b"REQUEST_URI".to_vec(), b"/login".to_vec()),
+//!     (b"HTTP_COOKIE".to_vec(), b"session_id=abc; path=/;".to_vec()),
+//! ];
+//! let response = app.handle(pycnic::gateway::build_request(params, Vec::new()));
+//! assert_eq!(response.status, 200);
+//! assert_eq!(response.body_bytes(), Some(&br#"{"session_id":"abc"}"#[..]));
+//! ```
 
+pub mod app;
+pub mod cgi;
+pub mod cli;
+pub mod cookie;
 pub mod error;
 pub mod fastcgi;
+pub mod gateway;
+pub mod handler;
 pub mod http;
+mod panic_capture;
+pub mod query;
+pub mod request;
+pub mod response;
+mod router;
+
+pub use app::App;
+pub use cli::run;
+pub use cookie::{Cookie, CookieError, Cookies, SameSite};
+pub use error::{HttpError, pycnic_names};
+pub use handler::Handler;
+pub use http::{HeaderError, Headers, Method};
+pub use query::Args;
+pub use request::{Environ, Request};
+pub use response::{Body, HttpResponse, Json, Reply, Response};
+pub use router::RouteError;

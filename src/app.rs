@@ -1,0 +1,337 @@
+//! `App`: Pycnic's `WSGI` class — the route table, the app hooks, default headers, `debug`,
+//! `strip_path` and the trusted-proxy switch. `App::handle(Request) -> HttpResponse` is the
+//! core's one entry; it never panics and never fails: every outcome is an answer.
+
+use serde_json::{Value, json};
+
+use crate::error::HttpError;
+use crate::handler::{Handler, HookFn};
+use crate::http::{HeaderError, Headers, Method};
+use crate::panic_capture;
+use crate::request::Request;
+use crate::response::{Body, HttpResponse, Reply, Response};
+use crate::router::{RouteError, Router, strip_one_trailing_slash};
+
+type TeardownFn = Box<dyn Fn(&Request, &Response) + Send + Sync>;
+
+/// A Pycnic application.
+pub struct App {
+    router: Router,
+    before: Option<HookFn>,
+    after: Option<HookFn>,
+    teardown: Option<TeardownFn>,
+    headers: Headers,
+    debug: bool,
+    strip_path: bool,
+    trusted_proxy: bool,
+}
+
+impl Default for App {
+    fn default() -> App {
+        App {
+            router: Router::default(),
+            before: None,
+            after: None,
+            teardown: None,
+            headers: Headers::new(),
+            debug: false,
+            strip_path: true,
+            trusted_proxy: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("routes", &self.router.table())
+            .field("debug", &self.debug)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    pub fn new() -> App {
+        App::default()
+    }
+
+    /// Adds `(pattern, handler)` to the end of the route table.
+    ///
+    /// # Panics
+    /// When the pattern is not a valid regex: a programmer error, reported loudly at start-up.
+    /// Use [`App::try_route`] to handle it instead.
+    pub fn route<T>(self, pattern: &str, handler: Handler<T>) -> App {
+        match self.try_route(pattern, handler) {
+            Ok(app) => app,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    pub fn try_route<T>(mut self, pattern: &str, handler: Handler<T>) -> Result<App, RouteError> {
+        self.router.add(pattern, handler.erase())?;
+        Ok(self)
+    }
+
+    /// Pycnic's `WSGI.before`: runs before routing; an error ends the request with it.
+    pub fn before<F>(mut self, hook: F) -> App
+    where
+        F: Fn(&Request, &mut Response) -> Result<(), HttpError> + Send + Sync + 'static,
+    {
+        self.before = Some(Box::new(hook));
+        self
+    }
+
+    /// Pycnic's `WSGI.after`: runs after the handler succeeded.
+    pub fn after<F>(mut self, hook: F) -> App
+    where
+        F: Fn(&Request, &mut Response) -> Result<(), HttpError> + Send + Sync + 'static,
+    {
+        self.after = Some(Box::new(hook));
+        self
+    }
+
+    /// Pycnic's `WSGI.teardown`: runs last, always, whatever happened. A panic in it is logged
+    /// and does not change the answer.
+    pub fn teardown<F>(mut self, hook: F) -> App
+    where
+        F: Fn(&Request, &Response) + Send + Sync + 'static,
+    {
+        self.teardown = Some(Box::new(hook));
+        self
+    }
+
+    /// Pycnic's `WSGI.headers`: sent on every success and HTTP-error answer (CORS, say).
+    /// A handler that sets the same header wins.
+    ///
+    /// # Panics
+    /// When the name or value could break the header block: a programmer error, reported at
+    /// start-up. Use [`App::try_header`] to handle it instead.
+    pub fn header(self, name: &str, value: &str) -> App {
+        match self.try_header(name, value) {
+            Ok(app) => app,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    pub fn try_header(mut self, name: &str, value: &str) -> Result<App, HeaderError> {
+        self.headers.set(name, value)?;
+        Ok(self)
+    }
+
+    /// Pycnic's `debug`: pretty JSON (indent 4) and uncaught errors shown as lines.
+    pub fn debug(mut self, on: bool) -> App {
+        self.debug = on;
+        self
+    }
+
+    /// Pycnic's `strip_path` (on by default).
+    pub fn strip_path(mut self, on: bool) -> App {
+        self.strip_path = on;
+        self
+    }
+
+    /// Trust the last `X-Forwarded-For` entry for `Request::ip` (only behind a reverse proxy
+    /// that sets it).
+    pub fn trusted_proxy(mut self, on: bool) -> App {
+        self.trusted_proxy = on;
+        self
+    }
+
+    /// `(pattern, methods, handler name)` per route: the `pycnic routes` table.
+    pub fn routes(&self) -> Vec<(String, String, String)> {
+        self.router.table()
+    }
+
+    /// Answers one request: app.before → routing → handler.before → method → handler.after →
+    /// app.after → teardown (always). Panics become a 500 for this request only.
+    pub fn handle(&self, mut request: Request) -> HttpResponse {
+        request.trusted_proxy = self.trusted_proxy;
+        if self.strip_path {
+            let stripped = strip_one_trailing_slash(&request.path).len();
+            request.path.truncate(stripped);
+        }
+        let head = request.method == "HEAD";
+        let mut response = Response::new();
+        let outcome = panic_capture::guarded(|| self.run(&mut request, &mut response));
+        if let Some(teardown) = &self.teardown {
+            let torn = panic_capture::guarded(|| teardown(&request, &response));
+            if torn.is_err() {
+                let lines = panic_capture::take().unwrap_or_default();
+                log::error!(
+                    "teardown hook on {} {}: {}",
+                    request.method,
+                    request.path,
+                    lines.first().map_or("panicked", String::as_str)
+                );
+            }
+        }
+        let answer = match outcome {
+            Ok(Ok(Reply::Unserializable(reason))) => {
+                log::error!(
+                    "{} {}: reply not serialisable: {reason}",
+                    request.method,
+                    request.path
+                );
+                self.uncaught(vec![format!("reply not serialisable: {reason}")])
+            }
+            Ok(Ok(reply)) => self.success(response, reply),
+            Ok(Err(err)) => self.error_response(err),
+            Err(payload) => {
+                let lines = panic_capture::take()
+                    .unwrap_or_else(|| vec![panic_capture::payload_message(payload.as_ref())]);
+                log::error!(
+                    "{} {}: handler {}",
+                    request.method,
+                    request.path,
+                    lines.first().map_or("panicked", String::as_str)
+                );
+                self.uncaught(lines)
+            }
+        };
+        if head { without_body(answer) } else { answer }
+    }
+
+    fn run(&self, request: &mut Request, response: &mut Response) -> Result<Reply, HttpError> {
+        if let Some(before) = &self.before {
+            before(request, response)?;
+        }
+        let found = self
+            .router
+            .find(&request.path)
+            .ok_or_else(|| HttpError::not_found(format!("Path {} not found", request.path)))?;
+        request.route_args = found.args;
+        let route = found.route;
+        let not_allowed = || {
+            HttpError::method_not_allowed(format!("{} not allowed", request.method))
+                .with_header("Allow", &route.allow_header())
+                .unwrap_or_else(|err| HttpError::internal(err.to_string()))
+        };
+        let method = request.http_method().ok_or_else(not_allowed)?;
+        // RFC 9110 §9.3.2: HEAD is GET without the body.
+        let function = route.method(method).or_else(|| {
+            (method == Method::Head)
+                .then(|| route.method(Method::Get))
+                .flatten()
+        });
+        if function.is_none() && method != Method::Options {
+            return Err(not_allowed());
+        }
+        if let Some(before) = &route.before {
+            before(request, response)?;
+        }
+        let reply = match function {
+            Some(f) => f(request, response)?,
+            None => {
+                // Pycnic's default options(): Allow and an empty object.
+                response.set_header("Allow", &route.allow_header())?;
+                Reply::Json(json!({}))
+            }
+        };
+        if let Some(after) = &route.after {
+            after(request, response)?;
+        }
+        if let Some(after) = &self.after {
+            after(request, response)?;
+        }
+        Ok(reply)
+    }
+
+    /// A successful answer: Content-Type, handler headers, Set-Cookie lines, app headers.
+    fn success(&self, response: Response, reply: Reply) -> HttpResponse {
+        let status = response.status();
+        let mut headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        for cookie in response.cookies() {
+            match cookie.to_header_value() {
+                Ok(line) => headers.push(("Set-Cookie".into(), line)),
+                Err(err) => log::error!("cookie dropped: {err}"),
+            }
+        }
+        for (name, value) in self.headers.iter() {
+            if !response.headers().contains(name) {
+                headers.push((name.to_string(), value.to_string()));
+            }
+        }
+        let body = match reply {
+            Reply::Json(value) => Body::Full(self.encode(&value)),
+            Reply::Text(text) => Body::Full(text.into_bytes()),
+            Reply::Bytes(bytes) => Body::Full(bytes),
+            Reply::Stream(chunks) => Body::Stream(chunks),
+            Reply::Unserializable(_) => Body::Full(Vec::new()),
+        };
+        finish(status, headers, body)
+    }
+
+    /// An HTTP-error answer: Content-Type, the app's headers, the error's headers, and Pycnic's
+    /// JSON body. The handler's headers and cookies are dropped.
+    pub fn error_response(&self, err: HttpError) -> HttpResponse {
+        let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+        for (name, value) in self.headers.iter().chain(err.headers.iter()) {
+            headers.push((name.to_string(), value.to_string()));
+        }
+        finish(err.status, headers, Body::Full(self.encode(&err.body())))
+    }
+
+    /// An uncaught error: 500 with only Content-Type; the lines are shown in debug mode only.
+    fn uncaught(&self, lines: Vec<String>) -> HttpResponse {
+        let body = if self.debug {
+            json!({ "error": lines })
+        } else {
+            json!({ "error": "Internal server error encountered." })
+        };
+        let headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+        finish(500, headers, Body::Full(self.encode(&body)))
+    }
+
+    fn encode(&self, value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        let written = if self.debug {
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+            serde::Serialize::serialize(value, &mut ser)
+        } else {
+            serde_json::to_writer(&mut out, value)
+        };
+        if let Err(err) = written {
+            // Serialising a `Value` into a Vec cannot fail; keep the answer well-formed anyway.
+            log::error!("json encoding failed: {err}");
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Adds Content-Length when the body is known; 1xx, 204 and 304 carry no body (RFC 9110 §6.4.1).
+fn finish(status: u16, mut headers: Vec<(String, String)>, body: Body) -> HttpResponse {
+    let bodiless = status < 200 || status == 204 || status == 304;
+    let body = match body {
+        _ if bodiless => Body::Full(Vec::new()),
+        body => body,
+    };
+    if let Body::Full(bytes) = &body
+        && !bodiless
+    {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Length"));
+        headers.push(("Content-Length".into(), bytes.len().to_string()));
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// HEAD: the GET answer with its Content-Length and no body.
+fn without_body(answer: HttpResponse) -> HttpResponse {
+    HttpResponse {
+        body: Body::Full(Vec::new()),
+        ..answer
+    }
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

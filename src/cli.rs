@@ -1,0 +1,263 @@
+//! The command line of every pycnic binary: mode detection (CGI when GATEWAY_INTERFACE is
+//! set), `cgi`, `routes`, and `request` (one request through the CGI gateway, raw response on
+//! stdout — the tool for shell-script tests). Logging goes to stderr through `env_logger`.
+
+use std::io::{self, Read};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::App;
+use crate::cgi;
+use crate::gateway::Params;
+
+/// The body limit when none is given: 10 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "A Pycnic JSON API as one CGI/FastCGI program",
+    long_about = "A Pycnic JSON API as one CGI/FastCGI program.\n\n\
+        Without a command it picks its mode: one-shot CGI when GATEWAY_INTERFACE is set \
+        (a web server ran it as a CGI program); otherwise usage, exit status 2."
+)]
+struct Cli {
+    /// Largest request body accepted, in bytes (suffixes k, M, G: powers of 1024); larger
+    /// bodies get 413 and are not read.
+    #[arg(long, global = true, env = "PYCNIC_MAX_BODY", value_name = "BYTES",
+          default_value_t = DEFAULT_MAX_BODY, value_parser = parse_size)]
+    max_body: u64,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Answer one CGI request: environment and stdin in, response on stdout.
+    Cgi,
+    /// Print the route table: Route, Method, Class (as Pycnic's `pycnic routes`).
+    Routes,
+    /// Run one request through the CGI gateway and print the raw CGI response.
+    Request(RequestArgs),
+}
+
+#[derive(Args, Debug)]
+struct RequestArgs {
+    /// HTTP method, e.g. GET or POST.
+    method: String,
+    /// Path and optional query string, e.g. /login or '/search?q=a+b'.
+    target: String,
+    /// A request header, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A Cookie header, e.g. 'a=1; b=2' (repeatable: each is sent as its own Cookie header).
+    #[arg(short = 'b', long = "cookie", value_name = "COOKIES")]
+    cookies: Vec<String>,
+    /// The request body; '@FILE' reads it from a file, '@-' from stdin.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    data: Option<String>,
+    /// An extra CGI variable, NAME=VALUE (repeatable), e.g. REMOTE_ADDR=10.0.0.1.
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// Exit with status 22 (as curl --fail) when the answer is 400 or above.
+    #[arg(short = 'f', long)]
+    fail: bool,
+}
+
+/// Parses `1048576`, `512k`, `10M`, `1G` (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 1048576, 512k, 10M)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use k, M or G)")),
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Logging to stderr, `RUST_LOG` first, else `default_level`.
+fn init_logging(default_level: &str) {
+    let env = env_logger::Env::default().default_filter_or(default_level);
+    let _ = env_logger::Builder::from_env(env)
+        .target(env_logger::Target::Stderr)
+        .try_init();
+}
+
+/// Runs the binary around `app`: parses the command line and serves in the chosen mode.
+pub fn run(app: App) -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Cgi) => {
+            init_logging("warn");
+            cgi::run(&app, cli.max_body)
+        }
+        Some(Command::Routes) => print_routes(&app),
+        Some(Command::Request(args)) => {
+            init_logging("warn");
+            request(&app, args, cli.max_body)
+        }
+        None if std::env::var_os("GATEWAY_INTERFACE").is_some() => {
+            init_logging("warn");
+            cgi::run(&app, cli.max_body)
+        }
+        None => {
+            use clap::CommandFactory;
+            let usage = Cli::command().render_long_help();
+            eprintln!("{usage}");
+            eprintln!("error: not started as CGI (no GATEWAY_INTERFACE); name a command");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Pycnic's `Route  Method  Class` table, columns two spaces apart.
+fn print_routes(app: &App) -> ExitCode {
+    let mut rows = vec![(
+        "Route".to_string(),
+        "Method".to_string(),
+        "Class".to_string(),
+    )];
+    rows.extend(app.routes());
+    let width = |pick: fn(&(String, String, String)) -> &String| {
+        rows.iter()
+            .map(|r| pick(r).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (route_w, method_w) = (width(|r| &r.0), width(|r| &r.1));
+    for (route, methods, class) in &rows {
+        println!("{route:<route_w$}  {methods:<method_w$}  {class}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn request(app: &App, args: RequestArgs, max_body: u64) -> ExitCode {
+    let body = match &args.data {
+        None => Vec::new(),
+        Some(data) => match read_data(data) {
+            Ok(body) => body,
+            Err(err) => {
+                eprintln!("pycnic request: cannot read {data:?}: {err}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let params = match request_params(&args, &body) {
+        Ok(params) => params,
+        Err(err) => {
+            eprintln!("pycnic request: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let response = cgi::answer(app, params, &mut body.as_slice(), max_body);
+    let failed = response.status >= 400;
+    match cgi::write_to_stdout(response) {
+        code if code != ExitCode::SUCCESS => code,
+        _ if args.fail && failed => ExitCode::from(22),
+        ok => ok,
+    }
+}
+
+fn read_data(data: &str) -> io::Result<Vec<u8>> {
+    match data.strip_prefix('@') {
+        Some("-") => {
+            let mut body = Vec::new();
+            io::stdin().read_to_end(&mut body)?;
+            Ok(body)
+        }
+        Some(path) => std::fs::read(path),
+        None => Ok(data.as_bytes().to_vec()),
+    }
+}
+
+/// The meta-variables a web server would send for this request (RFC 3875 §4.1).
+fn request_params(args: &RequestArgs, body: &[u8]) -> Result<Params, String> {
+    let (path, query) = args.target.split_once('?').unwrap_or((&args.target, ""));
+    if !path.starts_with('/') {
+        return Err(format!("the target must start with '/': {:?}", args.target));
+    }
+    let mut params: Vec<(String, String)> = vec![
+        ("GATEWAY_INTERFACE".into(), "CGI/1.1".into()),
+        ("SERVER_PROTOCOL".into(), "HTTP/1.1".into()),
+        ("SERVER_SOFTWARE".into(), "pycnic-request".into()),
+        ("SERVER_NAME".into(), "localhost".into()),
+        ("SERVER_PORT".into(), "80".into()),
+        ("REMOTE_ADDR".into(), "127.0.0.1".into()),
+        ("REQUEST_METHOD".into(), args.method.clone()),
+        ("REQUEST_URI".into(), args.target.clone()),
+        ("SCRIPT_NAME".into(), String::new()),
+        ("QUERY_STRING".into(), query.into()),
+    ];
+    if args.data.is_some() {
+        params.push(("CONTENT_LENGTH".into(), body.len().to_string()));
+    }
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("a header is 'Name: value', not {header:?}"))?;
+        let var = name.trim().to_ascii_uppercase().replace('-', "_");
+        match var.as_str() {
+            "CONTENT_LENGTH" => continue,
+            "CONTENT_TYPE" => params.push((var, value.trim().into())),
+            _ => params.push((format!("HTTP_{var}"), value.trim().into())),
+        }
+    }
+    if args.data.is_some() && !params.iter().any(|(n, _)| n == "CONTENT_TYPE") {
+        params.push(("CONTENT_TYPE".into(), "application/json".into()));
+    }
+    for cookie in &args.cookies {
+        params.push(("HTTP_COOKIE".into(), cookie.clone()));
+    }
+    for pair in &args.env {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("-e takes NAME=VALUE, not {pair:?}"))?;
+        params.retain(|(n, _)| n != name);
+        params.push((name.into(), value.into()));
+    }
+    Ok(params
+        .into_iter()
+        .map(|(n, v)| (n.into_bytes(), v.into_bytes()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes_and_refuse_nonsense() {
+        let cases = [
+            ("1048576", Ok(1_048_576)),
+            ("512k", Ok(524_288)),
+            ("10M", Ok(10_485_760)),
+            ("1G", Ok(1_073_741_824)),
+            ("2 MiB", Ok(2_097_152)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_size(text), want, "{text}");
+        }
+        for bad in ["", "ten", "10X", "99999999999999999999G", "-1"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

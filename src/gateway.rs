@@ -1,0 +1,423 @@
+//! The one gateway in each direction, shared by the CGI and FastCGI transports: CGI
+//! meta-variables (RFC 3875 §4.1) become a `Request`, and an `HttpResponse` becomes CGI
+//! response bytes (RFC 3875 §6: `Status:` line, header lines, blank line, body). Both transports
+//! call these functions, so both emit identical bytes.
+
+use std::io::{self, Write};
+
+use crate::cookie::Cookies;
+use crate::http::{Headers, status_line, title_case};
+use crate::query::{Args, percent_decode};
+use crate::request::{Environ, Request};
+use crate::response::{Body, HttpResponse};
+
+/// Meta-variables as the transport received them: name and value bytes, in order, duplicates
+/// kept (nginx sends one `HTTP_COOKIE` per Cookie header).
+pub type Params = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// What CONTENT_LENGTH says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentLength {
+    /// Absent or empty (nginx sends it empty on GET, and for a chunked unbuffered body).
+    Absent,
+    /// Not a decimal number: Pycnic reads no body.
+    Invalid,
+    Bytes(u64),
+}
+
+/// Reads CONTENT_LENGTH from the params (the first one, if the client sent several).
+pub fn content_length(params: &Params) -> ContentLength {
+    let Some((_, value)) = params.iter().find(|(n, _)| n == b"CONTENT_LENGTH") else {
+        return ContentLength::Absent;
+    };
+    let text = String::from_utf8_lossy(value);
+    let text = text.trim();
+    if text.is_empty() {
+        return ContentLength::Absent;
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return ContentLength::Invalid;
+    }
+    // More digits than u64 holds is still "too large", not "invalid".
+    ContentLength::Bytes(text.parse().unwrap_or(u64::MAX))
+}
+
+/// Builds the request a handler sees from meta-variables and the body already read.
+pub fn build_request(params: Params, body: Vec<u8>) -> Request {
+    let environ: Vec<(String, String)> = params.iter().map(|(n, v)| (lossy(n), lossy(v))).collect();
+    let environ = Environ::from_pairs(environ);
+
+    let method = environ
+        .get("REQUEST_METHOD")
+        .unwrap_or("GET")
+        .trim()
+        .to_ascii_uppercase();
+    let path = request_path(&environ);
+    let query: &[u8] = match params.iter().find(|(n, _)| n == b"QUERY_STRING") {
+        Some((_, v)) => v,
+        None => environ
+            .get("REQUEST_URI")
+            .and_then(|uri| uri.split_once('?'))
+            .map(|(_, q)| q.as_bytes())
+            .unwrap_or_default(),
+    };
+    let args = Args::parse(query);
+    let cookie_header = environ.get_all("HTTP_COOKIE").join("; ");
+    let cookies = Cookies::parse(cookie_header.as_bytes());
+    let headers = headers_of(&environ);
+
+    Request {
+        method,
+        path,
+        environ,
+        headers,
+        cookies,
+        args,
+        body,
+        data: Default::default(),
+        route_args: Vec::new(),
+        trusted_proxy: false,
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// PATH_INFO when non-empty (servers decode it); else the path of REQUEST_URI, percent-decoded
+/// the same way — nginx's stock `fastcgi_params` send no PATH_INFO; else DOCUMENT_URI; else `/`.
+fn request_path(environ: &Environ) -> String {
+    if let Some(info) = environ.get("PATH_INFO").filter(|p| !p.is_empty()) {
+        return info.to_string();
+    }
+    if let Some(uri) = environ.get("REQUEST_URI").filter(|u| !u.is_empty()) {
+        let raw = uri.split(['?', '#']).next().unwrap_or_default();
+        // An absolute-form target (RFC 9112 §3.2.2): keep only its path.
+        let raw = match raw.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+            None => raw,
+        };
+        if !raw.is_empty() {
+            return String::from_utf8_lossy(&percent_decode(raw.as_bytes())).into_owned();
+        }
+    }
+    match environ.get("DOCUMENT_URI").filter(|p| !p.is_empty()) {
+        Some(doc) => doc.to_string(),
+        None => "/".to_string(),
+    }
+}
+
+/// Pycnic's headers: `HTTP_*` params Title-Cased, plus Content-Type and Content-Length. A
+/// repeated header is joined with `, ` (RFC 9110 §5.3), Cookie with `; ` (RFC 6265 §5.4).
+fn headers_of(environ: &Environ) -> Headers {
+    let mut headers = Headers::new();
+    for (name, value) in environ.iter() {
+        let header = if let Some(rest) = name.strip_prefix("HTTP_") {
+            title_case(rest)
+        } else if name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" {
+            if value.is_empty() {
+                continue;
+            }
+            title_case(name)
+        } else {
+            continue;
+        };
+        let joined = match headers.get(&header) {
+            Some(previous) if header == "Cookie" => format!("{previous}; {value}"),
+            Some(previous) => format!("{previous}, {value}"),
+            None => value.to_string(),
+        };
+        // Names are built from params: a name that is not a token is simply not a header.
+        if headers.set(&header, &joined).is_err() {
+            log::debug!("param {name} is not a valid header; skipped");
+        }
+    }
+    headers
+}
+
+/// The CGI response head: `Status: 200 OK\r\n`, each header `Name: value\r\n`, `\r\n`.
+/// `Status:` is always explicit (Apache answers 200 to a bare `Location`).
+pub fn encode_head(response: &HttpResponse) -> Vec<u8> {
+    let mut head = Vec::with_capacity(128);
+    head.extend_from_slice(b"Status: ");
+    head.extend_from_slice(status_line(response.status).as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (name, value) in &response.headers {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// Writes the whole response to `out`. A full body goes out with the head in one `write_all`;
+/// a streamed body is flushed after each chunk so it reaches the client as it comes. A panic
+/// while producing a chunk ends the body there (logged); the transport then ends the response.
+pub fn write_response<W: Write>(response: HttpResponse, out: &mut W) -> io::Result<()> {
+    let mut head = encode_head(&response);
+    match response.body {
+        Body::Full(body) => {
+            head.extend_from_slice(&body);
+            out.write_all(&head)
+        }
+        Body::Stream(mut chunks) => {
+            out.write_all(&head)?;
+            out.flush()?;
+            loop {
+                match crate::panic_capture::guarded(|| chunks.next()) {
+                    Ok(Some(chunk)) => {
+                        if !chunk.is_empty() {
+                            out.write_all(&chunk)?;
+                            out.flush()?;
+                        }
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(_) => {
+                        let lines = crate::panic_capture::take().unwrap_or_default();
+                        log::error!(
+                            "stream {}; body cut short",
+                            lines.first().map_or("panicked", String::as_str)
+                        );
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &[u8])]) -> Params {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn path_comes_from_path_info_else_request_uri_else_document_uri() {
+        let cases: [(&str, &[(&str, &[u8])], &str); 9] = [
+            (
+                "path info wins",
+                &[("PATH_INFO", b"/a"), ("REQUEST_URI", b"/b")],
+                "/a",
+            ),
+            (
+                "empty path info",
+                &[("PATH_INFO", b""), ("REQUEST_URI", b"/b?x=1")],
+                "/b",
+            ),
+            (
+                "nginx stock params",
+                &[
+                    ("REQUEST_URI", b"/login/?x=1"),
+                    ("DOCUMENT_URI", b"/login/"),
+                ],
+                "/login/",
+            ),
+            (
+                "decoded uri",
+                &[("REQUEST_URI", b"/caf%C3%A9%20x")],
+                "/café x",
+            ),
+            ("fragment dropped", &[("REQUEST_URI", b"/a#frag")], "/a"),
+            (
+                "absolute form",
+                &[("REQUEST_URI", b"http://example.test/abs?q")],
+                "/abs",
+            ),
+            ("document uri", &[("DOCUMENT_URI", b"/doc")], "/doc"),
+            ("nothing", &[], "/"),
+            ("raw non-utf8", &[("PATH_INFO", b"/\xff")], "/\u{fffd}"),
+        ];
+        for (case, pairs, want) in cases {
+            assert_eq!(
+                build_request(params(pairs), Vec::new()).path(),
+                want,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn method_is_upper_cased_and_defaults_to_get() {
+        let cases: [(&[(&str, &[u8])], &str); 3] = [
+            (&[("REQUEST_METHOD", b"post")], "POST"),
+            (&[], "GET"),
+            (&[("REQUEST_METHOD", b"\xffget")], "\u{fffd}GET"),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(
+                build_request(params(pairs), Vec::new()).method(),
+                want,
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_are_title_cased_and_repeats_joined_cookies_with_semicolons() {
+        let req = build_request(
+            params(&[
+                ("HTTP_COOKIE", b"a=1"),
+                ("HTTP_COOKIE", b"b=2"),
+                ("HTTP_ACCEPT", b"text/html"),
+                ("HTTP_ACCEPT", b"application/json"),
+                ("CONTENT_TYPE", b"application/json"),
+                ("CONTENT_LENGTH", b""),
+                ("HTTP_X_BAD_VALUE", b"a\rb"),
+                ("SERVER_NAME", b"localhost"),
+            ]),
+            Vec::new(),
+        );
+        let listed: Vec<_> = req.headers().iter().collect();
+        assert_eq!(
+            listed,
+            [
+                ("Cookie", "a=1; b=2"),
+                ("Accept", "text/html, application/json"),
+                ("Content-Type", "application/json"),
+            ]
+        );
+        assert_eq!(req.cookies().get("a"), Some("1"), "first Cookie header");
+        assert_eq!(req.cookies().get("b"), Some("2"), "second Cookie header");
+        assert_eq!(
+            req.environ().get_all("HTTP_COOKIE"),
+            ["a=1", "b=2"],
+            "duplicates kept"
+        );
+    }
+
+    #[test]
+    fn query_comes_from_query_string_else_request_uri() {
+        let cases: [(&[(&str, &[u8])], Option<&str>); 3] = [
+            (
+                &[("QUERY_STRING", b"q=a+b"), ("REQUEST_URI", b"/?q=other")],
+                Some("a b"),
+            ),
+            (&[("REQUEST_URI", b"/x?q=%41")], Some("A")),
+            (&[("QUERY_STRING", b""), ("REQUEST_URI", b"/x?q=1")], None),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(
+                build_request(params(pairs), Vec::new()).args().get("q"),
+                want,
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_length_is_read_as_cgi_servers_send_it() {
+        let cases: [(&[(&str, &[u8])], ContentLength); 6] = [
+            (&[], ContentLength::Absent),
+            (&[("CONTENT_LENGTH", b"")], ContentLength::Absent),
+            (&[("CONTENT_LENGTH", b"42")], ContentLength::Bytes(42)),
+            (&[("CONTENT_LENGTH", b"-1")], ContentLength::Invalid),
+            (&[("CONTENT_LENGTH", b"4x")], ContentLength::Invalid),
+            (
+                &[("CONTENT_LENGTH", b"99999999999999999999999")],
+                ContentLength::Bytes(u64::MAX),
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(content_length(&params(pairs)), want, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn response_bytes_are_status_headers_blank_line_body() {
+        let response = HttpResponse {
+            status: 404,
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Set-Cookie".into(), "a=1; Path=/".into()),
+                ("Set-Cookie".into(), "b=2; Path=/".into()),
+            ],
+            body: Body::Full(b"{}".to_vec()),
+        };
+        let mut out = Vec::new();
+        write_response(response, &mut out).unwrap();
+        assert_eq!(
+            out,
+            b"Status: 404 Not Found\r\nContent-Type: application/json\r\nSet-Cookie: a=1; Path=/\r\nSet-Cookie: b=2; Path=/\r\n\r\n{}"
+        );
+    }
+
+    /// Records each write and flush, to see what leaves when.
+    #[derive(Default)]
+    struct Recorder {
+        events: Vec<String>,
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.events.push(String::from_utf8_lossy(buf).into_owned());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.events.push("<flush>".into());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn full_bodies_leave_in_one_write_and_streams_flush_per_chunk() {
+        let full = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: Body::Full(b"x".to_vec()),
+        };
+        let mut rec = Recorder::default();
+        write_response(full, &mut rec).unwrap();
+        assert_eq!(
+            rec.events,
+            ["Status: 200 OK\r\n\r\nx"],
+            "one write, no flush"
+        );
+
+        let chunks = vec![b"a".to_vec(), Vec::new(), b"b".to_vec()];
+        let stream = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: Body::Stream(Box::new(chunks.into_iter())),
+        };
+        let mut rec = Recorder::default();
+        write_response(stream, &mut rec).unwrap();
+        assert_eq!(
+            rec.events,
+            [
+                "Status: 200 OK\r\n\r\n",
+                "<flush>",
+                "a",
+                "<flush>",
+                "b",
+                "<flush>"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panicking_stream_ends_the_body_without_unwinding() {
+        let chunks = (0..3).map(|i| {
+            if i == 1 {
+                panic!("chunk fails")
+            } else {
+                vec![b'0' + i]
+            }
+        });
+        let stream = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: Body::Stream(Box::new(chunks)),
+        };
+        let mut out = Vec::new();
+        write_response(stream, &mut out).unwrap();
+        assert_eq!(out, b"Status: 200 OK\r\n\r\n0");
+    }
+}

@@ -1,0 +1,358 @@
+//! Query strings with Pycnic's `args` rules — Python's
+//! `dict(urllib.parse.parse_qsl(qs))` (Python ≥ 3.10, `keep_blank_values=False`) — and the
+//! `%XX` decoding paths use.
+//!
+//! The rules, as `parse_qsl` applies them:
+//! - fields are separated by `&` only (Python 3.10 dropped `;`, RFC 3986 §3.4 leaves the
+//!   separator to the application);
+//! - a field without `=` is dropped, and so is a field whose raw value is empty (`a=`);
+//!   `=v` is kept, with the empty key;
+//! - in key and value, `+` becomes a space, then `%XX` escapes are decoded (the
+//!   `application/x-www-form-urlencoded` rules of the WHATWG URL standard); an invalid
+//!   escape (`%zz`, a lone `%`) is kept as is;
+//! - the decoded bytes are read as UTF-8, each invalid sequence becoming U+FFFD (Python's
+//!   `errors='replace'`).
+//!
+//! Every kept pair is stored, so a repeated key can be read in full (`get_all`); `get`, `iter`
+//! and the JSON form give Pycnic's dict view: one entry per key, at the key's first position,
+//! holding its last value.
+
+use std::collections::HashMap;
+
+/// The parsed query string: Pycnic's `request.args`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    /// Every kept `(key, value)` pair, in query order.
+    pairs: Vec<(String, String)>,
+    /// One slot per distinct key, in first-seen order: the index in `pairs` of its last value.
+    slots: Vec<usize>,
+    /// Key → its slot, so parsing stays linear however many keys repeat.
+    index: HashMap<String, usize>,
+}
+
+impl Args {
+    /// Parses a raw `QUERY_STRING` (without the `?`). Never fails: bytes that do not fit the
+    /// rules are dropped or kept as the rules say, in one pass over the input.
+    pub fn parse(query: &[u8]) -> Args {
+        let mut args = Args::default();
+        for field in query.split(|&b| b == b'&') {
+            let mut halves = field.splitn(2, |&b| b == b'=');
+            let (Some(raw_key), Some(raw_value)) = (halves.next(), halves.next()) else {
+                continue; // no `=`: parse_qsl drops it without keep_blank_values
+            };
+            if raw_value.is_empty() {
+                continue; // a blank value (`a=`) is dropped; `=v` is kept
+            }
+            args.push(
+                decode_form_component(raw_key),
+                decode_form_component(raw_value),
+            );
+        }
+        args
+    }
+
+    fn push(&mut self, key: String, value: String) {
+        let position = self.pairs.len();
+        match self.index.get(&key) {
+            Some(&slot) => {
+                if let Some(last) = self.slots.get_mut(slot) {
+                    *last = position;
+                }
+            }
+            None => {
+                self.index.insert(key.clone(), self.slots.len());
+                self.slots.push(position);
+            }
+        }
+        self.pairs.push((key, value));
+    }
+
+    fn pair(&self, position: usize) -> Option<(&str, &str)> {
+        self.pairs
+            .get(position)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The value of `key`; when the key repeats, the last value wins (Pycnic's dict).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let slot = *self.index.get(key)?;
+        let position = *self.slots.get(slot)?;
+        self.pair(position).map(|(_, v)| v)
+    }
+
+    /// Every value of `key`, in query order (`?tag=a&tag=b` → `["a", "b"]`); empty when absent.
+    pub fn get_all(&self, key: &str) -> Vec<&str> {
+        if !self.index.contains_key(key) {
+            return Vec::new();
+        }
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// One `(key, value)` per distinct key, as Pycnic's dict lists them: in the order keys were
+    /// first seen, each with its last value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.slots
+            .iter()
+            .filter_map(|&position| self.pair(position))
+    }
+
+    /// Every kept pair, repeats included, in query order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.index.contains_key(key)
+    }
+}
+
+/// A JSON object with dict semantics: one member per key, first position, last value.
+impl serde::Serialize for Args {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+/// Decodes `%XX` escapes (RFC 3986 §2.1; hex digits in either case) and nothing else: `+`
+/// stays a `+`, as it must in a path. An invalid escape is kept literally, as Python's
+/// `unquote` does.
+pub fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    decode(bytes, false)
+}
+
+/// One key or value of a form-encoded query: `+` → space, then `%XX`, then lossy UTF-8.
+fn decode_form_component(bytes: &[u8]) -> String {
+    match String::from_utf8(decode(bytes, true)) {
+        Ok(text) => text,
+        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    }
+}
+
+/// The one decoding loop. `plus_is_space` applies the form rule first, so `%2B` still yields
+/// a literal `+` (Python replaces `+` before unquoting, and `+` is never a hex digit, so doing
+/// both in one pass gives the same bytes).
+fn decode(bytes: &[u8], plus_is_space: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some((&b, tail)) = rest.split_first() {
+        match (b, tail) {
+            (b'%', [hi, lo, after @ ..]) => match (hex_value(*hi), hex_value(*lo)) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    rest = after;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            (b'+', _) if plus_is_space => out.push(b' '),
+            _ => out.push(b),
+        }
+        rest = tail;
+    }
+    out
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dict(args: &Args) -> Vec<(&str, &str)> {
+        args.iter().collect()
+    }
+
+    /// A named case: the input and the dict it must give, in order.
+    type Case<'a> = (&'a str, &'a [u8], &'a [(&'a str, &'a str)]);
+
+    /// Each expectation was produced by CPython 3.11's `dict(parse_qsl(q))`.
+    #[test]
+    fn parse_matches_python_parse_qsl_as_a_dict() {
+        let cases: &[Case] = &[
+            ("plain pairs", b"a=1&b=2", &[("a", "1"), ("b", "2")]),
+            (
+                "plus is a space in key and value",
+                b"a+b=c+d",
+                &[("a b", "c d")],
+            ),
+            (
+                "percent escapes, either case",
+                b"a=%41%62%2B%2b",
+                &[("a", "Ab++")],
+            ),
+            ("escaped space then plus", b"a=%20+", &[("a", "  ")]),
+            ("plus alone on both sides", b"+=+", &[(" ", " ")]),
+            (
+                "invalid escapes are kept",
+                b"a=%zz&b=%4&c=%&d=%%41",
+                &[("a", "%zz"), ("b", "%4"), ("c", "%"), ("d", "%A")],
+            ),
+            ("blank value dropped", b"a=&b=2", &[("b", "2")]),
+            ("field without = dropped", b"a&b=2", &[("b", "2")]),
+            ("empty key kept", b"=v", &[("", "v")]),
+            ("only the first = splits", b"a=b=c", &[("a", "b=c")]),
+            ("empty fields skipped", b"&&a=1&&", &[("a", "1")]),
+            (
+                "semicolon is not a separator",
+                b"a=1;b=2",
+                &[("a", "1;b=2")],
+            ),
+            ("empty query", b"", &[]),
+            ("only blanks", b"a=&b&=", &[]),
+            (
+                "escaped key merges with plain key",
+                b"%61=1&a=2",
+                &[("a", "2")],
+            ),
+            ("utf-8 escapes", b"a=%C3%A9", &[("a", "é")]),
+            ("raw utf-8 bytes", "a=é".as_bytes(), &[("a", "é")]),
+            (
+                "invalid utf-8 becomes U+FFFD",
+                b"a=%C3%28&b=%FF",
+                &[("a", "\u{fffd}("), ("b", "\u{fffd}")],
+            ),
+            (
+                "mixed valid and invalid",
+                b"a=%e9t%C3%A9",
+                &[("a", "\u{fffd}té")],
+            ),
+            (
+                "raw invalid byte",
+                b"a=\xff\xfe",
+                &[("a", "\u{fffd}\u{fffd}")],
+            ),
+        ];
+        for (name, query, expected) in cases {
+            let args = Args::parse(query);
+            assert_eq!(dict(&args), *expected, "{name}");
+            assert_eq!(args.len(), expected.len(), "{name}");
+            assert_eq!(args.is_empty(), expected.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn duplicates_keep_first_position_last_value_and_all_values() {
+        let args = Args::parse(b"a=1&a=2&b=3&a=4&b=&c");
+        let cases: &[(&str, Option<&str>, &[&str])] = &[
+            ("repeated key", Some("4"), &["1", "2", "4"]),
+            ("blank repeat does not count", Some("3"), &["3"]),
+            ("no = means absent", None, &[]),
+            ("never sent", None, &[]),
+        ];
+        for ((case, get, all), key) in cases.iter().zip(["a", "b", "c", "zz"]) {
+            assert_eq!(args.get(key), *get, "{case}");
+            assert_eq!(args.get_all(key), *all, "{case}");
+            assert_eq!(args.contains(key), get.is_some(), "{case}");
+        }
+        assert_eq!(dict(&args), [("a", "4"), ("b", "3")], "dict order");
+        let pairs: Vec<_> = args.pairs().collect();
+        assert_eq!(
+            pairs,
+            [("a", "1"), ("a", "2"), ("b", "3"), ("a", "4")],
+            "pairs"
+        );
+    }
+
+    #[test]
+    fn json_form_is_a_dict() {
+        let cases = [
+            ("duplicates", &b"b=1&a=2&b=3"[..], r#"{"b":"3","a":"2"}"#),
+            ("empty", b"", "{}"),
+            ("escaped quote", b"q=%22x%22", r#"{"q":"\"x\""}"#),
+        ];
+        for (name, query, json) in cases {
+            let text = serde_json::to_string(&Args::parse(query)).unwrap();
+            assert_eq!(text, json, "{name}");
+        }
+    }
+
+    #[test]
+    fn percent_decode_is_for_paths() {
+        let cases: &[(&str, &[u8], &[u8])] = &[
+            ("plus stays", b"/a+b", b"/a+b"),
+            ("escapes", b"/a%20b%2Fc%2f", b"/a b/c/"),
+            ("invalid escapes kept", b"/%zz/%4/%", b"/%zz/%4/%"),
+            ("double percent", b"%%41", b"%A"),
+            ("bytes stay bytes", b"%FF%00\xfe", b"\xff\x00\xfe"),
+            ("empty", b"", b""),
+        ];
+        for (name, input, expected) in cases {
+            assert_eq!(percent_decode(input), *expected, "{name}");
+        }
+    }
+
+    fn form_encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b' ' => "+".to_string(),
+                b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => (b as char).to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn no_input_panics_and_the_dict_view_is_consistent(
+            query in proptest::collection::vec(
+                prop_oneof![Just(b'&'), Just(b'='), Just(b'%'), Just(b'+'), any::<u8>()],
+                0..200,
+            )
+        ) {
+            let args = Args::parse(&query);
+            let listed: Vec<_> = args.iter().collect();
+            prop_assert_eq!(listed.len(), args.len());
+            for (key, value) in listed {
+                prop_assert!(!value.is_empty(), "a kept value is never empty");
+                prop_assert_eq!(args.get(key), Some(value));
+                prop_assert_eq!(args.get_all(key).last().copied(), Some(value));
+            }
+            prop_assert!(args.pairs().count() >= args.len());
+            let _ = percent_decode(&query);
+        }
+
+        #[test]
+        fn percent_decode_never_grows_and_reverses_full_encoding(bytes in any::<Vec<u8>>()) {
+            prop_assert!(percent_decode(&bytes).len() <= bytes.len());
+            let encoded: String = bytes.iter().map(|b| format!("%{b:02x}")).collect();
+            prop_assert_eq!(percent_decode(encoded.as_bytes()), bytes);
+        }
+
+        #[test]
+        fn form_encoded_pairs_round_trip(
+            pairs in proptest::collection::vec((any::<String>(), ".+"), 0..8)
+        ) {
+            let query: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+                .collect();
+            let args = Args::parse(query.join("&").as_bytes());
+            for (key, _) in &pairs {
+                let last = pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+                prop_assert_eq!(args.get(key), last);
+            }
+            prop_assert_eq!(args.pairs().count(), pairs.len());
+        }
+    }
+}

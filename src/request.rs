@@ -1,0 +1,173 @@
+//! `Request`: what a handler reads — Pycnic's `self.request` (path, method, environ, headers,
+//! cookies, args, json_args, body, data, ip) plus route arguments and typed body parsing.
+//! Built by the gateway from CGI meta-variables; nothing here knows the transport.
+
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::cookie::Cookies;
+use crate::error::HttpError;
+use crate::http::{Headers, Method};
+use crate::query::Args;
+
+/// The CGI/FastCGI meta-variables of a request, by name, in arrival order, duplicates kept
+/// (nginx sends one `HTTP_COOKIE` per Cookie header). Values that are not UTF-8 are decoded
+/// lossily.
+#[derive(Clone, Debug, Default)]
+pub struct Environ {
+    entries: Vec<(String, String)>,
+}
+
+impl Environ {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Environ {
+        Environ { entries: pairs }
+    }
+
+    /// The first value of `name` (names are case-sensitive, as in CGI).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in arrival order.
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+/// One HTTP request as a handler sees it.
+#[derive(Debug)]
+pub struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) environ: Environ,
+    pub(crate) headers: Headers,
+    pub(crate) cookies: Cookies,
+    pub(crate) args: Args,
+    pub(crate) body: Vec<u8>,
+    pub(crate) data: OnceLock<Result<Value, HttpError>>,
+    pub(crate) route_args: Vec<Option<String>>,
+    pub(crate) trusted_proxy: bool,
+}
+
+impl Request {
+    /// The request method, upper-cased (Pycnic's `REQUEST_METHOD.upper()`).
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The method as one of the nine HTTP methods, or `None` for anything else.
+    pub fn http_method(&self) -> Option<Method> {
+        Method::from_name(&self.method)
+    }
+
+    /// The path routed on (decoded, without the query string; one trailing `/` stripped when
+    /// the app's `strip_path` is on).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Pycnic's `environ`: the CGI/FastCGI params by name.
+    pub fn environ(&self) -> &Environ {
+        &self.environ
+    }
+
+    /// Headers from `HTTP_*` params plus Content-Type and Content-Length, names Title-Cased.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// Pycnic's `get_header(name)`: case-insensitive.
+    pub fn get_header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    /// Pycnic's `cookies` (see `Cookies::parse` for the rules).
+    pub fn cookies(&self) -> &Cookies {
+        &self.cookies
+    }
+
+    /// Pycnic's `args`: the query string; `args().get_all(k)` for every value of a key.
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// Pycnic's `json_args`: the JSON document in the `json=` query parameter (`{}` without).
+    pub fn json_args(&self) -> Result<Value, HttpError> {
+        match self.args.get("json") {
+            None => Ok(Value::Object(Map::new())),
+            Some(text) => serde_json::from_str(text)
+                .map_err(|_| HttpError::bad_request("Invalid JSON in request query string")),
+        }
+    }
+
+    /// The raw body: exactly CONTENT_LENGTH bytes (bounded by the body limit).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Pycnic's `data`: the body as JSON, whatever the Content-Type; an empty body is `{}`;
+    /// a body that is not JSON is a 400 `Expected JSON in request body`. Parsed once.
+    pub fn data(&self) -> Result<&Value, HttpError> {
+        self.data
+            .get_or_init(|| {
+                if self.body.is_empty() {
+                    return Ok(Value::Object(Map::new()));
+                }
+                serde_json::from_slice(&self.body)
+                    .map_err(|_| HttpError::bad_request("Expected JSON in request body"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The body parsed into a typed value — Pycnic's `requires_validation`, the Rust way. A
+    /// body that does not fit is a 400 whose message and `data.field` name the field.
+    pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
+        let value = self.data()?;
+        serde_path_to_error::deserialize(value).map_err(|err| {
+            let field = err.path().to_string();
+            let reason = err.inner().to_string();
+            HttpError::bad_request(format!("Invalid request data at {field}: {reason}"))
+                .with_data(serde_json::json!({ "field": field }))
+        })
+    }
+
+    /// The client address: `REMOTE_ADDR`, or — only when the app says it sits behind a trusted
+    /// reverse proxy — the last `X-Forwarded-For` entry (a client can forge the others).
+    pub fn ip(&self) -> &str {
+        if self.trusted_proxy
+            && let Some(last) = self
+                .headers
+                .get("X-Forwarded-For")
+                .and_then(|list| list.rsplit(',').next())
+                .map(str::trim)
+                .filter(|ip| !ip.is_empty())
+        {
+            return last;
+        }
+        self.environ.get("REMOTE_ADDR").unwrap_or("")
+    }
+
+    /// The route's capture groups, by position; `None` for a group that did not take part.
+    pub fn route_args(&self) -> &[Option<String>] {
+        &self.route_args
+    }
+
+    /// One capture group by position (0 is the first group).
+    pub fn route_arg(&self, index: usize) -> Option<&str> {
+        self.route_args.get(index).and_then(|a| a.as_deref())
+    }
+}

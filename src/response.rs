@@ -1,0 +1,239 @@
+//! What a handler writes (`Response`: status, headers, cookies — Pycnic's `self.response`),
+//! what it returns (`Reply`: JSON, text, bytes or a stream), and what the core hands the
+//! transports (`HttpResponse`: status, the final header list, the body).
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cookie::{Cookie, CookieError};
+use crate::http::{HeaderError, Headers};
+
+/// Pycnic's `self.response`: the status and headers of a successful answer, and its cookies.
+#[derive(Clone, Debug)]
+pub struct Response {
+    status: u16,
+    headers: Headers,
+    cookies: Vec<Cookie>,
+}
+
+impl Default for Response {
+    fn default() -> Response {
+        let mut headers = Headers::new();
+        headers.insert_unchecked("Content-Type", "application/json");
+        Response {
+            status: 200,
+            headers,
+            cookies: Vec::new(),
+        }
+    }
+}
+
+impl Response {
+    pub fn new() -> Response {
+        Response::default()
+    }
+
+    /// Pycnic's `status_code`.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Sets Pycnic's `status_code`; a code outside 100–599 is sent as 500.
+    pub fn set_status(&mut self, status: u16) {
+        self.status = if (100..=599).contains(&status) {
+            status
+        } else {
+            500
+        };
+    }
+
+    /// Pycnic's `set_header(k, v)`: case-insensitive, replaces in place. CR, LF and other
+    /// control bytes are refused, never sent.
+    pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
+        self.headers.set(name, value)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    pub fn remove_header(&mut self, name: &str) -> Option<String> {
+        self.headers.remove(name)
+    }
+
+    /// Pycnic's `set_cookie(key, value)` with its defaults (path `/`); `;` is removed from
+    /// the value as Pycnic does. Setting the same name twice keeps one cookie: the last value,
+    /// in the first position.
+    pub fn set_cookie(&mut self, name: &str, value: &str) -> Result<(), CookieError> {
+        self.add_cookie(Cookie::new(name, value))
+    }
+
+    /// `set_cookie` with every option: `Cookie::new(k, v).expires(…).path(…).domain(…)
+    /// .max_age(…).secure().http_only().same_site(…).flag(…)`. Refused when any part could
+    /// break the header.
+    pub fn add_cookie(&mut self, cookie: Cookie) -> Result<(), CookieError> {
+        cookie.validate()?;
+        match self.cookies.iter_mut().find(|c| c.name() == cookie.name()) {
+            Some(existing) => *existing = cookie,
+            None => self.cookies.push(cookie),
+        }
+        Ok(())
+    }
+
+    /// Pycnic's `delete_cookie(key)`: value `DELETED`, expired in 1970, path `/`, Max-Age=0.
+    pub fn delete_cookie(&mut self, name: &str) -> Result<(), CookieError> {
+        self.add_cookie(Cookie::deletion(name))
+    }
+
+    /// Deletes a cookie that was set on another path or domain (browsers only drop a cookie
+    /// when both match).
+    pub fn delete_cookie_at(
+        &mut self,
+        name: &str,
+        path: &str,
+        domain: &str,
+    ) -> Result<(), CookieError> {
+        self.add_cookie(Cookie::deletion(name).path(path).domain(domain))
+    }
+
+    pub fn cookies(&self) -> &[Cookie] {
+        &self.cookies
+    }
+}
+
+/// A body produced piece by piece; each chunk is sent as soon as it is produced.
+pub type ChunkStream = Box<dyn Iterator<Item = Vec<u8>> + Send>;
+
+/// What a handler method returns on success.
+pub enum Reply {
+    /// A JSON document (Pycnic's dict or list).
+    Json(Value),
+    /// A string sent verbatim (Pycnic's `str`).
+    Text(String),
+    /// Raw bytes sent verbatim.
+    Bytes(Vec<u8>),
+    /// Chunks streamed as they come (Pycnic's iterable of bytes); no Content-Length.
+    Stream(ChunkStream),
+    /// A value that failed to serialise: answered as an uncaught error (500).
+    #[doc(hidden)]
+    Unserializable(String),
+}
+
+impl Reply {
+    /// Any `Serialize` value as JSON.
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Reply {
+        match serde_json::to_value(value) {
+            Ok(v) => Reply::Json(v),
+            Err(err) => Reply::Unserializable(err.to_string()),
+        }
+    }
+
+    /// A streamed body from any iterator of byte chunks.
+    pub fn stream<I>(chunks: I) -> Reply
+    where
+        I: IntoIterator<Item = Vec<u8>>,
+        I::IntoIter: Send + 'static,
+    {
+        Reply::Stream(Box::new(chunks.into_iter()))
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Json(v) => f.debug_tuple("Json").field(v).finish(),
+            Reply::Text(t) => f.debug_tuple("Text").field(t).finish(),
+            Reply::Bytes(b) => f.debug_tuple("Bytes").field(&b.len()).finish(),
+            Reply::Stream(_) => f.write_str("Stream(..)"),
+            Reply::Unserializable(e) => f.debug_tuple("Unserializable").field(e).finish(),
+        }
+    }
+}
+
+/// Wraps any `Serialize` value so a handler can return it: `Ok(Json(user))`.
+#[derive(Clone, Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> From<Json<T>> for Reply {
+    fn from(json: Json<T>) -> Reply {
+        Reply::json(&json.0)
+    }
+}
+
+impl From<Value> for Reply {
+    fn from(value: Value) -> Reply {
+        Reply::Json(value)
+    }
+}
+
+impl From<String> for Reply {
+    fn from(text: String) -> Reply {
+        Reply::Text(text)
+    }
+}
+
+impl From<&str> for Reply {
+    fn from(text: &str) -> Reply {
+        Reply::Text(text.to_string())
+    }
+}
+
+impl From<Vec<u8>> for Reply {
+    fn from(bytes: Vec<u8>) -> Reply {
+        Reply::Bytes(bytes)
+    }
+}
+
+impl From<()> for Reply {
+    fn from(_: ()) -> Reply {
+        Reply::Bytes(Vec::new())
+    }
+}
+
+/// The body of a finished response.
+pub enum Body {
+    Full(Vec<u8>),
+    Stream(ChunkStream),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Full(b) => write!(f, "Full({} bytes)", b.len()),
+            Body::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
+/// What `App::handle` returns to a transport: the status, every header line in order (one
+/// `Set-Cookie` entry per cookie), and the body.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl HttpResponse {
+    /// The first header of that name, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body when it is fully known (not a stream).
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        match &self.body {
+            Body::Full(b) => Some(b),
+            Body::Stream(_) => None,
+        }
+    }
+}
