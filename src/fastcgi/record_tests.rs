@@ -134,9 +134,12 @@ fn begin_request_body_is_exactly_eight_bytes() {
     }
 }
 
+/// (content length, padding length) of each record expected.
+type Layout = Vec<(usize, u8)>;
+
 #[test]
 fn stream_records_split_at_65535_and_pad_to_eight() {
-    let cases: [(&str, usize, Vec<(usize, u8)>); 7] = [
+    let cases: [(&str, usize, Layout); 7] = [
         ("empty data writes nothing", 0, vec![]),
         ("1 byte, 7 padding", 1, vec![(1, 7)]),
         ("8 bytes, no padding", 8, vec![(8, 0)]),
