@@ -436,7 +436,7 @@ fn request_data_args_and_ip_follow_pycnic() {
         Handler::new(()).post(|_, req, _| {
             let typed = req.data_as::<Creds>().map(|_| "ok").map_err(|e| e.message);
             Ok(json!({
-                "data": req.data().map(Clone::clone).map_err(|e| e.message),
+                "data": req.data().cloned().map_err(|e| e.message),
                 "typed": typed,
                 "json_args": req.json_args().map_err(|e| e.message),
                 "ip": req.ip(),

@@ -147,7 +147,8 @@ pub fn run(app: App) -> ExitCode {
     }
 }
 
-/// Pycnic's `Route  Method  Class` table, columns two spaces apart.
+/// Pycnic's `Route  Method  Class` table: columns two spaces apart, a blank line under the
+/// heading, routes in table order (Pycnic's `--sort none`).
 fn print_routes(app: &App) -> ExitCode {
     let mut rows = vec![(
         "Route".to_string(),
@@ -162,8 +163,11 @@ fn print_routes(app: &App) -> ExitCode {
             .unwrap_or(0)
     };
     let (route_w, method_w) = (width(|r| &r.0), width(|r| &r.1));
-    for (route, methods, class) in &rows {
+    for (index, (route, methods, class)) in rows.iter().enumerate() {
         println!("{route:<route_w$}  {methods:<method_w$}  {class}");
+        if index == 0 {
+            println!();
+        }
     }
     ExitCode::SUCCESS
 }

@@ -192,7 +192,9 @@ pub fn write_response<W: Write>(response: HttpResponse, out: &mut W) -> io::Resu
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &[u8])]) -> Params {
+    type Pairs<'a> = &'a [(&'a str, &'a [u8])];
+
+    fn params(pairs: Pairs) -> Params {
         pairs
             .iter()
             .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
@@ -201,7 +203,7 @@ mod tests {
 
     #[test]
     fn path_comes_from_path_info_else_request_uri_else_document_uri() {
-        let cases: [(&str, &[(&str, &[u8])], &str); 9] = [
+        let cases: [(&str, Pairs, &str); 9] = [
             (
                 "path info wins",
                 &[("PATH_INFO", b"/a"), ("REQUEST_URI", b"/b")],
@@ -246,7 +248,7 @@ mod tests {
 
     #[test]
     fn method_is_upper_cased_and_defaults_to_get() {
-        let cases: [(&[(&str, &[u8])], &str); 3] = [
+        let cases: [(Pairs, &str); 3] = [
             (&[("REQUEST_METHOD", b"post")], "POST"),
             (&[], "GET"),
             (&[("REQUEST_METHOD", b"\xffget")], "\u{fffd}GET"),
@@ -295,7 +297,7 @@ mod tests {
 
     #[test]
     fn query_comes_from_query_string_else_request_uri() {
-        let cases: [(&[(&str, &[u8])], Option<&str>); 3] = [
+        let cases: [(Pairs, Option<&str>); 3] = [
             (
                 &[("QUERY_STRING", b"q=a+b"), ("REQUEST_URI", b"/?q=other")],
                 Some("a b"),
@@ -314,7 +316,7 @@ mod tests {
 
     #[test]
     fn content_length_is_read_as_cgi_servers_send_it() {
-        let cases: [(&[(&str, &[u8])], ContentLength); 6] = [
+        let cases: [(Pairs, ContentLength); 6] = [
             (&[], ContentLength::Absent),
             (&[("CONTENT_LENGTH", b"")], ContentLength::Absent),
             (&[("CONTENT_LENGTH", b"42")], ContentLength::Bytes(42)),
