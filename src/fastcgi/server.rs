@@ -242,7 +242,10 @@ impl Server {
             if self.shutdown_deadline.is_some() {
                 return;
             }
-            if self.live >= self.settings.max_connections && !self.evict_idle() {
+            let full = self.live >= self.settings.max_connections;
+            if full && self.oldest_idle().is_none() {
+                // Nothing to make room with: leave new connections in the backlog until a
+                // slot frees (stalled ones time out), rather than refuse them.
                 self.accept_blocked = true;
                 return;
             }
@@ -254,7 +257,16 @@ impl Server {
                     log::warn!("dropped connection from {ip}: not in FCGI_WEB_SERVER_ADDRS");
                     drop(stream);
                 }
-                Ok((stream, _)) => self.add(stream),
+                Ok((stream, _)) => {
+                    if full && let Some(index) = self.oldest_idle() {
+                        log::info!(
+                            "closed an idle connection to make room (--max-connections {})",
+                            self.settings.max_connections
+                        );
+                        self.close(index, None);
+                    }
+                    self.add(stream);
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err)
                     if matches!(
@@ -274,11 +286,10 @@ impl Server {
         }
     }
 
-    /// Closes the connection idle the longest, to make room for a new one: a web server
-    /// reopens an idle connection cheaply, while a refused one is a failed request.
-    fn evict_idle(&mut self) -> bool {
-        let oldest = self
-            .slots
+    /// The connection idle the longest: closed to make room for a new one, since a web
+    /// server reopens an idle connection cheaply while a refused one is a failed request.
+    fn oldest_idle(&self) -> Option<usize> {
+        self.slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
@@ -286,18 +297,7 @@ impl Server {
                 s.stream.is_some() && s.phase == Phase::Idle && s.conn.output().is_empty()
             })
             .min_by_key(|(_, s)| s.last_active)
-            .map(|(i, _)| i);
-        match oldest {
-            Some(index) => {
-                log::info!(
-                    "closed an idle connection to make room (--max-connections {})",
-                    self.settings.max_connections
-                );
-                self.close(index, None);
-                true
-            }
-            None => false,
-        }
+            .map(|(i, _)| i)
     }
 
     fn add(&mut self, mut stream: Stream) {
@@ -454,9 +454,9 @@ impl Server {
     /// Timers: stalled and idle connections, requests waiting too long, accept retries.
     fn tick(&mut self) {
         let now = Instant::now();
-        if self.accept_retry_at.is_some_and(|at| now >= at)
-            || (self.accept_blocked && self.live < self.settings.max_connections)
-        {
+        let room = self.accept_blocked
+            && (self.live < self.settings.max_connections || self.oldest_idle().is_some());
+        if room || self.accept_retry_at.is_some_and(|at| now >= at) {
             self.accept_retry_at = None;
             self.accept_blocked = false;
             self.accept_all();
@@ -509,6 +509,9 @@ impl Server {
         if self.shutdown_deadline.is_some() {
             return;
         }
+        // Connections the kernel completed already carry requests the web server considers
+        // sent: take them in before closing the listeners.
+        self.accept_all();
         log::info!(
             "fastcgi: shutting down; finishing {} connections",
             self.live
@@ -517,6 +520,7 @@ impl Server {
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
+        // Read what idle connections already hold; those with nothing are closed.
         let idle: Vec<usize> = self
             .slots
             .iter()

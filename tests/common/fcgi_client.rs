@@ -187,6 +187,14 @@ impl Client {
         }
     }
 
+    /// Half-closes: the application sees EOF.
+    pub fn shutdown_write(&self) {
+        let _ = match self {
+            Client::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Client::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+        };
+    }
+
     fn read_exact_or_eof(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         let mut got = 0;
         while got < buf.len() {
