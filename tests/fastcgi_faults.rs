@@ -15,19 +15,25 @@ use serde_json::json;
 /// A request half sent (BEGIN and part of its params) on a connection of its own.
 fn half_sent(server: &Server) -> Client {
     let mut client = server.connect();
-    client.send(&begin(1, RESPONDER, KEEP_CONN)).unwrap();
+    client
+        .send(&begin(1, RESPONDER, KEEP_CONN))
+        .expect("half-sent request");
     let params = http_params("GET", "/login");
     client
         .send(&record(PARAMS, 1, &pairs(&as_refs(&params))))
-        .unwrap();
+        .expect("half-sent request");
     client
 }
 
 /// Finishes what `half_sent` began.
 fn finish_half_sent(client: &mut Client) -> Reply {
-    client.send(&record(PARAMS, 1, b"")).unwrap();
-    client.send(&stream(STDIN, 1, b"", 1)).unwrap();
-    client.read_reply(1).unwrap()
+    client
+        .send(&record(PARAMS, 1, b""))
+        .expect("half-sent request");
+    client
+        .send(&stream(STDIN, 1, b"", 1))
+        .expect("half-sent request");
+    client.read_reply(1).expect("half-sent request")
 }
 
 #[test]
