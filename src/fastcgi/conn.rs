@@ -199,10 +199,9 @@ impl Connection {
         else {
             return Ok(());
         };
-        self.state = match (discard_stdin_of, keep_conn) {
-            (Some(id), _) => State::Discarding { id, keep_conn },
-            (None, true) => State::Idle,
-            (None, false) => State::Closed,
+        self.state = match discard_stdin_of {
+            Some(id) => State::Discarding { id, keep_conn },
+            None => between_requests(keep_conn),
         };
         self.process()
     }
@@ -258,10 +257,6 @@ impl Connection {
     fn handle(&mut self, record: Record<'_>) -> Result<(), ConnError> {
         let id = record.header.request_id;
         let record_type = record.header.record_type;
-        let unexpected = ConnError::Unexpected {
-            record_type,
-            request_id: id,
-        };
         match (record_type, id) {
             (kind::GET_VALUES, 0) => {
                 push_get_values_result(&mut self.output, record.content, &self.limits.figures)?;
@@ -272,18 +267,18 @@ impl Connection {
                 push_unknown_type(&mut self.output, record_type);
                 Ok(())
             }
-            (_, 0) => Err(unexpected),
+            (_, 0) => Err(unexpected(record_type, id)),
             (kind::BEGIN_REQUEST, _) => self.begin(id, BeginRequest::parse(record.content)?),
             (kind::ABORT_REQUEST, _) => {
                 self.abort(id);
                 Ok(())
             }
-            (kind::PARAMS, _) => self.params(id, record.content).ok_or(unexpected)?,
-            (kind::STDIN, _) => self.stdin(id, record.content).ok_or(unexpected),
+            (kind::PARAMS, _) => self.params(id, record.content),
+            (kind::STDIN, _) => self.stdin(id, record.content),
             // FCGI_DATA belongs to the Filter role; types past 11 are for future versions.
             (kind::DATA | 12.., _) => Ok(()),
             // END_REQUEST, STDOUT, STDERR, GET_VALUES(_RESULT) on a request id, UNKNOWN_TYPE.
-            _ => Err(unexpected),
+            _ => Err(unexpected(record_type, id)),
         }
     }
 
@@ -293,10 +288,7 @@ impl Connection {
 
     fn begin(&mut self, id: u16, begin: BeginRequest) -> Result<(), ConnError> {
         match self.current_id() {
-            Some(current) if current == id => Err(ConnError::Unexpected {
-                record_type: kind::BEGIN_REQUEST,
-                request_id: id,
-            }),
+            Some(current) if current == id => Err(unexpected(kind::BEGIN_REQUEST, id)),
             Some(_) => {
                 push_end_request(&mut self.output, id, 0, ProtocolStatus::CantMpxConn);
                 Ok(())
@@ -324,53 +316,54 @@ impl Connection {
     /// FCGI_ABORT_REQUEST for the request being received ends it with END_REQUEST (spec §5.4);
     /// for any other id it is ignored (spec §3.3: records of inactive requests are ignored).
     fn abort(&mut self, id: u16) {
-        if self.current_id() != Some(id) {
-            return;
-        }
         let keep_conn = match self.state {
-            State::Params { keep_conn, .. } | State::Body { keep_conn, .. } => {
+            State::Params {
+                id: current,
+                keep_conn,
+                ..
+            }
+            | State::Body {
+                id: current,
+                keep_conn,
+                ..
+            } if current == id => {
                 push_end_request(&mut self.output, id, 0, ProtocolStatus::RequestComplete);
                 keep_conn
             }
             // The 413 already carried this request's END_REQUEST.
-            State::Discarding { keep_conn, .. } => keep_conn,
+            State::Discarding {
+                id: current,
+                keep_conn,
+            } if current == id => keep_conn,
             _ => return,
         };
-        self.state = if keep_conn {
-            State::Idle
-        } else {
-            State::Closed
-        };
+        self.state = between_requests(keep_conn);
     }
 
-    /// `None` when PARAMS arrive for the current request after they ended.
-    fn params(&mut self, id: u16, content: &[u8]) -> Option<Result<(), ConnError>> {
-        let state = std::mem::replace(&mut self.state, State::Closed);
-        let (current, keep_conn, mut decoder) = match state {
+    /// An error when PARAMS arrive for the current request after its params ended.
+    fn params(&mut self, id: u16, content: &[u8]) -> Result<(), ConnError> {
+        let active = self.current_id() == Some(id);
+        match &mut self.state {
             State::Params {
                 id: current,
-                keep_conn,
                 decoder,
-            } if current == id => (current, keep_conn, decoder),
-            other => {
-                let active = active_id(&other) == Some(id);
-                self.state = other;
-                return if active { None } else { Some(Ok(())) };
+                ..
+            } if *current == id => {
+                if !content.is_empty() {
+                    return decoder.feed(content).map_err(ConnError::from);
+                }
             }
-        };
-        if !content.is_empty() {
-            let fed = decoder.feed(content);
-            self.state = State::Params {
-                id: current,
-                keep_conn,
-                decoder,
-            };
-            return Some(fed.map_err(ConnError::from));
+            _ if active => return Err(unexpected(kind::PARAMS, id)),
+            _ => return Ok(()),
         }
-        let params = match decoder.finish() {
-            Ok(params) => params,
-            Err(err) => return Some(Err(err.into())),
+        // The empty record: the params are complete.
+        let State::Params {
+            keep_conn, decoder, ..
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return Ok(());
         };
+        let params = decoder.finish()?;
         let request = ReceivedRequest {
             id,
             keep_conn,
@@ -387,40 +380,39 @@ impl Connection {
                 body: request.body,
             };
         }
-        Some(Ok(()))
+        Ok(())
     }
 
-    /// `None` when FCGI_STDIN arrives for the current request before its params ended.
-    fn stdin(&mut self, id: u16, content: &[u8]) -> Option<()> {
+    /// An error when FCGI_STDIN arrives for the current request before its params ended.
+    fn stdin(&mut self, id: u16, content: &[u8]) -> Result<(), ConnError> {
+        let max_body = self.limits.max_body;
         match &mut self.state {
-            State::Params { id: current, .. } if *current == id => return None,
+            State::Params { id: current, .. } if *current == id => {
+                return Err(unexpected(kind::STDIN, id));
+            }
             State::Discarding {
                 id: current,
                 keep_conn,
             } if *current == id => {
+                let keep_conn = *keep_conn;
                 if content.is_empty() {
-                    self.state = if *keep_conn {
-                        State::Idle
-                    } else {
-                        State::Closed
-                    };
+                    self.state = between_requests(keep_conn);
                 }
-                return Some(());
+                return Ok(());
             }
             State::Body {
                 id: current, body, ..
             } if *current == id => {
-                let fits = u64::try_from(body.len() + content.len())
-                    .is_ok_and(|len| len <= self.limits.max_body);
-                if fits {
-                    body.extend_from_slice(content);
-                }
+                let fits =
+                    u64::try_from(body.len() + content.len()).is_ok_and(|len| len <= max_body);
                 if fits && !content.is_empty() {
-                    return Some(());
+                    body.extend_from_slice(content);
+                    return Ok(());
                 }
             }
-            _ => return Some(()),
+            _ => return Ok(()),
         }
+        // The empty record ends the body; or the body passed the limit.
         let State::Body {
             id,
             keep_conn,
@@ -428,7 +420,7 @@ impl Connection {
             body,
         } = std::mem::replace(&mut self.state, State::Closed)
         else {
-            return Some(());
+            return Ok(());
         };
         let request = ReceivedRequest {
             id,
@@ -445,7 +437,7 @@ impl Connection {
         } else {
             self.too_large(request);
         }
-        Some(())
+        Ok(())
     }
 
     fn too_large(&mut self, mut request: ReceivedRequest) {
@@ -455,6 +447,22 @@ impl Connection {
             discard_stdin_of: Some(request.id),
         };
         self.events.push_back(Event::BodyTooLarge(request));
+    }
+}
+
+fn unexpected(record_type: u8, request_id: u16) -> ConnError {
+    ConnError::Unexpected {
+        record_type,
+        request_id,
+    }
+}
+
+/// After a request: wait for the next, or close without FCGI_KEEP_CONN (spec §5.1).
+fn between_requests(keep_conn: bool) -> State {
+    if keep_conn {
+        State::Idle
+    } else {
+        State::Closed
     }
 }
 

@@ -1,8 +1,9 @@
 //! FastCGI 1.0 transport (Responder role): the sans-IO codec (`record`), one connection's
 //! state machine (`conn`), and the server that runs the app behind nginx, Apache or lighttpd
-//! (`listen`, `options`, `server`, `worker`).
+//! (`listen`, `options`, `server`, `connections`, `worker`).
 
 pub mod conn;
+mod connections;
 pub mod listen;
 pub mod options;
 pub mod record;
