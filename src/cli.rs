@@ -20,7 +20,9 @@ pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
     about = "A Pycnic JSON API as one CGI/FastCGI program",
     long_about = "A Pycnic JSON API as one CGI/FastCGI program.\n\n\
         Without a command it picks its mode: one-shot CGI when GATEWAY_INTERFACE is set \
-        (a web server ran it as a CGI program); otherwise usage, exit status 2."
+        (a web server ran it as a CGI program); a FastCGI server when it was handed a \
+        listening socket on fd 0 (spawn-fcgi, mod_fcgid, lighttpd) or by systemd \
+        (LISTEN_FDS); otherwise usage, exit status 2."
 )]
 struct Cli {
     /// Largest request body accepted, in bytes (suffixes k, M, G: powers of 1024); larger
@@ -37,6 +39,8 @@ struct Cli {
 enum Command {
     /// Answer one CGI request: environment and stdin in, response on stdout.
     Cgi,
+    /// Serve FastCGI (Responder role) to nginx, Apache or lighttpd.
+    Fastcgi(crate::fastcgi::FastcgiOptions),
     /// Print the route table: Route, Method, Class (as Pycnic's `pycnic routes`).
     Routes,
     /// Run one request through the CGI gateway and print the raw CGI response.
@@ -64,6 +68,14 @@ struct RequestArgs {
     /// Exit with status 22 (as curl --fail) when the answer is 400 or above.
     #[arg(short = 'f', long)]
     fail: bool,
+}
+
+/// The FastCGI options when none are given on the command line (bare `pycnic` started by a
+/// web server): defaults, and the environment variables each option also reads.
+#[derive(Parser, Debug)]
+struct FastcgiDefaults {
+    #[command(flatten)]
+    options: crate::fastcgi::FastcgiOptions,
 }
 
 /// Parses `1048576`, `512k`, `10M`, `1G` (powers of 1024).
@@ -104,6 +116,10 @@ pub fn run(app: App) -> ExitCode {
             init_logging("warn");
             cgi::run(&app, cli.max_body)
         }
+        Some(Command::Fastcgi(options)) => {
+            init_logging("info");
+            crate::fastcgi::serve(std::sync::Arc::new(app), &options, cli.max_body)
+        }
         Some(Command::Routes) => print_routes(&app),
         Some(Command::Request(args)) => {
             init_logging("warn");
@@ -113,11 +129,19 @@ pub fn run(app: App) -> ExitCode {
             init_logging("warn");
             cgi::run(&app, cli.max_body)
         }
+        None if crate::fastcgi::inherited_listener_present() => {
+            init_logging("info");
+            let options = FastcgiDefaults::parse_from(["pycnic"]).options;
+            crate::fastcgi::serve(std::sync::Arc::new(app), &options, cli.max_body)
+        }
         None => {
             use clap::CommandFactory;
             let usage = Cli::command().render_long_help();
             eprintln!("{usage}");
-            eprintln!("error: not started as CGI (no GATEWAY_INTERFACE); name a command");
+            eprintln!(
+                "error: not started as CGI (no GATEWAY_INTERFACE) nor as FastCGI (no listening \
+                 socket on fd 0 or from systemd); name a command"
+            );
             ExitCode::from(2)
         }
     }

@@ -61,6 +61,7 @@ pub mod cgi;
 pub mod cli;
 pub mod cookie;
 pub mod error;
+pub mod fastcgi;
 pub mod gateway;
 pub mod handler;
 pub mod http;

@@ -1,0 +1,488 @@
+//! One FastCGI connection's state machine, sans IO: bytes read from the web server go in,
+//! protocol replies (END_REQUEST, UNKNOWN_TYPE, GET_VALUES_RESULT) and complete requests come
+//! out. The server's event loop drives it; a fuzz target drives it with arbitrary bytes.
+//!
+//! One request at a time (FCGI_MPXS_CONNS = 0). After it hands out a request the machine
+//! pauses until [`Connection::response_done`], so bytes the web server sent early wait in the
+//! buffer and are read in order afterwards.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use super::record::{
+    BeginRequest, Figures, Pairs, ParamsDecoder, ProtocolStatus, Record, RecordError, kind,
+    parse_record, push_end_request, push_get_values_result, push_unknown_type, role,
+};
+
+/// What one connection may receive, and what GET_VALUES reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnLimits {
+    pub max_params_bytes: usize,
+    pub max_params_count: usize,
+    pub max_body: u64,
+    pub figures: Figures,
+}
+
+/// A Responder request whose params (and body, unless over the limit) have arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedRequest {
+    pub id: u16,
+    pub keep_conn: bool,
+    pub params: Pairs,
+    pub body: Vec<u8>,
+}
+
+/// What the connection asks its owner to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Run the app and send its response, then call [`Connection::response_done`].
+    Request(ReceivedRequest),
+    /// The body passed the limit (by CONTENT_LENGTH or by what FCGI_STDIN carried): answer
+    /// 413, then call [`Connection::response_done`]; the rest of FCGI_STDIN is read and dropped,
+    /// so the web server never writes into a closed socket and loses the answer.
+    BodyTooLarge(ReceivedRequest),
+}
+
+/// Why a connection must be closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnError {
+    Record(RecordError),
+    /// A record a web server never sends, or one out of place in the request it names.
+    Unexpected {
+        record_type: u8,
+        request_id: u16,
+    },
+    /// The web server closed the connection inside a record or a request.
+    Eof {
+        inside: &'static str,
+    },
+}
+
+impl fmt::Display for ConnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnError::Record(err) => write!(f, "malformed record: {err}"),
+            ConnError::Unexpected {
+                record_type,
+                request_id,
+            } => write!(
+                f,
+                "unexpected record type {record_type} for request {request_id}"
+            ),
+            ConnError::Eof { inside } => write!(f, "connection closed inside {inside}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnError {}
+
+impl From<RecordError> for ConnError {
+    fn from(err: RecordError) -> ConnError {
+        ConnError::Record(err)
+    }
+}
+
+/// Where the connection stands, for the owner's timers and read interest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Between requests, nothing buffered: the idle keep-alive timer applies.
+    Idle,
+    /// A request (or a record) has begun and its params are not complete: header-read timer.
+    Head,
+    /// Reading (or discarding) FCGI_STDIN: the timer restarts with each arrival.
+    Body,
+    /// An event was handed out; nothing is read until `response_done`.
+    Responding,
+    /// Close once the output is sent.
+    Closed,
+}
+
+#[derive(Debug)]
+enum State {
+    Idle,
+    Params {
+        id: u16,
+        keep_conn: bool,
+        decoder: ParamsDecoder,
+    },
+    Body {
+        id: u16,
+        keep_conn: bool,
+        params: Pairs,
+        body: Vec<u8>,
+    },
+    Responding {
+        keep_conn: bool,
+        discard_stdin_of: Option<u16>,
+    },
+    Discarding {
+        id: u16,
+        keep_conn: bool,
+    },
+    Closed,
+}
+
+/// One connection, from the application's side.
+#[derive(Debug)]
+pub struct Connection {
+    state: State,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    events: VecDeque<Event>,
+    limits: ConnLimits,
+}
+
+impl Connection {
+    pub fn new(limits: ConnLimits) -> Connection {
+        Connection {
+            state: State::Idle,
+            input: Vec::new(),
+            output: Vec::new(),
+            events: VecDeque::new(),
+            limits,
+        }
+    }
+
+    /// Takes bytes read from the web server and handles every complete record, stopping after
+    /// one that produces an event. An error means: send nothing more, close.
+    pub fn receive(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        if matches!(self.state, State::Closed) {
+            return Ok(());
+        }
+        self.input.extend_from_slice(bytes);
+        self.process()
+    }
+
+    /// The web server closed its side. Fine between requests; an error inside one.
+    pub fn receive_eof(&mut self) -> Result<(), ConnError> {
+        let inside = match (&self.state, self.input.is_empty()) {
+            (State::Idle | State::Closed | State::Responding { .. }, true) => None,
+            (State::Idle, false) => Some("a record"),
+            (State::Params { .. }, _) => Some("request params"),
+            (State::Body { .. } | State::Discarding { .. }, _) => Some("a request body"),
+            (State::Responding { .. } | State::Closed, false) => None,
+        };
+        self.state = State::Closed;
+        match inside {
+            Some(inside) => Err(ConnError::Eof { inside }),
+            None => Ok(()),
+        }
+    }
+
+    /// The next request or 413 to answer, in order.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Replies to send, in order, before anything else is written to this connection.
+    pub fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// `count` bytes of [`Connection::output`] were written.
+    pub fn consume_output(&mut self, count: usize) {
+        self.output.drain(..count.min(self.output.len()));
+    }
+
+    /// Queues bytes the owner built (a 413 or 503 answer written from the event loop).
+    pub fn push_output(&mut self, bytes: &[u8]) {
+        self.output.extend_from_slice(bytes);
+    }
+
+    /// The response to the event handed out (END_REQUEST included) is sent or queued: go on
+    /// with the buffered input, or close without FCGI_KEEP_CONN (spec §5.1).
+    pub fn response_done(&mut self) -> Result<(), ConnError> {
+        let State::Responding {
+            keep_conn,
+            discard_stdin_of,
+        } = self.state
+        else {
+            return Ok(());
+        };
+        self.state = match discard_stdin_of {
+            Some(id) => State::Discarding { id, keep_conn },
+            None => between_requests(keep_conn),
+        };
+        self.process()
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.state {
+            State::Idle if self.input.is_empty() => Phase::Idle,
+            State::Idle | State::Params { .. } => Phase::Head,
+            State::Body { .. } | State::Discarding { .. } => Phase::Body,
+            State::Responding { .. } => Phase::Responding,
+            State::Closed => Phase::Closed,
+        }
+    }
+
+    /// Whether the owner should read more: not while a response is owed, nor after closing.
+    pub fn wants_input(&self) -> bool {
+        !matches!(self.phase(), Phase::Responding | Phase::Closed)
+    }
+
+    /// Abandons the connection (a timeout, a shutdown): nothing more is read or produced.
+    pub fn close(&mut self) {
+        self.state = State::Closed;
+    }
+
+    fn process(&mut self) -> Result<(), ConnError> {
+        let input = std::mem::take(&mut self.input);
+        let mut pos = 0;
+        let mut result = Ok(());
+        while self.wants_input() {
+            match input.get(pos..).map(parse_record) {
+                Some(Ok(Some((record, used)))) => {
+                    pos += used;
+                    if let Err(err) = self.handle(record) {
+                        result = Err(err);
+                        break;
+                    }
+                }
+                Some(Ok(None)) | None => break,
+                Some(Err(err)) => {
+                    result = Err(err.into());
+                    break;
+                }
+            }
+        }
+        self.input = input;
+        self.input.drain(..pos.min(self.input.len()));
+        if result.is_err() {
+            self.state = State::Closed;
+        }
+        result
+    }
+
+    fn handle(&mut self, record: Record<'_>) -> Result<(), ConnError> {
+        let id = record.header.request_id;
+        let record_type = record.header.record_type;
+        match (record_type, id) {
+            (kind::GET_VALUES, 0) => {
+                push_get_values_result(&mut self.output, record.content, &self.limits.figures)?;
+                Ok(())
+            }
+            // Spec §4.2: a management record of a type we do not know.
+            (12.., 0) => {
+                push_unknown_type(&mut self.output, record_type);
+                Ok(())
+            }
+            (_, 0) => Err(unexpected(record_type, id)),
+            (kind::BEGIN_REQUEST, _) => self.begin(id, BeginRequest::parse(record.content)?),
+            (kind::ABORT_REQUEST, _) => {
+                self.abort(id);
+                Ok(())
+            }
+            (kind::PARAMS, _) => self.params(id, record.content),
+            (kind::STDIN, _) => self.stdin(id, record.content),
+            // FCGI_DATA belongs to the Filter role; types past 11 are for future versions.
+            (kind::DATA | 12.., _) => Ok(()),
+            // END_REQUEST, STDOUT, STDERR, GET_VALUES(_RESULT) on a request id, UNKNOWN_TYPE.
+            _ => Err(unexpected(record_type, id)),
+        }
+    }
+
+    fn current_id(&self) -> Option<u16> {
+        active_id(&self.state)
+    }
+
+    fn begin(&mut self, id: u16, begin: BeginRequest) -> Result<(), ConnError> {
+        match self.current_id() {
+            Some(current) if current == id => Err(unexpected(kind::BEGIN_REQUEST, id)),
+            Some(_) => {
+                push_end_request(&mut self.output, id, 0, ProtocolStatus::CantMpxConn);
+                Ok(())
+            }
+            None if begin.role != role::RESPONDER => {
+                push_end_request(&mut self.output, id, 0, ProtocolStatus::UnknownRole);
+                if !begin.keep_conn() {
+                    self.state = State::Closed;
+                }
+                Ok(())
+            }
+            None => {
+                let decoder =
+                    ParamsDecoder::new(self.limits.max_params_bytes, self.limits.max_params_count);
+                self.state = State::Params {
+                    id,
+                    keep_conn: begin.keep_conn(),
+                    decoder,
+                };
+                Ok(())
+            }
+        }
+    }
+
+    /// FCGI_ABORT_REQUEST for the request being received ends it with END_REQUEST (spec §5.4);
+    /// for any other id it is ignored (spec §3.3: records of inactive requests are ignored).
+    fn abort(&mut self, id: u16) {
+        let keep_conn = match self.state {
+            State::Params {
+                id: current,
+                keep_conn,
+                ..
+            }
+            | State::Body {
+                id: current,
+                keep_conn,
+                ..
+            } if current == id => {
+                push_end_request(&mut self.output, id, 0, ProtocolStatus::RequestComplete);
+                keep_conn
+            }
+            // The 413 already carried this request's END_REQUEST.
+            State::Discarding {
+                id: current,
+                keep_conn,
+            } if current == id => keep_conn,
+            _ => return,
+        };
+        self.state = between_requests(keep_conn);
+    }
+
+    /// An error when PARAMS arrive for the current request after its params ended.
+    fn params(&mut self, id: u16, content: &[u8]) -> Result<(), ConnError> {
+        let active = self.current_id() == Some(id);
+        match &mut self.state {
+            State::Params {
+                id: current,
+                decoder,
+                ..
+            } if *current == id => {
+                if !content.is_empty() {
+                    return decoder.feed(content).map_err(ConnError::from);
+                }
+            }
+            _ if active => return Err(unexpected(kind::PARAMS, id)),
+            _ => return Ok(()),
+        }
+        // The empty record: the params are complete.
+        let State::Params {
+            keep_conn, decoder, ..
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return Ok(());
+        };
+        let params = decoder.finish()?;
+        let request = ReceivedRequest {
+            id,
+            keep_conn,
+            params,
+            body: Vec::new(),
+        };
+        if declared_length(&request.params).is_some_and(|len| len > self.limits.max_body) {
+            self.too_large(request);
+        } else {
+            self.state = State::Body {
+                id,
+                keep_conn,
+                params: request.params,
+                body: request.body,
+            };
+        }
+        Ok(())
+    }
+
+    /// An error when FCGI_STDIN arrives for the current request before its params ended.
+    fn stdin(&mut self, id: u16, content: &[u8]) -> Result<(), ConnError> {
+        let max_body = self.limits.max_body;
+        match &mut self.state {
+            State::Params { id: current, .. } if *current == id => {
+                return Err(unexpected(kind::STDIN, id));
+            }
+            State::Discarding {
+                id: current,
+                keep_conn,
+            } if *current == id => {
+                let keep_conn = *keep_conn;
+                if content.is_empty() {
+                    self.state = between_requests(keep_conn);
+                }
+                return Ok(());
+            }
+            State::Body {
+                id: current, body, ..
+            } if *current == id => {
+                let fits =
+                    u64::try_from(body.len() + content.len()).is_ok_and(|len| len <= max_body);
+                if fits && !content.is_empty() {
+                    body.extend_from_slice(content);
+                    return Ok(());
+                }
+            }
+            _ => return Ok(()),
+        }
+        // The empty record ends the body; or the body passed the limit.
+        let State::Body {
+            id,
+            keep_conn,
+            params,
+            body,
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return Ok(());
+        };
+        let request = ReceivedRequest {
+            id,
+            keep_conn,
+            params,
+            body,
+        };
+        if content.is_empty() {
+            self.state = State::Responding {
+                keep_conn,
+                discard_stdin_of: None,
+            };
+            self.events.push_back(Event::Request(request));
+        } else {
+            self.too_large(request);
+        }
+        Ok(())
+    }
+
+    fn too_large(&mut self, mut request: ReceivedRequest) {
+        request.body = Vec::new();
+        self.state = State::Responding {
+            keep_conn: request.keep_conn,
+            discard_stdin_of: Some(request.id),
+        };
+        self.events.push_back(Event::BodyTooLarge(request));
+    }
+}
+
+fn unexpected(record_type: u8, request_id: u16) -> ConnError {
+    ConnError::Unexpected {
+        record_type,
+        request_id,
+    }
+}
+
+/// After a request: wait for the next, or close without FCGI_KEEP_CONN (spec §5.1).
+fn between_requests(keep_conn: bool) -> State {
+    if keep_conn {
+        State::Idle
+    } else {
+        State::Closed
+    }
+}
+
+/// The request id being received, if any.
+fn active_id(state: &State) -> Option<u16> {
+    match *state {
+        State::Params { id, .. } | State::Body { id, .. } | State::Discarding { id, .. } => {
+            Some(id)
+        }
+        _ => None,
+    }
+}
+
+/// CONTENT_LENGTH when it is a number; empty (nginx, chunked and unbuffered) or absent means
+/// "read FCGI_STDIN to its end".
+fn declared_length(params: &Pairs) -> Option<u64> {
+    let (_, value) = params.iter().find(|(name, _)| name == b"CONTENT_LENGTH")?;
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

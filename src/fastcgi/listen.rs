@@ -1,0 +1,304 @@
+//! Listening sockets: `--listen` addresses (TCP, or unix sockets with a stale file replaced
+//! and a live one left alone), the socket a web server passes on fd 0
+//! (FCGI_LISTENSOCK_FILENO, spec §2.2), and systemd socket activation (LISTEN_FDS, fd 3 on).
+//! Also the accepted stream, one type for both families.
+
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+
+use super::options::ListenAddr;
+
+/// FCGI_LISTENSOCK_FILENO: a web server that starts the application passes the listening
+/// socket as its standard input (spec §2.2).
+const LISTENSOCK_FILENO: RawFd = 0;
+/// systemd passes its sockets from fd 3 on (sd_listen_fds(3)).
+const SD_LISTEN_FDS_START: RawFd = 3;
+
+/// A listening socket, TCP or unix.
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(TcpListener),
+    /// The path is removed at exit when we created the file.
+    Unix(UnixListener, Option<PathBuf>),
+}
+
+/// Who connected: an address to check against the allow-list, or a unix-socket peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Ip(IpAddr),
+    Unix,
+}
+
+/// An accepted connection.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Listener {
+    /// Accepts one connection; TCP ones get TCP_NODELAY, since each response leaves in as few
+    /// writes as possible and must not wait for Nagle's algorithm (DESIGN.md).
+    pub fn accept(&self) -> io::Result<(Stream, Peer)> {
+        match self {
+            Listener::Tcp(listener) => {
+                let (stream, addr) = listener.accept()?;
+                stream.set_nodelay(true)?;
+                Ok((Stream::Tcp(stream), Peer::Ip(addr.ip())))
+            }
+            Listener::Unix(listener, _) => {
+                let (stream, _) = listener.accept()?;
+                Ok((Stream::Unix(stream), Peer::Unix))
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Tcp(listener) => listener
+                .local_addr()
+                .map_or_else(|_| "tcp".into(), |addr| addr.to_string()),
+            Listener::Unix(listener, _) => match listener.local_addr() {
+                Ok(addr) => match addr.as_pathname() {
+                    Some(path) => format!("unix:{}", path.display()),
+                    None => "unix socket".into(),
+                },
+                Err(_) => "unix socket".into(),
+            },
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, Some(path)) = self
+            && let Err(err) = std::fs::remove_file(&*path)
+        {
+            log::warn!("could not remove {}: {err}", path.display());
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.register(r, t, i),
+            Listener::Unix(l, _) => l.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.reregister(r, t, i),
+            Listener::Unix(l, _) => l.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.deregister(r),
+            Listener::Unix(l, _) => l.deregister(r),
+        }
+    }
+}
+
+impl Stream {
+    pub fn is_tcp(&self) -> bool {
+        matches!(self, Stream::Tcp(_))
+    }
+}
+
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+impl Read for &Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match *self {
+            Stream::Tcp(s) => (&*s).read(buf),
+            Stream::Unix(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match *self {
+            Stream::Tcp(s) => (&*s).write(buf),
+            Stream::Unix(s) => (&*s).write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+/// Binds a `--listen` address.
+pub fn bind(addr: &ListenAddr, socket_mode: Option<u32>) -> io::Result<Listener> {
+    match addr {
+        ListenAddr::Tcp(addr) => TcpListener::bind(*addr).map(Listener::Tcp),
+        ListenAddr::Unix(path) => bind_unix(path, socket_mode),
+    }
+}
+
+/// Binds a unix socket. A file left by a dead server is replaced; one a live server answers
+/// on, or a file that is not a socket, is an error: we never take over someone else's socket.
+fn bind_unix(path: &Path, socket_mode: Option<u32>) -> io::Result<Listener> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("a live server answers on {}", path.display()),
+                ));
+            }
+            Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+                log::info!("replacing stale socket {}", path.display());
+                std::fs::remove_file(path)?;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    let listener = UnixListener::bind(path)?;
+    let listener = Listener::Unix(listener, Some(path.to_path_buf()));
+    if let Some(mode) = socket_mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(listener)
+}
+
+/// Whether `fd` is a listening socket: getpeername fails with ENOTCONN on a socket that is
+/// not connected (how libfcgi tells, spec §2.2), and SO_ACCEPTCONN confirms it listens.
+fn is_listening_socket(fd: RawFd) -> bool {
+    // SAFETY: sockaddr_storage is plain data; getpeername writes at most `len` bytes into it.
+    let not_connected = unsafe {
+        let mut addr: libc::sockaddr_storage = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        libc::getpeername(fd, (&raw mut addr).cast(), &mut len) == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ENOTCONN)
+    };
+    if !not_connected {
+        return false;
+    }
+    let mut accepting: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `accepting` is a c_int and `len` its size, as SO_ACCEPTCONN expects.
+    let status = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&raw mut accepting).cast(),
+            &mut len,
+        )
+    };
+    status == -1 || accepting != 0
+}
+
+/// The address family of a socket.
+fn family(fd: RawFd) -> io::Result<libc::c_int> {
+    // SAFETY: as in `is_listening_socket`.
+    unsafe {
+        let mut addr: libc::sockaddr_storage = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        if libc::getsockname(fd, (&raw mut addr).cast(), &mut len) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(libc::c_int::from(addr.ss_family))
+    }
+}
+
+/// The fds systemd passed to this process, when LISTEN_PID names it (sd_listen_fds(3)).
+fn systemd_fds() -> Vec<RawFd> {
+    let var = |name| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    match (var("LISTEN_PID"), var("LISTEN_FDS")) {
+        (Some(pid), Some(count)) if pid == i64::from(std::process::id()) && count > 0 => {
+            let count = RawFd::try_from(count.min(1024)).unwrap_or(0);
+            (SD_LISTEN_FDS_START..SD_LISTEN_FDS_START + count).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a web server, spawn-fcgi or systemd handed us a listening socket.
+pub fn inherited_listener_present() -> bool {
+    systemd_fds().into_iter().any(is_listening_socket) || is_listening_socket(LISTENSOCK_FILENO)
+}
+
+/// Takes the inherited listening sockets: systemd's if any, else fd 0.
+pub fn inherited() -> io::Result<Vec<Listener>> {
+    let systemd = systemd_fds();
+    let fds = if systemd.is_empty() {
+        vec![LISTENSOCK_FILENO]
+    } else {
+        systemd
+    };
+    let mut listeners = Vec::new();
+    for fd in fds {
+        if !is_listening_socket(fd) {
+            log::warn!("fd {fd} is not a listening socket; skipped");
+            continue;
+        }
+        // SAFETY: fd is an open listening socket that nothing else in this process owns:
+        // it was passed to us, and from here on the listener owns and closes it.
+        let listener = unsafe {
+            match family(fd)? {
+                libc::AF_UNIX => {
+                    let std = std::os::unix::net::UnixListener::from_raw_fd(fd);
+                    std.set_nonblocking(true)?;
+                    Listener::Unix(UnixListener::from_std(std), None)
+                }
+                _ => {
+                    let std = std::net::TcpListener::from_raw_fd(fd);
+                    std.set_nonblocking(true)?;
+                    Listener::Tcp(TcpListener::from_std(std))
+                }
+            }
+        };
+        // SAFETY: fcntl on an fd we own; FD_CLOEXEC keeps it from any child process.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}

@@ -1,0 +1,15 @@
+//! FastCGI 1.0 transport (Responder role): the sans-IO codec (`record`), one connection's
+//! state machine (`conn`), and the server that runs the app behind nginx, Apache or lighttpd
+//! (`listen`, `options`, `server`, `connections`, `worker`).
+
+pub mod conn;
+mod connections;
+pub mod listen;
+pub mod options;
+pub mod record;
+pub mod server;
+pub mod worker;
+
+pub use listen::inherited_listener_present;
+pub use options::FastcgiOptions;
+pub use server::serve;

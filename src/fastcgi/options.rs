@@ -1,0 +1,243 @@
+//! The `pycnic fastcgi` options (each also from an environment variable) and the settings the
+//! server runs with once they are resolved.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where to listen: `127.0.0.1:9000`, `[::1]:9000` or `unix:/path/to.sock`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ListenAddr, String> {
+        if let Some(path) = text.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("unix: needs a path, e.g. unix:/run/pycnic.sock".into());
+            }
+            return Ok(ListenAddr::Unix(PathBuf::from(path)));
+        }
+        text.parse().map(ListenAddr::Tcp).map_err(|_| {
+            format!("{text:?} is not HOST:PORT (127.0.0.1:9000, [::1]:9000) nor unix:/path")
+        })
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(addr) => write!(f, "{addr}"),
+            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// A comma-separated list of web-server addresses, as FCGI_WEB_SERVER_ADDRS holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddrList(pub Vec<IpAddr>);
+
+impl FromStr for AddrList {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<AddrList, String> {
+        let mut addrs = Vec::new();
+        for item in text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
+            let bare = item.trim_start_matches('[').trim_end_matches(']');
+            let addr: IpAddr = bare
+                .parse()
+                .map_err(|_| format!("{item:?} is not an IPv4 or IPv6 address"))?;
+            addrs.push(addr);
+        }
+        Ok(AddrList(addrs))
+    }
+}
+
+/// Seconds, fractions allowed: `30`, `0.25`.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a duration"))
+}
+
+/// An octal file mode such as `660` or `0o600`.
+fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.trim().trim_start_matches("0o");
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o7777 => Ok(mode),
+        _ => Err(format!("{text:?} is not an octal mode such as 660")),
+    }
+}
+
+fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("{text:?} is not a positive number")),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// `pycnic fastcgi`: serve FastCGI (Responder role) to nginx, Apache or lighttpd.
+#[derive(clap::Args, Clone, Debug)]
+pub struct FastcgiOptions {
+    /// Listen on HOST:PORT (127.0.0.1:9000, [::1]:9000) or unix:/path (repeatable). Without
+    /// it: the socket a web server or spawn-fcgi passed on fd 0, or systemd's (LISTEN_FDS).
+    #[arg(
+        long,
+        env = "PYCNIC_LISTEN",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub listen: Vec<ListenAddr>,
+
+    /// Permissions of the unix sockets --listen creates, in octal (e.g. 660).
+    #[arg(long, env = "PYCNIC_SOCKET_MODE", value_name = "MODE", value_parser = parse_mode)]
+    pub socket_mode: Option<u32>,
+
+    /// Threads that run handlers [default: 4 per CPU, 4 to 64].
+    #[arg(long, env = "PYCNIC_WORKERS", value_name = "N", value_parser = parse_count)]
+    pub workers: Option<usize>,
+
+    /// Open connections at most; past it the oldest idle one is closed to make room.
+    #[arg(long, env = "PYCNIC_MAX_CONNECTIONS", value_name = "N", default_value_t = 1024,
+          value_parser = parse_count)]
+    pub max_connections: usize,
+
+    /// Largest total of FCGI_PARAMS bytes one request may send.
+    #[arg(long, env = "PYCNIC_MAX_PARAMS_BYTES", value_name = "BYTES", default_value_t = 256 * 1024,
+          value_parser = parse_count)]
+    pub max_params_bytes: usize,
+
+    /// Most params (CGI variables and headers) one request may send.
+    #[arg(long, env = "PYCNIC_MAX_PARAMS", value_name = "N", default_value_t = 1024,
+          value_parser = parse_count)]
+    pub max_params: usize,
+
+    /// Seconds a request may take from BEGIN_REQUEST to its last param, and between two
+    /// pieces of its body.
+    #[arg(long, env = "PYCNIC_HEADER_TIMEOUT", value_name = "SECONDS", default_value = "10",
+          value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+
+    /// Seconds a kept-alive connection may stay idle between requests.
+    #[arg(long, env = "PYCNIC_IDLE_TIMEOUT", value_name = "SECONDS", default_value = "300",
+          value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+
+    /// Seconds a received request may wait for a free worker before it is answered 503.
+    #[arg(long, env = "PYCNIC_QUEUE_WAIT", value_name = "SECONDS", default_value = "5",
+          value_parser = parse_seconds)]
+    pub queue_wait: Duration,
+
+    /// Seconds a response write may wait for the web server to read.
+    #[arg(long, env = "PYCNIC_SEND_TIMEOUT", value_name = "SECONDS", default_value = "60",
+          value_parser = parse_seconds)]
+    pub send_timeout: Duration,
+
+    /// Seconds SIGTERM/SIGINT wait for requests already received to finish.
+    #[arg(long, env = "PYCNIC_SHUTDOWN_TIMEOUT", value_name = "SECONDS", default_value = "30",
+          value_parser = parse_seconds)]
+    pub shutdown_timeout: Duration,
+
+    /// Web-server addresses allowed to connect, comma-separated (IPv4, IPv6; v4-mapped IPv6
+    /// matches its IPv4). Empty: any. Unix-socket peers are always allowed.
+    #[arg(long, env = "FCGI_WEB_SERVER_ADDRS", value_name = "ADDRS")]
+    pub web_server_addrs: Vec<AddrList>,
+}
+
+impl FastcgiOptions {
+    /// The worker count: the option, else 4 per CPU within 4..=64 (handlers may block).
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+            (cpus * 4).clamp(4, 64)
+        })
+    }
+
+    /// The allow-list, canonical (v4-mapped IPv6 as IPv4).
+    pub fn allowed_peers(&self) -> Vec<IpAddr> {
+        let all = self.web_server_addrs.iter().flat_map(|list| list.0.iter());
+        all.map(IpAddr::to_canonical).collect()
+    }
+}
+
+/// Whether `peer` may talk to us: any address when the list is empty; compared canonically,
+/// so `::ffff:127.0.0.1` matches `127.0.0.1`.
+pub fn peer_allowed(allowed: &[IpAddr], peer: IpAddr) -> bool {
+    allowed.is_empty() || allowed.contains(&peer.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_parse() {
+        let cases = [
+            ("127.0.0.1:9000", Ok("127.0.0.1:9000")),
+            ("[::1]:9000", Ok("[::1]:9000")),
+            ("unix:/run/p.sock", Ok("unix:/run/p.sock")),
+            ("unix:", Err(())),
+            ("localhost", Err(())),
+            ("9000", Err(())),
+        ];
+        for (text, want) in cases {
+            let got = text
+                .parse::<ListenAddr>()
+                .map(|a| a.to_string())
+                .map_err(|_| ());
+            assert_eq!(got, want.map(String::from), "{text}");
+        }
+    }
+
+    #[test]
+    fn allow_list_compares_v4_v6_and_v4_mapped() {
+        let list: AddrList = "127.0.0.1, ::1,[::ffff:10.0.0.1],".parse().unwrap();
+        let options_list: Vec<IpAddr> = list.0.iter().map(IpAddr::to_canonical).collect();
+        let cases = [
+            ("127.0.0.1", true),
+            ("::ffff:127.0.0.1", true),
+            ("::1", true),
+            ("10.0.0.1", true),
+            ("::ffff:10.0.0.1", true),
+            ("127.0.0.2", false),
+            ("::2", false),
+        ];
+        for (peer, allowed) in cases {
+            let peer: IpAddr = peer.parse().unwrap();
+            assert_eq!(peer_allowed(&options_list, peer), allowed, "{peer}");
+        }
+        assert!(
+            peer_allowed(&[], "192.0.2.1".parse().unwrap()),
+            "empty list allows all"
+        );
+        assert!(
+            "".parse::<AddrList>().unwrap().0.is_empty(),
+            "empty variable"
+        );
+        assert!("127.0.0.1,nonsense".parse::<AddrList>().is_err());
+    }
+
+    #[test]
+    fn seconds_and_modes_parse() {
+        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_seconds("30"), Ok(Duration::from_secs(30)));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert_eq!(parse_mode("660"), Ok(0o660));
+        assert_eq!(parse_mode("0o600"), Ok(0o600));
+        assert!(parse_mode("999").is_err());
+        assert!(parse_count("0").is_err());
+    }
+}
