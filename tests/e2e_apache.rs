@@ -31,6 +31,102 @@ fn apache_cgi(mpm: &str, app: App) -> Deployment {
     }
 }
 
+/// conf/apache/pycnic-proxy-fcgi-tcp.conf in front of the app as pycnic-tcp.service starts it.
+fn apache_proxy_fcgi_tcp(app: App) -> Deployment {
+    let prefix = Prefix::new("apache-proxy-fcgi-tcp");
+    let bin = prefix.install_binary(&app.binary(), "pycnic");
+    let backend = (localhost(), free_port(localhost())).into();
+    let pycnic = start_tcp_service(&prefix, "pycnic", &bin, backend);
+    let port = free_port(localhost());
+    let site = prefix.render(
+        &conf("apache/pycnic-proxy-fcgi-tcp.conf"),
+        "site.conf",
+        &[
+            ("BACKEND", &backend.to_string()),
+            ("PORT", &port.to_string()),
+        ],
+    );
+    let apache = start_apache(&prefix, "event", &site, port);
+    Deployment {
+        procs: vec![apache, pycnic],
+        addr: (localhost(), port).into(),
+        prefix,
+    }
+}
+
+/// conf/apache/pycnic-proxy-fcgi-unix.conf in front of the app as
+/// conf/spawn-fcgi/pycnic-spawn-fcgi.sh starts it.
+fn apache_proxy_fcgi_unix(app: App) -> Deployment {
+    let prefix = Prefix::new("apache-proxy-fcgi-unix");
+    let bin = prefix.install_binary(&app.binary(), "pycnic");
+    let socket = prefix.join("run/pycnic.sock");
+    let pycnic = start_spawn_fcgi(&prefix, &bin, &socket);
+    let port = free_port(localhost());
+    let site = prefix.render(
+        &conf("apache/pycnic-proxy-fcgi-unix.conf"),
+        "site.conf",
+        &[("SOCKET", text(&socket)), ("PORT", &port.to_string())],
+    );
+    let apache = start_apache(&prefix, "event", &site, port);
+    Deployment {
+        procs: vec![apache, pycnic],
+        addr: (localhost(), port).into(),
+        prefix,
+    }
+}
+
+/// conf/apache/pycnic-fcgid.conf: Apache's mod_fcgid starts the binary itself.
+fn apache_fcgid(app: App) -> Deployment {
+    let prefix = Prefix::new("apache-fcgid");
+    let bin = prefix.install_binary(&app.binary(), "pycnic");
+    let port = free_port(localhost());
+    let site = prefix.render(
+        &conf("apache/pycnic-fcgid.conf"),
+        "site.conf",
+        &[
+            ("BIN", text(&bin)),
+            ("BIN_DIR", text(&prefix.join("bin"))),
+            ("PORT", &port.to_string()),
+        ],
+    );
+    let apache = start_apache(&prefix, "event", &site, port);
+    Deployment {
+        procs: vec![apache],
+        addr: (localhost(), port).into(),
+        prefix,
+    }
+}
+
+/// Runs the seed table and the body limit on one deployment of `pycnic`, then the showcase
+/// cases on one of the showcase.
+fn every_case(server: &str, deploy: fn(App) -> Deployment) {
+    let seed = deploy(App::Seed);
+    seed.check(|addr| {
+        seed_table(server, addr);
+        body_limit(server, addr);
+    });
+    drop(seed);
+    deploy(App::Showcase).check(|addr| showcase_cases(server, addr));
+}
+
+#[test]
+fn mod_proxy_fcgi_over_tcp_serves_every_case() {
+    every_case("apache mod_proxy_fcgi over TCP", apache_proxy_fcgi_tcp);
+}
+
+#[test]
+fn mod_proxy_fcgi_over_a_unix_socket_from_spawn_fcgi_serves_every_case() {
+    every_case(
+        "apache mod_proxy_fcgi over a unix socket (spawn-fcgi)",
+        apache_proxy_fcgi_unix,
+    );
+}
+
+#[test]
+fn mod_fcgid_starting_the_app_on_fd_0_serves_every_case() {
+    every_case("apache mod_fcgid", apache_fcgid);
+}
+
 #[test]
 fn mod_cgid_under_the_event_mpm_serves_every_case() {
     let server = "apache mod_cgid (event)";
