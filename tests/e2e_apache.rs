@@ -97,18 +97,6 @@ fn apache_fcgid(app: App) -> Deployment {
     }
 }
 
-/// Runs the seed table and the body limit on one deployment of `pycnic`, then the showcase
-/// cases on one of the showcase.
-fn every_case(server: &str, deploy: fn(App) -> Deployment) {
-    let seed = deploy(App::Seed);
-    seed.check(|addr| {
-        seed_table(server, addr);
-        body_limit(server, addr);
-    });
-    drop(seed);
-    deploy(App::Showcase).check(|addr| showcase_cases(server, addr));
-}
-
 #[test]
 fn mod_proxy_fcgi_over_tcp_serves_every_case() {
     every_case("apache mod_proxy_fcgi over TCP", apache_proxy_fcgi_tcp);
@@ -129,24 +117,10 @@ fn mod_fcgid_starting_the_app_on_fd_0_serves_every_case() {
 
 #[test]
 fn mod_cgid_under_the_event_mpm_serves_every_case() {
-    let server = "apache mod_cgid (event)";
-    let seed = apache_cgi("event", App::Seed);
-    seed.check(|addr| {
-        seed_table(server, addr);
-        body_limit(server, addr);
-    });
-    drop(seed);
-    apache_cgi("event", App::Showcase).check(|addr| showcase_cases(server, addr));
+    every_case("apache mod_cgid (event)", |app| apache_cgi("event", app));
 }
 
 #[test]
 fn mod_cgi_under_the_prefork_mpm_serves_every_case() {
-    let server = "apache mod_cgi (prefork)";
-    let seed = apache_cgi("prefork", App::Seed);
-    seed.check(|addr| {
-        seed_table(server, addr);
-        body_limit(server, addr);
-    });
-    drop(seed);
-    apache_cgi("prefork", App::Showcase).check(|addr| showcase_cases(server, addr));
+    every_case("apache mod_cgi (prefork)", |app| apache_cgi("prefork", app));
 }

@@ -56,26 +56,15 @@ fn nginx_unix(app: App) -> Deployment {
 
 #[test]
 fn tcp_upstream_with_kept_alive_connections_serves_every_case() {
-    let server = "nginx fastcgi over TCP";
-    let seed = nginx_tcp(App::Seed);
-    seed.check(|addr| {
-        seed_table(server, addr);
-        body_limit(server, addr);
-    });
-    drop(seed);
-    nginx_tcp(App::Showcase).check(|addr| showcase_cases(server, addr));
+    every_case("nginx fastcgi over TCP", nginx_tcp);
 }
 
 #[test]
 fn unix_socket_upstream_from_socket_activation_serves_every_case() {
-    let server = "nginx fastcgi over a unix socket (socket-activated)";
-    let seed = nginx_unix(App::Seed);
-    seed.check(|addr| {
-        seed_table(server, addr);
-        body_limit(server, addr);
-    });
-    drop(seed);
-    nginx_unix(App::Showcase).check(|addr| showcase_cases(server, addr));
+    every_case(
+        "nginx fastcgi over a unix socket (socket-activated)",
+        nginx_unix,
+    );
 }
 
 /// The classic trap: small writes on a kept-alive TCP connection without TCP_NODELAY stall

@@ -1067,6 +1067,18 @@ fn read_line(reader: &mut impl BufRead) -> String {
 // ---------------------------------------------------------------------------------------------
 // The cases every configuration passes
 
+/// Runs the seed table and the body limit on one deployment of `pycnic`, then the showcase
+/// cases on one of the showcase: what every configuration in conf/ must pass.
+pub fn every_case(server: &str, deploy: fn(App) -> Deployment) {
+    let seed = deploy(App::Seed);
+    seed.check(|addr| {
+        seed_table(server, addr);
+        body_limit(server, addr);
+    });
+    drop(seed);
+    deploy(App::Showcase).check(|addr| showcase_cases(server, addr));
+}
+
 /// The seed table of PYCNIC.md, through a server in front of `pycnic`, HEAD included.
 pub fn seed_table(server: &str, addr: SocketAddr) {
     let error = |status: &str, code: u16, msg: &str| json!({"status": status, "status_code": code, "error": msg, "data": null});
