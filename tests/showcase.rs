@@ -609,6 +609,7 @@ fn routes_prints_pycnics_table_for_the_seed_binary() {
     assert_eq!(
         stdout,
         "Route    Method                    Class\n\
+         \n\
          /login   GET, HEAD, POST, OPTIONS  Login\n\
          /logout  POST, OPTIONS             Logout\n",
         "routes: table"
@@ -627,8 +628,14 @@ fn routes_prints_aligned_columns_two_spaces_apart_for_the_showcase() {
         header.starts_with("Route  "),
         "showcase routes: header {header:?}"
     );
+    assert_eq!(
+        lines.get(1),
+        Some(&""),
+        "a blank line under the heading, as Pycnic prints"
+    );
     let rows: Vec<(&str, &str, &str)> = lines
         .iter()
+        .filter(|line| !line.is_empty())
         .map(|line| {
             (
                 line[..method_at].trim_end(),
