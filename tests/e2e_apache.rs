@@ -77,6 +77,10 @@ fn apache_proxy_fcgi_unix(app: App) -> Deployment {
 
 /// conf/apache/pycnic-fcgid.conf: Apache's mod_fcgid starts the binary itself.
 fn apache_fcgid(app: App) -> Deployment {
+    require_file(
+        "/usr/lib/apache2/modules/mod_fcgid.so",
+        "libapache2-mod-fcgid",
+    );
     let prefix = Prefix::new("apache-fcgid");
     let bin = prefix.install_binary(&app.binary(), "pycnic");
     let port = free_port(localhost());

@@ -1310,6 +1310,29 @@ pub fn showcase_cases(server: &str, addr: SocketAddr) {
         assert_eq!(resp.json()["path"], want, "{server}: path {name}");
     }
 
+    // A path that is not UTF-8 once decoded: nginx and Apache pass it on and the app decodes
+    // it lossily; lighttpd refuses it with its own 400 before the app sees it.
+    let non_utf8: [(&str, &[u8]); 2] = [
+        ("percent-encoded non-UTF-8 byte", b"/echo/x%FFy"),
+        ("raw non-UTF-8 byte", b"/echo/x\xFFy"),
+    ];
+    for (name, target) in non_utf8 {
+        let resp = send(addr, &Req::get(target));
+        if server.starts_with("lighttpd") {
+            assert_eq!(
+                resp.status, 400,
+                "{server}: path {name}: lighttpd refuses it"
+            );
+        } else {
+            assert_eq!(resp.status, 200, "{server}: path {name}: {}", resp.text());
+            assert_eq!(
+                resp.json()["path"],
+                "/echo/x\u{FFFD}y",
+                "{server}: path {name}"
+            );
+        }
+    }
+
     let echo = send(addr, &Req::get("/echo?a=1&b=x+y&c=%26&d=caf%C3%A9&a=2&e=")).json();
     assert_eq!(
         echo["args"],
