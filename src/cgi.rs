@@ -14,6 +14,11 @@ use crate::response::HttpResponse;
 /// How long a CGI program waits for body bytes that the server announced but does not send.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the discarding of a refused body waits for its next bytes before giving up: a
+/// server that feeds the body goes on sending; one that holds stdin open without sending (or
+/// a stalled client) should not keep the process alive until [`BODY_READ_TIMEOUT`].
+pub const DISCARD_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The CGI environment as params: every variable, in the order the OS gives them.
 pub fn params_from_env() -> Params {
     std::env::vars_os()
@@ -146,12 +151,33 @@ pub fn run(app: &App, max_body: u64) -> std::process::ExitCode {
     };
     let (response, unread) = answer_and_count_unread(app, params_from_env(), &mut stdin, max_body);
     let code = write_to_stdout(response);
-    discard(&mut stdin, unread);
+    if unread > 0 {
+        // Never past the deadline the body had from the start.
+        let overall = stdin.deadline;
+        let mut idle_limited = IdleLimited {
+            stdin: &mut stdin,
+            overall,
+        };
+        discard(&mut idle_limited, unread);
+    }
     code
 }
 
+/// Stdin whose every read waits at most [`DISCARD_IDLE_TIMEOUT`], and none past `overall`.
+struct IdleLimited<'a> {
+    stdin: &'a mut StdinWithDeadline,
+    overall: Instant,
+}
+
+impl Read for IdleLimited<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stdin.deadline = (Instant::now() + DISCARD_IDLE_TIMEOUT).min(self.overall);
+        self.stdin.read(buf)
+    }
+}
+
 /// Reads and drops up to `len` bytes of a refused body after the answer is written, until
-/// end of input or the read deadline. Exiting with the body unread breaks the answer under
+/// end of input, a read error or a timeout. Exiting with the body unread breaks the answer under
 /// Apache's mod_cgid: its daemon hands the program one socket as stdin and stdout, and closing
 /// a unix socket with unread input resets it, so Apache gets ECONNRESET instead of the 413
 /// and the client an empty reply.
