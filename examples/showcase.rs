@@ -72,11 +72,12 @@ impl Users {
     }
 }
 
-/// `/cookies`: every Set-Cookie option; each cookie is its own header line.
+/// `/cookies`: every Set-Cookie option; each cookie is its own header line. `?fail=1` sets
+/// them and a header, then fails: the error answer carries none of them.
 struct Cookies;
 
 impl Cookies {
-    fn post(&self, _req: &Request, res: &mut Response) -> Result<Value, HttpError> {
+    fn post(&self, req: &Request, res: &mut Response) -> Result<Value, HttpError> {
         res.set_cookie("plain", "1")?;
         res.add_cookie(
             Cookie::new("full", "2")
@@ -90,6 +91,11 @@ impl Cookies {
         )?;
         res.add_cookie(Cookie::new("flagged", "3").flag("Partitioned"))?;
         res.set_cookie("plain", "last wins")?;
+        if req.args().get("fail").is_some() {
+            // An error drops what the handler set: neither the cookies nor this header go out.
+            res.set_header("X-Cookies", "set")?;
+            return Err(HttpError::new(409, "Cookies set, then refused"));
+        }
         Ok(json!({"set": 3}))
     }
 

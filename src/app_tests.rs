@@ -452,7 +452,7 @@ fn request_data_args_and_ip_follow_pycnic() {
             "empty body",
             "/x",
             "",
-            json!({"data": {"Ok": {}}, "typed": {"Err": "Invalid request data at .: missing field `username`"}, "json_args": {"Ok": {}}, "ip": "10.0.0.9"}),
+            json!({"data": {"Ok": {}}, "typed": {"Err": "Invalid request data at username: missing field `username`"}, "json_args": {"Ok": {}}, "ip": "10.0.0.9"}),
         ),
         (
             "bad body",

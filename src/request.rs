@@ -138,8 +138,8 @@ impl Request {
     pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
         let value = self.data()?;
         serde_path_to_error::deserialize(value).map_err(|err| {
-            let field = err.path().to_string();
             let reason = err.inner().to_string();
+            let field = field_name(&err.path().to_string(), &reason);
             HttpError::bad_request(format!("Invalid request data at {field}: {reason}"))
                 .with_data(serde_json::json!({ "field": field }))
         })
@@ -169,5 +169,80 @@ impl Request {
     /// One capture group by position (0 is the first group).
     pub fn route_arg(&self, index: usize) -> Option<&str> {
         self.route_args.get(index).and_then(|a| a.as_deref())
+    }
+}
+
+/// serde reports a missing field at its parent's path (`.` at the top level) and names the
+/// field only in its message (``missing field `age` ``): join the two so the 400 names it.
+fn field_name(path: &str, reason: &str) -> String {
+    let missing = reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match missing {
+        Some(name) if path == "." => name.to_string(),
+        Some(name) => format!("{path}.{name}"),
+        None => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use crate::gateway::build_request;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        qty: u8,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Address {
+        zip: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct User {
+        name: String,
+        age: u8,
+        address: Option<Address>,
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+
+    #[test]
+    fn typed_body_400_names_the_field_even_when_it_is_missing() {
+        let cases = [
+            ("wrong type", r#"{"name":"a","age":"x"}"#, "age"),
+            ("missing top-level field", r#"{"name":"a"}"#, "age"),
+            (
+                "missing nested field",
+                r#"{"name":"a","age":1,"address":{}}"#,
+                "address.zip",
+            ),
+            (
+                "wrong type in a list",
+                r#"{"name":"a","age":1,"items":[{"qty":-1}]}"#,
+                "items[0].qty",
+            ),
+            ("a list is read by position", "[1]", "[0]"),
+            ("not an object", r#""text""#, "."),
+        ];
+        for (case, body, field) in cases {
+            let request = build_request(Vec::new(), body.as_bytes().to_vec());
+            let err = request.data_as::<User>().expect_err(case);
+            assert_eq!(err.status, 400, "{case}: status");
+            let body = err.body();
+            assert_eq!(body["data"]["field"], field, "{case}: data.field");
+            let message = body["error"].as_str().unwrap_or_default().to_string();
+            assert!(
+                message.starts_with(&format!("Invalid request data at {field}: ")),
+                "{case}: message {message:?}"
+            );
+        }
     }
 }
