@@ -298,6 +298,13 @@ fn at_max_connections_the_oldest_idle_connection_makes_room() {
     for client in &mut idle {
         assert_eq!(client.get("/login").status(), 200);
     }
+    // A GET_VALUES answer proves the event loop holds each connection again (idle), and
+    // touches them in order: idle[0] is the one unused longest.
+    let query = pairs(&[(b"FCGI_MPXS_CONNS", b"")]);
+    for client in &mut idle {
+        client.send(&record(GET_VALUES, 0, &query)).unwrap();
+        assert!(client.read_record().unwrap().is_some());
+    }
     assert_eq!(
         server.connect().get("/login").status(),
         200,

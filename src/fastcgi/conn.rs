@@ -159,7 +159,10 @@ impl Connection {
             (State::Idle | State::Closed | State::Responding { .. }, true) => None,
             (State::Idle, false) => Some("a record"),
             (State::Params { .. }, _) => Some("request params"),
-            (State::Body { .. } | State::Discarding { .. }, _) => Some("a request body"),
+            (State::Body { .. }, _) => Some("a request body"),
+            // The request was answered (413); a web server that stops sending the rest of
+            // the body and closes has simply understood the answer.
+            (State::Discarding { .. }, _) => None,
             (State::Responding { .. } | State::Closed, false) => None,
         };
         self.state = State::Closed;

@@ -297,6 +297,21 @@ fn undeclared_body_is_read_to_the_empty_stdin_up_to_the_limit() {
 }
 
 #[test]
+fn eof_while_discarding_an_answered_body_is_clean() {
+    let mut conn = Connection::new(LIMITS);
+    let bytes = [
+        begin(1, role::RESPONDER, KEEP_CONN),
+        params(1, &[(b"CONTENT_LENGTH", b"500")]),
+    ]
+    .concat();
+    conn.receive(&bytes).unwrap();
+    assert!(matches!(conn.next_event(), Some(Event::BodyTooLarge(_))));
+    conn.response_done().unwrap();
+    conn.receive(&record(kind::STDIN, 1, &[0; 50])).unwrap();
+    assert!(conn.receive_eof().is_ok(), "the web server had its 413");
+}
+
+#[test]
 fn phases_follow_the_request() {
     let mut conn = Connection::new(LIMITS);
     conn.receive(&begin(1, role::RESPONDER, KEEP_CONN)[..3])

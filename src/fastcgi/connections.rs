@@ -22,6 +22,8 @@ pub(super) struct Slot {
     pub(super) conn: Connection,
     pub(super) phase: Phase,
     pub(super) deadline: Option<Instant>,
+    /// When bytes last arrived: the order in which the web server last used connections
+    /// (not when responses finished, which workers report in any order).
     pub(super) last_active: Instant,
 }
 

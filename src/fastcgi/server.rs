@@ -230,7 +230,6 @@ impl Server {
                 continue;
             };
             slot.stream = Some(stream);
-            slot.last_active = Instant::now();
             match slot.conn.response_done() {
                 Ok(()) => self.pump(done.token),
                 Err(err) => self.close(done.token, Some(err.to_string())),

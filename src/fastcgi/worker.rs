@@ -317,6 +317,7 @@ impl AccessLine {
     pub fn log(&self, status: u16, bytes: u64) {
         let millis = self.started.elapsed().as_secs_f64() * 1000.0;
         log::info!(
+            target: "pycnic::fastcgi::access",
             "{} {} {status} {bytes} {millis:.1}ms",
             self.method,
             self.target
