@@ -45,7 +45,9 @@ wait_port() {
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.1
     done
-    echo "nothing listens on $1" >&2; return 1
+    echo "nothing listens on $1; logs:" >&2
+    tail -n 20 "$work"/*.log >&2 || true
+    return 1
 }
 
 fcgi_port=$(free_port)
@@ -80,6 +82,13 @@ fi
 
 declare -A port
 for name in floor tcp_new tcp_keep unix_keep php_keep; do port[$name]=$(free_port); done
+php_blocks=
+if [ -n "$php_upstream" ]; then
+    php_blocks="upstream php { $php_upstream keepalive $((conns * 2)); }
+    server { listen 127.0.0.1:${port[php_keep]};
+        location / { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $work/login.php;
+                     fastcgi_keep_conn on; fastcgi_pass php; } }"
+fi
 cat > "$work/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -91,7 +100,6 @@ http {
     access_log off;
     upstream pycnic_tcp  { server 127.0.0.1:$fcgi_port; keepalive $((conns * 2)); }
     upstream pycnic_unix { server unix:$work/pycnic.sock; keepalive $((conns * 2)); }
-    ${php_upstream:+upstream php { $php_upstream keepalive $((conns * 2)); }}
     server { listen 127.0.0.1:${port[floor]};
         location / { default_type application/json; return 200 '{"session_id":null}'; } }
     server { listen 127.0.0.1:${port[tcp_new]};
@@ -100,9 +108,7 @@ http {
         location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass pycnic_tcp; } }
     server { listen 127.0.0.1:${port[unix_keep]};
         location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass pycnic_unix; } }
-    ${php_upstream:+server { listen 127.0.0.1:${port[php_keep]};
-        location / { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $work/login.php;
-                     fastcgi_keep_conn on; fastcgi_pass php; } }}
+    $php_blocks
 }
 EOF
 "$nginx_bin" -p "$work" -c "$work/nginx.conf" 2>>"$work/nginx-error.log" &

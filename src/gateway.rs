@@ -112,6 +112,17 @@ fn request_path(environ: &Environ) -> String {
 fn headers_of(environ: &Environ) -> Headers {
     let mut headers = Headers::new();
     for (name, value) in environ.iter() {
+        // nginx passes Content-Type and Content-Length twice: as CONTENT_TYPE from
+        // fastcgi_params and as HTTP_CONTENT_TYPE with the other request headers. The CGI
+        // variable is the one RFC 3875 §4.1 defines; the HTTP_ copy is not a second header.
+        let duplicate = match name {
+            "HTTP_CONTENT_TYPE" => environ.get("CONTENT_TYPE").is_some(),
+            "HTTP_CONTENT_LENGTH" => environ.get("CONTENT_LENGTH").is_some(),
+            _ => false,
+        };
+        if duplicate {
+            continue;
+        }
         let header = if let Some(rest) = name.strip_prefix("HTTP_") {
             title_case(rest)
         } else if name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" {
@@ -293,6 +304,40 @@ mod tests {
             ["a=1", "b=2"],
             "duplicates kept"
         );
+    }
+
+    #[test]
+    fn content_type_and_length_passed_twice_by_nginx_are_one_header() {
+        let cases: [(&str, Pairs, &[(&str, &str)]); 3] = [
+            (
+                "nginx: CGI variable and HTTP_ copy",
+                &[
+                    ("CONTENT_TYPE", b"application/json"),
+                    ("CONTENT_LENGTH", b"2"),
+                    ("HTTP_CONTENT_TYPE", b"application/json"),
+                    ("HTTP_CONTENT_LENGTH", b"2"),
+                ],
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", "2"),
+                ],
+            ),
+            (
+                "only the HTTP_ copy",
+                &[("HTTP_CONTENT_TYPE", b"text/plain")],
+                &[("Content-Type", "text/plain")],
+            ),
+            (
+                "empty CGI variable and an HTTP_ copy",
+                &[("CONTENT_LENGTH", b""), ("HTTP_CONTENT_LENGTH", b"0")],
+                &[],
+            ),
+        ];
+        for (case, pairs, want) in cases {
+            let req = build_request(params(pairs), Vec::new());
+            let listed: Vec<_> = req.headers().iter().collect();
+            assert_eq!(listed, want, "{case}");
+        }
     }
 
     #[test]
