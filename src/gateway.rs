@@ -308,7 +308,8 @@ mod tests {
 
     #[test]
     fn content_type_and_length_passed_twice_by_nginx_are_one_header() {
-        let cases: [(&str, Pairs, &[(&str, &str)]); 3] = [
+        type Listed<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(&str, Pairs, Listed); 3] = [
             (
                 "nginx: CGI variable and HTTP_ copy",
                 &[
