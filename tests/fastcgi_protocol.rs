@@ -207,6 +207,44 @@ fn body_over_the_limit_gets_413_and_the_connection_carries_on() {
 }
 
 #[test]
+fn params_over_the_limits_get_431_and_the_connection_carries_on() {
+    let server = Server::fastcgi(
+        &showcase_bin(),
+        &["--max-params-bytes", "2048", "--max-params", "40"],
+    );
+    let mut client = server.connect();
+    let big_cookie = format!("big={}", "x".repeat(4000));
+    let many: Vec<(Vec<u8>, Vec<u8>)> = (0..50)
+        .map(|i| (format!("HTTP_X_{i}").into_bytes(), b"1".to_vec()))
+        .collect();
+    type Params = Vec<(Vec<u8>, Vec<u8>)>;
+    let cases: [(&str, Params, &str); 2] = [
+        (
+            "bytes",
+            vec![(b"HTTP_COOKIE".to_vec(), big_cookie.into_bytes())],
+            "params over 2048 bytes",
+        ),
+        ("count", many, "more than 40 params"),
+    ];
+    for (case, extra, reason) in cases {
+        let mut params = http_params("POST", "/echo");
+        params.extend(extra);
+        let reply = client.request(1, true, &as_refs(&params), b"{}");
+        assert_eq!(reply.status(), 431, "{case}");
+        assert_eq!(
+            reply.json()["error"],
+            json!(format!("Request headers are over the limit: {reason}")),
+            "{case}: Pycnic error body"
+        );
+        assert_eq!(
+            client.get("/echo").status(),
+            200,
+            "{case}: next request on the same connection"
+        );
+    }
+}
+
+#[test]
 fn large_responses_are_split_into_records_of_at_most_65535_bytes() {
     let server = Server::fastcgi(&showcase_bin(), &[]);
     let mut client = server.connect();

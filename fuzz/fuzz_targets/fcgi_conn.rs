@@ -128,6 +128,9 @@ fuzz_target!(|data: &[u8]| {
                     assert!(request.params.len() <= 8);
                 }
                 Event::BodyTooLarge(request) => assert!(request.body.is_empty()),
+                Event::HeadersTooLarge(request, _) => {
+                    assert!(request.body.is_empty() && request.params.is_empty())
+                }
             }
         }
         check_output(&mut conn);

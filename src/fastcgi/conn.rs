@@ -41,6 +41,11 @@ pub enum Event {
     /// 413, then call [`Connection::response_done`]; the rest of FCGI_STDIN is read and dropped,
     /// so the web server never writes into a closed socket and loses the answer.
     BodyTooLarge(ReceivedRequest),
+    /// The params passed `max_params_bytes` or `max_params_count`: answer 431 (RFC 6585 §5:
+    /// nearly all params are request headers), then call [`Connection::response_done`]. The
+    /// rest of the params and of FCGI_STDIN were or will be read and dropped. The request
+    /// carries no params.
+    HeadersTooLarge(ReceivedRequest, RecordError),
 }
 
 /// Why a connection must be closed.
@@ -105,6 +110,12 @@ enum State {
         keep_conn: bool,
         decoder: ParamsDecoder,
     },
+    /// The params passed a limit: the rest of them is read and dropped, then 431.
+    SkippingParams {
+        id: u16,
+        keep_conn: bool,
+        reason: RecordError,
+    },
     Body {
         id: u16,
         keep_conn: bool,
@@ -158,7 +169,7 @@ impl Connection {
         let inside = match (&self.state, self.input.is_empty()) {
             (State::Idle | State::Closed | State::Responding { .. }, true) => None,
             (State::Idle, false) => Some("a record"),
-            (State::Params { .. }, _) => Some("request params"),
+            (State::Params { .. } | State::SkippingParams { .. }, _) => Some("request params"),
             (State::Body { .. }, _) => Some("a request body"),
             // The request was answered (413); a web server that stops sending the rest of
             // the body and closes has simply understood the answer.
@@ -212,7 +223,7 @@ impl Connection {
     pub fn phase(&self) -> Phase {
         match self.state {
             State::Idle if self.input.is_empty() => Phase::Idle,
-            State::Idle | State::Params { .. } => Phase::Head,
+            State::Idle | State::Params { .. } | State::SkippingParams { .. } => Phase::Head,
             State::Body { .. } | State::Discarding { .. } => Phase::Body,
             State::Responding { .. } => Phase::Responding,
             State::Closed => Phase::Closed,
@@ -325,6 +336,11 @@ impl Connection {
                 keep_conn,
                 ..
             }
+            | State::SkippingParams {
+                id: current,
+                keep_conn,
+                ..
+            }
             | State::Body {
                 id: current,
                 keep_conn,
@@ -353,8 +369,23 @@ impl Connection {
                 ..
             } if *current == id => {
                 if !content.is_empty() {
-                    return decoder.feed(content).map_err(ConnError::from);
+                    return match decoder.feed(content) {
+                        Err(
+                            reason @ (RecordError::ParamsTooLarge { .. }
+                            | RecordError::TooManyParams { .. }),
+                        ) => {
+                            self.skip_params(reason);
+                            Ok(())
+                        }
+                        other => other.map_err(ConnError::from),
+                    };
                 }
+            }
+            State::SkippingParams { id: current, .. } if *current == id => {
+                if content.is_empty() {
+                    self.headers_too_large();
+                }
+                return Ok(());
             }
             _ if active => return Err(unexpected(kind::PARAMS, id)),
             _ => return Ok(()),
@@ -366,7 +397,20 @@ impl Connection {
         else {
             return Ok(());
         };
-        let params = decoder.finish()?;
+        let params = match decoder.finish() {
+            Err(
+                reason @ (RecordError::ParamsTooLarge { .. } | RecordError::TooManyParams { .. }),
+            ) => {
+                self.state = State::SkippingParams {
+                    id,
+                    keep_conn,
+                    reason,
+                };
+                self.headers_too_large();
+                return Ok(());
+            }
+            other => other?,
+        };
         let request = ReceivedRequest {
             id,
             keep_conn,
@@ -390,7 +434,9 @@ impl Connection {
     fn stdin(&mut self, id: u16, content: &[u8]) -> Result<(), ConnError> {
         let max_body = self.limits.max_body;
         match &mut self.state {
-            State::Params { id: current, .. } if *current == id => {
+            State::Params { id: current, .. } | State::SkippingParams { id: current, .. }
+                if *current == id =>
+            {
                 return Err(unexpected(kind::STDIN, id));
             }
             State::Discarding {
@@ -443,6 +489,41 @@ impl Connection {
         Ok(())
     }
 
+    /// Drops what the decoder holds; the rest of the params is skipped until their end.
+    fn skip_params(&mut self, reason: RecordError) {
+        if let State::Params { id, keep_conn, .. } = self.state {
+            self.state = State::SkippingParams {
+                id,
+                keep_conn,
+                reason,
+            };
+        }
+    }
+
+    /// The params over a limit have ended: hand out the 431, then drop FCGI_STDIN.
+    fn headers_too_large(&mut self) {
+        let State::SkippingParams {
+            id,
+            keep_conn,
+            reason,
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return;
+        };
+        self.state = State::Responding {
+            keep_conn,
+            discard_stdin_of: Some(id),
+        };
+        let request = ReceivedRequest {
+            id,
+            keep_conn,
+            params: Pairs::new(),
+            body: Vec::new(),
+        };
+        self.events
+            .push_back(Event::HeadersTooLarge(request, reason));
+    }
+
     fn too_large(&mut self, mut request: ReceivedRequest) {
         request.body = Vec::new();
         self.state = State::Responding {
@@ -472,9 +553,10 @@ fn between_requests(keep_conn: bool) -> State {
 /// The request id being received, if any.
 fn active_id(state: &State) -> Option<u16> {
     match *state {
-        State::Params { id, .. } | State::Body { id, .. } | State::Discarding { id, .. } => {
-            Some(id)
-        }
+        State::Params { id, .. }
+        | State::SkippingParams { id, .. }
+        | State::Body { id, .. }
+        | State::Discarding { id, .. } => Some(id),
         _ => None,
     }
 }

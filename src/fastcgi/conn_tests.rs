@@ -379,21 +379,89 @@ fn malformed_input_closes_the_connection() {
 }
 
 #[test]
-fn params_over_the_limits_close_the_connection() {
+fn params_over_the_limits_are_skipped_and_answered_431_then_the_next_request_is_read() {
     let many: Vec<(&[u8], &[u8])> = vec![(b"A", b"1"); 17];
     let big = vec![b'x'; 5000];
-    let cases: [(&str, Vec<u8>); 2] = [
-        ("count", params(1, &many)),
-        ("bytes", params(1, &[(b"BIG", &big)])),
+    // Params split over many records: the limit is passed in the middle of them.
+    let mut straddling = Vec::new();
+    for chunk in [(b"BIG".as_slice(), big.as_slice())]
+        .iter()
+        .flat_map(|(n, v)| {
+            let mut content = Vec::new();
+            push_pair(&mut content, n, v);
+            content.chunks(700).map(<[u8]>::to_vec).collect::<Vec<_>>()
+        })
+    {
+        straddling.extend(record(kind::PARAMS, 1, &chunk));
+    }
+    straddling.extend(record(kind::PARAMS, 1, b""));
+    let cases: [(&str, Vec<u8>, RecordError); 3] = [
+        (
+            "count",
+            params(1, &many),
+            RecordError::TooManyParams { limit: 16 },
+        ),
+        (
+            "bytes",
+            params(1, &[(b"BIG", &big)]),
+            RecordError::ParamsTooLarge { limit: 4096 },
+        ),
+        (
+            "bytes over records",
+            straddling,
+            RecordError::ParamsTooLarge { limit: 4096 },
+        ),
     ];
-    for (case, bytes) in cases {
+    for (case, params_bytes, reason) in cases {
         let mut conn = Connection::new(LIMITS);
-        let bytes = [begin(1, role::RESPONDER, 0), bytes].concat();
-        assert!(
-            matches!(conn.receive(&bytes), Err(ConnError::Record(_))),
-            "{case}"
+        let bytes = [
+            begin(1, role::RESPONDER, KEEP_CONN),
+            params_bytes,
+            stdin(1, b"dropped body"),
+            request(2, KEEP_CONN, b"next"),
+        ]
+        .concat();
+        conn.receive(&bytes).unwrap();
+        match conn.next_event() {
+            Some(Event::HeadersTooLarge(got, why)) => {
+                assert_eq!((got.id, got.params.len(), why), (1, 0, reason), "{case}");
+            }
+            other => panic!("{case}: expected a 431, got {other:?}"),
+        }
+        conn.response_done().unwrap();
+        let next = expect_request(&mut conn, case);
+        assert_eq!(
+            (next.id, next.body.as_slice()),
+            (2, &b"next"[..]),
+            "{case}: next request"
         );
     }
+}
+
+#[test]
+fn eof_or_stdin_while_skipping_params_is_an_error() {
+    let big = vec![b'x'; 5000];
+    let mut content = Vec::new();
+    push_pair(&mut content, b"BIG", &big);
+    let head = [
+        begin(1, role::RESPONDER, 0),
+        record(kind::PARAMS, 1, &content),
+    ]
+    .concat();
+    let mut conn = Connection::new(LIMITS);
+    conn.receive(&head).unwrap();
+    assert_eq!(
+        conn.phase(),
+        Phase::Head,
+        "skipping params: the header timer applies"
+    );
+    assert!(conn.receive_eof().is_err(), "eof inside the params");
+    let mut conn = Connection::new(LIMITS);
+    conn.receive(&head).unwrap();
+    assert!(
+        conn.receive(&stdin(1, b"")).is_err(),
+        "stdin before the params end"
+    );
 }
 
 #[test]

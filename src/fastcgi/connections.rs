@@ -186,6 +186,11 @@ impl Server {
                     );
                     self.answer_here(index, &request, response);
                 }
+                Outcome::Event(Event::HeadersTooLarge(request, reason)) => {
+                    log::warn!("request params refused: {reason}");
+                    let response = worker::headers_too_large_response(&self.pool.app, &reason);
+                    self.answer_here(index, &request, response);
+                }
                 Outcome::Event(Event::Request(request)) => return self.dispatch(index, request),
             }
         }

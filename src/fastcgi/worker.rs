@@ -18,7 +18,9 @@ use crate::response::HttpResponse;
 
 use super::conn::ReceivedRequest;
 use super::listen::Stream;
-use super::record::{ProtocolStatus, kind, push_end_request, push_stream, push_stream_end};
+use super::record::{
+    ProtocolStatus, RecordError, kind, push_end_request, push_stream, push_stream_end,
+};
 
 /// A complete request waiting for a worker, with the connection it came on.
 #[derive(Debug)]
@@ -195,6 +197,14 @@ pub fn too_large_response(app: &App, params: gateway::Params, max_body: u64) -> 
             "Request body is over the limit of {max_body} bytes"
         ))),
     }
+}
+
+/// The 431 for params over `--max-params-bytes` or `--max-params` (RFC 6585 §5).
+pub fn headers_too_large_response(app: &App, reason: &RecordError) -> HttpResponse {
+    app.error_response(HttpError::new(
+        431,
+        format!("Request headers are over the limit: {reason}"),
+    ))
 }
 
 /// The 503 for a request no worker took in time.
