@@ -7,100 +7,12 @@
 //! buffer and are read in order afterwards.
 
 use std::collections::VecDeque;
-use std::fmt;
 
+pub use super::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
 use super::record::{
-    BeginRequest, Figures, Pairs, ParamsDecoder, ProtocolStatus, Record, RecordError, kind,
-    parse_record, push_end_request, push_get_values_result, push_unknown_type, role,
+    BeginRequest, Pairs, ParamsDecoder, ProtocolStatus, Record, RecordError, kind, parse_record,
+    push_end_request, push_get_values_result, push_unknown_type, role,
 };
-
-/// What one connection may receive, and what GET_VALUES reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConnLimits {
-    pub max_params_bytes: usize,
-    pub max_params_count: usize,
-    pub max_body: u64,
-    pub figures: Figures,
-}
-
-/// A Responder request whose params (and body, unless over the limit) have arrived.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReceivedRequest {
-    pub id: u16,
-    pub keep_conn: bool,
-    pub params: Pairs,
-    pub body: Vec<u8>,
-}
-
-/// What the connection asks its owner to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// Run the app and send its response, then call [`Connection::response_done`].
-    Request(ReceivedRequest),
-    /// The body passed the limit (by CONTENT_LENGTH or by what FCGI_STDIN carried): answer
-    /// 413, then call [`Connection::response_done`]; the rest of FCGI_STDIN is read and dropped,
-    /// so the web server never writes into a closed socket and loses the answer.
-    BodyTooLarge(ReceivedRequest),
-    /// The params passed `max_params_bytes` or `max_params_count`: answer 431 (RFC 6585 §5:
-    /// nearly all params are request headers), then call [`Connection::response_done`]. The
-    /// rest of the params and of FCGI_STDIN were or will be read and dropped. The request
-    /// carries no params.
-    HeadersTooLarge(ReceivedRequest, RecordError),
-}
-
-/// Why a connection must be closed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConnError {
-    Record(RecordError),
-    /// A record a web server never sends, or one out of place in the request it names.
-    Unexpected {
-        record_type: u8,
-        request_id: u16,
-    },
-    /// The web server closed the connection inside a record or a request.
-    Eof {
-        inside: &'static str,
-    },
-}
-
-impl fmt::Display for ConnError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnError::Record(err) => write!(f, "malformed record: {err}"),
-            ConnError::Unexpected {
-                record_type,
-                request_id,
-            } => write!(
-                f,
-                "unexpected record type {record_type} for request {request_id}"
-            ),
-            ConnError::Eof { inside } => write!(f, "connection closed inside {inside}"),
-        }
-    }
-}
-
-impl std::error::Error for ConnError {}
-
-impl From<RecordError> for ConnError {
-    fn from(err: RecordError) -> ConnError {
-        ConnError::Record(err)
-    }
-}
-
-/// Where the connection stands, for the owner's timers and read interest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Between requests, nothing buffered: the idle keep-alive timer applies.
-    Idle,
-    /// A request (or a record) has begun and its params are not complete: header-read timer.
-    Head,
-    /// Reading (or discarding) FCGI_STDIN: the timer restarts with each arrival.
-    Body,
-    /// An event was handed out; nothing is read until `response_done`.
-    Responding,
-    /// Close once the output is sent.
-    Closed,
-}
 
 #[derive(Debug)]
 enum State {

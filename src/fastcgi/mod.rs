@@ -4,6 +4,7 @@
 
 pub mod conn;
 mod connections;
+mod event;
 pub mod listen;
 pub mod options;
 pub mod record;
