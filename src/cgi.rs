@@ -7,8 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
-use crate::error::HttpError;
-use crate::gateway::{self, ContentLength, Params};
+use crate::gateway::{self, BodyError, Params};
 use crate::response::HttpResponse;
 
 /// How long a CGI program waits for body bytes that the server announced but does not send.
@@ -26,32 +25,6 @@ pub fn params_from_env() -> Params {
         .collect()
 }
 
-/// Why no body could be read.
-#[derive(Debug)]
-enum BodyError {
-    TooLarge(u64),
-    Short { expected: u64, got: usize },
-    TimedOut,
-    Io(io::Error),
-}
-
-impl BodyError {
-    fn into_http(self, max_body: u64) -> HttpError {
-        match self {
-            BodyError::TooLarge(len) => HttpError::payload_too_large(format!(
-                "Request body of {len} bytes is over the limit of {max_body} bytes"
-            )),
-            BodyError::Short { expected, got } => HttpError::bad_request(format!(
-                "Request body ended after {got} of {expected} bytes"
-            )),
-            BodyError::TimedOut => HttpError::request_timeout("Timed out reading the request body"),
-            BodyError::Io(err) => {
-                HttpError::bad_request(format!("Could not read the request body: {err}"))
-            }
-        }
-    }
-}
-
 /// Answers one request whose body is read from `input`: exactly CONTENT_LENGTH bytes, never
 /// more than `max_body` (413 without reading on), a short body is a 400.
 pub fn answer(app: &App, params: Params, input: &mut dyn Read, max_body: u64) -> HttpResponse {
@@ -65,17 +38,17 @@ fn answer_and_count_unread(
     input: &mut dyn Read,
     max_body: u64,
 ) -> (HttpResponse, u64) {
-    let body = match content_length(&params) {
-        0 => Ok(Vec::new()),
-        len if len > max_body => Err(BodyError::TooLarge(len)),
-        len => read_exactly(input, len),
+    let body = match gateway::expected_body(&params, max_body) {
+        Ok(None | Some(0)) => Ok(Vec::new()),
+        Ok(Some(len)) => read_exactly(input, len),
+        Err(err) => Err(err),
     };
     match body {
         Ok(body) => (app.handle(gateway::build_request(params, body)), 0),
         Err(err) => {
-            log::warn!("request body refused: {err:?}");
+            log::warn!("request refused: {err}");
             let unread = match err {
-                BodyError::TooLarge(len) => len,
+                BodyError::TooLarge { declared } => declared.unwrap_or(0),
                 _ => 0,
             };
             (app.error_response(err.into_http(max_body)), unread)
@@ -83,16 +56,10 @@ fn answer_and_count_unread(
     }
 }
 
-/// Pycnic reads no body when CONTENT_LENGTH is missing or not a number.
-fn content_length(params: &Params) -> u64 {
-    match gateway::content_length(params) {
-        ContentLength::Bytes(n) => n,
-        ContentLength::Absent | ContentLength::Invalid => 0,
-    }
-}
-
 fn read_exactly(input: &mut dyn Read, len: u64) -> Result<Vec<u8>, BodyError> {
-    let expected = usize::try_from(len).map_err(|_| BodyError::TooLarge(len))?;
+    let expected = usize::try_from(len).map_err(|_| BodyError::TooLarge {
+        declared: Some(len),
+    })?;
     let mut body = vec![0u8; expected];
     let mut got = 0;
     while got < expected {

@@ -3,9 +3,11 @@
 //! response bytes (RFC 3875 §6: `Status:` line, header lines, blank line, body). Both transports
 //! call these functions, so both emit identical bytes.
 
+use std::fmt;
 use std::io::{self, Write};
 
 use crate::cookie::Cookies;
+use crate::error::HttpError;
 use crate::http::{Headers, status_line, title_case};
 use crate::query::{Args, percent_decode};
 use crate::request::{Environ, Request};
@@ -40,6 +42,77 @@ pub fn content_length(params: &Params) -> ContentLength {
     }
     // More digits than u64 holds is still "too large", not "invalid".
     ContentLength::Bytes(text.parse().unwrap_or(u64::MAX))
+}
+
+/// How many body bytes a request is to get, by Pycnic's CGI rules: `Some(n)`, exactly `n`
+/// (a CONTENT_LENGTH that is not a number means no body); `None`, no length was sent and the
+/// transport's own end of stream decides (FastCGI's empty FCGI_STDIN; a CGI program, which has
+/// no such end, reads nothing). A length over `max_body` is refused before anything is read.
+pub fn expected_body(params: &Params, max_body: u64) -> Result<Option<u64>, BodyError> {
+    match content_length(params) {
+        ContentLength::Absent => Ok(None),
+        ContentLength::Invalid => Ok(Some(0)),
+        ContentLength::Bytes(n) if n > max_body => Err(BodyError::TooLarge { declared: Some(n) }),
+        ContentLength::Bytes(n) => Ok(Some(n)),
+    }
+}
+
+/// Why a request gets no body: each becomes the same JSON error on both transports.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Over the body limit, by CONTENT_LENGTH or (`None`) by what the transport carried.
+    TooLarge {
+        declared: Option<u64>,
+    },
+    /// The body ended before CONTENT_LENGTH bytes.
+    Short {
+        expected: u64,
+        got: usize,
+    },
+    /// The body did not arrive in time.
+    TimedOut,
+    Io(io::Error),
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::TooLarge {
+                declared: Some(len),
+            } => write!(f, "body of {len} bytes over the limit"),
+            BodyError::TooLarge { declared: None } => f.write_str("body over the limit"),
+            BodyError::Short { expected, got } => {
+                write!(f, "body ended after {got} of {expected} bytes")
+            }
+            BodyError::TimedOut => f.write_str("timed out reading the body"),
+            BodyError::Io(err) => write!(f, "body could not be read: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+impl BodyError {
+    /// The answer: 413, 400 or 408 with Pycnic's JSON body.
+    pub fn into_http(self, max_body: u64) -> HttpError {
+        match self {
+            BodyError::TooLarge {
+                declared: Some(len),
+            } => HttpError::payload_too_large(format!(
+                "Request body of {len} bytes is over the limit of {max_body} bytes"
+            )),
+            BodyError::TooLarge { declared: None } => HttpError::payload_too_large(format!(
+                "Request body is over the limit of {max_body} bytes"
+            )),
+            BodyError::Short { expected, got } => HttpError::bad_request(format!(
+                "Request body ended after {got} of {expected} bytes"
+            )),
+            BodyError::TimedOut => HttpError::request_timeout("Timed out reading the request body"),
+            BodyError::Io(err) => {
+                HttpError::bad_request(format!("Could not read the request body: {err}"))
+            }
+        }
+    }
 }
 
 /// Builds the request a handler sees from meta-variables and the body already read.

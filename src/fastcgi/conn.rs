@@ -8,6 +8,8 @@
 
 use std::collections::VecDeque;
 
+use crate::gateway::{ContentLength, content_length};
+
 pub use super::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
 use super::record::{
     BeginRequest, Pairs, ParamsDecoder, ProtocolStatus, Record, RecordError, kind, parse_record,
@@ -329,7 +331,9 @@ impl Connection {
             params,
             body: Vec::new(),
         };
-        if declared_length(&request.params).is_some_and(|len| len > self.limits.max_body) {
+        if let ContentLength::Bytes(len) = content_length(&request.params)
+            && len > self.limits.max_body
+        {
             self.too_large(request);
         } else {
             self.state = State::Body {
@@ -471,13 +475,6 @@ fn active_id(state: &State) -> Option<u16> {
         | State::Discarding { id, .. } => Some(id),
         _ => None,
     }
-}
-
-/// CONTENT_LENGTH when it is a number; empty (nginx, chunked and unbuffered) or absent means
-/// "read FCGI_STDIN to its end".
-fn declared_length(params: &Pairs) -> Option<u64> {
-    let (_, value) = params.iter().find(|(name, _)| name == b"CONTENT_LENGTH")?;
-    std::str::from_utf8(value).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]

@@ -181,7 +181,7 @@ impl Server {
                 Outcome::Event(Event::BodyTooLarge(request)) => {
                     let response = worker::too_large_response(
                         &self.pool.app,
-                        request.params.clone(),
+                        &request.params,
                         self.settings.limits.max_body,
                     );
                     self.answer_here(index, &request, response);

@@ -11,9 +11,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::app::App;
-use crate::cgi;
 use crate::error::HttpError;
-use crate::gateway::{self, ContentLength};
+use crate::gateway::{self, BodyError, ContentLength};
 use crate::response::HttpResponse;
 
 use super::conn::ReceivedRequest;
@@ -175,28 +174,46 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<()> {
     Ok(())
 }
 
-/// The app's answer, with the CGI transport's body rules so both transports give the same
-/// bytes: exactly CONTENT_LENGTH bytes (a short body is a 400, a long one is cut), 413 over
-/// the limit. FastCGI adds one case: with CONTENT_LENGTH absent or empty (nginx, chunked and
-/// unbuffered) the body is all FCGI_STDIN carried.
-pub fn answer(app: &App, params: gateway::Params, body: Vec<u8>, max_body: u64) -> HttpResponse {
-    match gateway::content_length(&params) {
-        ContentLength::Absent if !body.is_empty() => {
-            app.handle(gateway::build_request(params, body))
+/// The app's answer, with the gateway's body rules, so both transports give the same bytes:
+/// exactly CONTENT_LENGTH bytes (a short body is a 400, a long one is cut), 413 over the limit;
+/// without a length, all FCGI_STDIN carried (nginx, chunked and unbuffered; the connection
+/// already bounded it by the limit).
+pub fn answer(
+    app: &App,
+    params: gateway::Params,
+    mut body: Vec<u8>,
+    max_body: u64,
+) -> HttpResponse {
+    let admitted = match gateway::expected_body(&params, max_body) {
+        Ok(None) => Ok(body),
+        Ok(Some(len)) => match usize::try_from(len) {
+            Ok(len) if len <= body.len() => {
+                body.truncate(len);
+                Ok(body)
+            }
+            _ => Err(BodyError::Short {
+                expected: len,
+                got: body.len(),
+            }),
+        },
+        Err(err) => Err(err),
+    };
+    match admitted {
+        Ok(body) => app.handle(gateway::build_request(params, body)),
+        Err(err) => {
+            log::warn!("request refused: {err}");
+            app.error_response(err.into_http(max_body))
         }
-        _ => cgi::answer(app, params, &mut body.as_slice(), max_body),
     }
 }
 
 /// The 413 for a body over the limit, declared or not.
-pub fn too_large_response(app: &App, params: gateway::Params, max_body: u64) -> HttpResponse {
-    match gateway::content_length(&params) {
-        // The CGI transport's own 413, byte for byte.
-        ContentLength::Bytes(_) => cgi::answer(app, params, &mut io::empty(), max_body),
-        _ => app.error_response(HttpError::payload_too_large(format!(
-            "Request body is over the limit of {max_body} bytes"
-        ))),
-    }
+pub fn too_large_response(app: &App, params: &gateway::Params, max_body: u64) -> HttpResponse {
+    let declared = match gateway::content_length(params) {
+        ContentLength::Bytes(len) => Some(len),
+        ContentLength::Absent | ContentLength::Invalid => None,
+    };
+    app.error_response(BodyError::TooLarge { declared }.into_http(max_body))
 }
 
 /// The 431 for params over `--max-params-bytes` or `--max-params` (RFC 6585 §5).
