@@ -70,10 +70,11 @@ pub mod query;
 pub mod request;
 pub mod response;
 mod router;
+pub mod set_cookie;
 
 pub use app::App;
 pub use cli::run;
-pub use cookie::{Cookie, CookieError, Cookies, SameSite};
+pub use cookie::Cookies;
 pub use error::{HttpError, pycnic_names};
 pub use handler::Handler;
 pub use http::{HeaderError, Headers, Method};
@@ -81,3 +82,4 @@ pub use query::Args;
 pub use request::{Environ, Request};
 pub use response::{Body, HttpResponse, Json, Reply, Response};
 pub use router::RouteError;
+pub use set_cookie::{Cookie, CookieError, SameSite};

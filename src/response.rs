@@ -7,8 +7,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cookie::{Cookie, CookieError};
 use crate::http::{HeaderError, Headers};
+use crate::set_cookie::{Cookie, CookieError};
 
 /// Pycnic's `self.response`: the status and headers of a successful answer, and its cookies.
 #[derive(Clone, Debug)]

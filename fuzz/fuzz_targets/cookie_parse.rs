@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pycnic::cookie::{Cookie, Cookies, SameSite};
+use pycnic::{Cookie, Cookies, SameSite};
 
 fuzz_target!(|data: &[u8]| {
     let cookies = Cookies::parse(data);
