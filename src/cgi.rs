@@ -164,16 +164,36 @@ fn discard(input: &mut dyn Read, mut len: u64) {
     }
 }
 
-/// Writes a response to stdout as the CGI transport does.
+/// Writes a response to stdout as the CGI transport does: a full response in one write(2)
+/// (std's line-buffered stdout would split it at the last newline of the head), a streamed one
+/// chunk by chunk. A reader that is gone gives exit status 1 and a logged error, never a panic.
 pub fn write_to_stdout(response: HttpResponse) -> std::process::ExitCode {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    match gateway::write_response(response, &mut out).and_then(|()| out.flush()) {
+    match gateway::write_response(response, &mut RawStdout) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             log::error!("could not write the response to stdout: {err}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// File descriptor 1 without std's buffer: the gateway already hands over whole pieces (the
+/// head with a full body, or one chunk of a stream), and nothing else in the process writes to
+/// stdout.
+struct RawStdout;
+
+impl Write for RawStdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes; fd 1 is open (std reopens a
+        // closed one on /dev/null at start-up).
+        match unsafe { libc::write(libc::STDOUT_FILENO, buf.as_ptr().cast(), buf.len()) } {
+            -1 => Err(io::Error::last_os_error()),
+            n => Ok(n.unsigned_abs()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! set), `cgi`, `routes`, and `request` (one request through the CGI gateway, raw response on
 //! stdout — the tool for shell-script tests). Logging goes to stderr through `env_logger`.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -100,6 +100,14 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+/// `PYCNIC_MAX_BODY` as `--max-body` reads it; `None` when it is set but not a size.
+fn max_body_from_env() -> Option<u64> {
+    match std::env::var_os("PYCNIC_MAX_BODY") {
+        None => Some(DEFAULT_MAX_BODY),
+        Some(value) => parse_size(value.to_str()?).ok(),
+    }
+}
+
 /// Logging to stderr, `RUST_LOG` first, else `default_level`.
 fn init_logging(default_level: &str) {
     let env = env_logger::Env::default().default_filter_or(default_level);
@@ -110,6 +118,15 @@ fn init_logging(default_level: &str) {
 
 /// Runs the binary around `app`: parses the command line and serves in the chosen mode.
 pub fn run(app: App) -> ExitCode {
+    // A web server running the program as CGI passes no arguments: answer at once, without
+    // building the command line parser (a one-shot process pays for every microsecond).
+    if std::env::args_os().len() == 1 && std::env::var_os("GATEWAY_INTERFACE").is_some() {
+        if let Some(max_body) = max_body_from_env() {
+            init_logging("warn");
+            return cgi::run(&app, max_body);
+        }
+        // An unreadable PYCNIC_MAX_BODY: clap below reports it as it would on the command line.
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Cgi) => {
@@ -148,8 +165,20 @@ pub fn run(app: App) -> ExitCode {
 }
 
 /// Pycnic's `Route  Method  Class` table: columns two spaces apart, a blank line under the
-/// heading, routes in table order (Pycnic's `--sort none`).
+/// heading, routes in table order (Pycnic's `--sort none`). A reader that goes away early
+/// (`pycnic routes | head -1`) ends the listing quietly.
 fn print_routes(app: &App) -> ExitCode {
+    match write_routes(app, &mut io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("pycnic routes: cannot write to stdout: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_routes(app: &App, out: &mut dyn Write) -> io::Result<()> {
     let mut rows = vec![(
         "Route".to_string(),
         "Method".to_string(),
@@ -164,12 +193,12 @@ fn print_routes(app: &App) -> ExitCode {
     };
     let (route_w, method_w) = (width(|r| &r.0), width(|r| &r.1));
     for (index, (route, methods, class)) in rows.iter().enumerate() {
-        println!("{route:<route_w$}  {methods:<method_w$}  {class}");
+        writeln!(out, "{route:<route_w$}  {methods:<method_w$}  {class}")?;
         if index == 0 {
-            println!();
+            writeln!(out)?;
         }
     }
-    ExitCode::SUCCESS
+    out.flush()
 }
 
 fn request(app: &App, args: RequestArgs, max_body: u64) -> ExitCode {

@@ -1,7 +1,13 @@
 //! The ordered route table: Pycnic's `routes = [(regex, handler), …]`. The first pattern that
 //! matches the whole path wins; capture groups become positional route arguments.
+//!
+//! A one-shot CGI process answers one request, so start-up cost counts: a pattern with no regex
+//! metacharacter (`/login`) is compared as a string and never compiled, and any other pattern is
+//! checked for syntax when the route is added (a bad pattern still fails at start-up) but
+//! compiled only when a request first reaches it.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use regex::Regex;
 
@@ -28,8 +34,62 @@ impl std::error::Error for RouteError {}
 
 struct Entry {
     pattern: String,
-    regex: Regex,
+    matcher: Matcher,
     route: Route,
+}
+
+/// How an entry recognises its paths.
+enum Matcher {
+    /// A pattern without metacharacters matches exactly itself.
+    Literal,
+    /// `^(?:pattern)$`, syntax-checked when added, compiled on first use.
+    Regex {
+        anchored: String,
+        compiled: OnceLock<Option<Regex>>,
+    },
+}
+
+impl Matcher {
+    fn new(pattern: &str) -> Result<Matcher, RouteError> {
+        if !pattern.chars().any(regex_syntax::is_meta_character) {
+            return Ok(Matcher::Literal);
+        }
+        let anchored = format!("^(?:{pattern})$");
+        regex_syntax::Parser::new()
+            .parse(&anchored)
+            .map_err(|err| RouteError {
+                pattern: pattern.to_string(),
+                reason: err.to_string(),
+            })?;
+        Ok(Matcher::Regex {
+            anchored,
+            compiled: OnceLock::new(),
+        })
+    }
+
+    /// The capture groups when `path` matches (none for a literal), or `None`.
+    fn captures(&self, pattern: &str, path: &str) -> Option<Vec<Option<String>>> {
+        match self {
+            Matcher::Literal => (pattern == path).then(Vec::new),
+            Matcher::Regex { anchored, compiled } => {
+                let regex = compiled.get_or_init(|| match Regex::new(anchored) {
+                    Ok(regex) => Some(regex),
+                    Err(err) => {
+                        // Parsed fine when added; only a compiled-size limit can fail here.
+                        log::error!("route pattern {pattern:?} cannot be compiled: {err}");
+                        None
+                    }
+                });
+                let caps = regex.as_ref()?.captures(path)?;
+                Some(
+                    caps.iter()
+                        .skip(1)
+                        .map(|group| group.map(|m| m.as_str().to_string()))
+                        .collect(),
+                )
+            }
+        }
+    }
 }
 
 /// The routes of an app, in order.
@@ -48,13 +108,10 @@ impl Router {
     /// Adds a route. The pattern is anchored as `^(?:pattern)$`: Pycnic's `'^' + p + '$'`
     /// lets an alternation such as `a|b` escape the anchors; grouping keeps it whole.
     pub(crate) fn add(&mut self, pattern: &str, route: Route) -> Result<(), RouteError> {
-        let regex = Regex::new(&format!("^(?:{pattern})$")).map_err(|err| RouteError {
-            pattern: pattern.to_string(),
-            reason: err.to_string(),
-        })?;
+        let matcher = Matcher::new(pattern)?;
         self.entries.push(Entry {
             pattern: pattern.to_string(),
-            regex,
+            matcher,
             route,
         });
         Ok(())
@@ -63,12 +120,7 @@ impl Router {
     /// The first route whose pattern matches all of `path`.
     pub(crate) fn find(&self, path: &str) -> Option<Match<'_>> {
         self.entries.iter().find_map(|entry| {
-            let caps = entry.regex.captures(path)?;
-            let args = caps
-                .iter()
-                .skip(1)
-                .map(|group| group.map(|m| m.as_str().to_string()))
-                .collect();
+            let args = entry.matcher.captures(&entry.pattern, path)?;
             Some(Match {
                 route: &entry.route,
                 args,
@@ -180,6 +232,35 @@ mod tests {
                 .starts_with("invalid route pattern \"/broken(\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn literal_and_regex_patterns_match_the_same_paths_as_their_regex() {
+        // Each pattern against each path: the literal fast path must agree with the regex.
+        let patterns = [
+            "/login",
+            "/a-b_c~d",
+            "/",
+            "/x.y",
+            r"/\.hidden",
+            "/(a)",
+            "/ümlaut",
+        ];
+        let paths = [
+            "/login", "/login/", "/LOGIN", "/a-b_c~d", "/", "", "/x.y", "/xzy", "/.hidden", "/a",
+            "/(a)", "/ümlaut",
+        ];
+        for pattern in patterns {
+            let r = router(&[(pattern, "p")]);
+            let regex = Regex::new(&format!("^(?:{pattern})$")).unwrap();
+            for path in paths {
+                assert_eq!(
+                    r.find(path).is_some(),
+                    regex.is_match(path),
+                    "{pattern} vs {path}"
+                );
+            }
+        }
     }
 
     #[test]

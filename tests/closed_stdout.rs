@@ -1,0 +1,142 @@
+//! Every subcommand survives a reader that has gone away (`pycnic routes | head -1`, a web
+//! server that dropped the CGI pipe) or a stdout that was closed (`>&-`): no panic (exit 101),
+//! a quiet end where the output was only a listing, a logged error and status 1 where a
+//! response was lost.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output, Stdio};
+
+fn pycnic() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pycnic"));
+    command
+        .env_clear()
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs `command` with stdout the write end of a pipe whose read end is already closed, so
+/// every write fails with EPIPE (the read end is closed before the program starts: no race).
+fn run_with_gone_reader(mut command: Command) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    command.stdout(writer);
+    command.output().expect("the binary runs")
+}
+
+fn cgi_env(command: &mut Command) {
+    command
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("REQUEST_METHOD", "GET")
+        .env("REQUEST_URI", "/login")
+        .env("HTTP_COOKIE", "session_id=abc");
+}
+
+struct Case {
+    name: &'static str,
+    args: &'static [&'static str],
+    cgi: bool,
+    /// The exit status wanted: 0 when only a listing or help text was cut short, 1 when a
+    /// response could not be delivered.
+    status: i32,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "routes",
+        args: &["routes"],
+        cgi: false,
+        status: 0,
+    },
+    Case {
+        name: "--help",
+        args: &["--help"],
+        cgi: false,
+        status: 0,
+    },
+    Case {
+        name: "routes --help",
+        args: &["routes", "--help"],
+        cgi: false,
+        status: 0,
+    },
+    Case {
+        name: "--version",
+        args: &["--version"],
+        cgi: false,
+        status: 0,
+    },
+    Case {
+        name: "request",
+        args: &["request", "GET", "/login"],
+        cgi: false,
+        status: 1,
+    },
+    Case {
+        name: "request -f on an error status",
+        args: &["request", "-f", "POST", "/login", "-d", "{}"],
+        cgi: false,
+        status: 1,
+    },
+    Case {
+        name: "cgi",
+        args: &["cgi"],
+        cgi: true,
+        status: 1,
+    },
+    Case {
+        name: "bare CGI (no arguments)",
+        args: &[],
+        cgi: true,
+        status: 1,
+    },
+];
+
+#[test]
+fn no_subcommand_panics_when_the_reader_of_stdout_is_gone() {
+    for case in CASES {
+        let mut command = pycnic();
+        command.args(case.args);
+        if case.cgi {
+            cgi_env(&mut command);
+        }
+        let output = run_with_gone_reader(command);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", case.name);
+        assert_eq!(
+            output.status.code(),
+            Some(case.status),
+            "{}: {stderr}",
+            case.name
+        );
+        if case.status == 1 {
+            assert!(
+                stderr.contains("could not write the response to stdout"),
+                "{}: the lost response is logged: {stderr}",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    for case in CASES {
+        let mut command = pycnic();
+        command.args(case.args).stdout(Stdio::inherit());
+        if case.cgi {
+            cgi_env(&mut command);
+        }
+        // SAFETY: close(2) is async-signal-safe; fd 1 belongs to the child alone here.
+        unsafe {
+            command.pre_exec(|| {
+                libc::close(libc::STDOUT_FILENO);
+                Ok(())
+            });
+        }
+        let output = command.output().expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", case.name);
+        assert_ne!(output.status.code(), Some(101), "{}: {stderr}", case.name);
+    }
+}
