@@ -3,6 +3,7 @@
 //! a quiet end where the output was only a listing, a logged error and status 1 where a
 //! response was lost.
 
+use std::os::fd::FromRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 
@@ -18,8 +19,15 @@ fn pycnic() -> Command {
 /// Runs `command` with stdout the write end of a pipe whose read end is already closed, so
 /// every write fails with EPIPE (the read end is closed before the program starts: no race).
 fn run_with_gone_reader(mut command: Command) -> Output {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
-    drop(reader);
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills two descriptors that this function then owns.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "a pipe");
+    let [reader, writer] = fds;
+    // SAFETY: both descriptors were just created and are owned here alone.
+    let writer = unsafe {
+        libc::close(reader);
+        std::fs::File::from_raw_fd(writer)
+    };
     command.stdout(writer);
     command.output().expect("the binary runs")
 }
