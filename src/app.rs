@@ -150,6 +150,13 @@ impl App {
             let stripped = strip_one_trailing_slash(&request.path).len();
             request.path.truncate(stripped);
         }
+        if request.method.is_empty() {
+            // A broken invocation (RFC 3875 §4.1.12): no handler or hook sees it.
+            log::error!("a request without REQUEST_METHOD for {}", request.path);
+            return self.error_response(HttpError::internal(
+                "REQUEST_METHOD is missing or empty: the web server must send it (RFC 3875 §4.1.12)",
+            ));
+        }
         let head = request.method == "HEAD";
         let mut response = Response::new();
         let outcome = panic_capture::guarded(|| self.run(&mut request, &mut response));
@@ -269,10 +276,10 @@ impl App {
     /// JSON body. The handler's headers and cookies are dropped.
     pub fn error_response(&self, err: HttpError) -> HttpResponse {
         let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-        for (name, value) in self.headers.iter().chain(err.headers.iter()) {
+        for (name, value) in self.headers.iter().chain(err.headers().iter()) {
             headers.push((name.to_string(), value.to_string()));
         }
-        finish(err.status, headers, Body::Full(self.encode(&err.body())))
+        finish(err.status(), headers, Body::Full(self.encode(&err.body())))
     }
 
     /// An uncaught error: 500 with only Content-Type; the lines are shown in debug mode only.

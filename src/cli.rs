@@ -100,24 +100,84 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
-/// Logging to stderr, `RUST_LOG` first, else `default_level`.
+/// Logging to stderr, `RUST_LOG` first, else `default_level`. Errors logged by pycnic itself
+/// (a port in use, a socket that cannot be created, a handler that panicked) are printed
+/// whatever the filter says, so a failed start is never silent.
 fn init_logging(default_level: &str) {
     let env = env_logger::Env::default().default_filter_or(default_level);
-    let _ = env_logger::Builder::from_env(env)
+    let inner = env_logger::Builder::from_env(env)
         .target(env_logger::Target::Stderr)
-        .try_init();
+        .build();
+    let level = inner.filter().max(log::LevelFilter::Error);
+    if log::set_boxed_logger(Box::new(ErrorsAlways { inner })).is_ok() {
+        log::set_max_level(level);
+    }
 }
 
-/// Runs the binary around `app`: parses the command line and serves in the chosen mode.
+/// `env_logger` with a floor: pycnic's own error records pass even when `RUST_LOG` leaves
+/// them out (`RUST_LOG=myapp=info`, `RUST_LOG=off`).
+struct ErrorsAlways {
+    inner: env_logger::Logger,
+}
+
+impl ErrorsAlways {
+    fn forced(metadata: &log::Metadata<'_>) -> bool {
+        let target = metadata.target();
+        metadata.level() == log::Level::Error
+            && (target == "pycnic" || target.starts_with("pycnic::"))
+    }
+}
+
+impl log::Log for ErrorsAlways {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.inner.enabled(metadata) || Self::forced(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.inner.matches(record) {
+            self.inner.log(record);
+        } else if Self::forced(record.metadata()) {
+            eprintln!("[ERROR {}] {}", record.target(), record.args());
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+/// Runs the program around `app` in the mode the command line and the environment ask for.
+///
+/// `--help` and `--version` name pycnic itself; [`run!`](crate::run!) names your crate instead
+/// (`fn main() -> ExitCode { pycnic::run!(app()) }`).
 pub fn run(app: App) -> ExitCode {
-    let cli = Cli::parse();
+    run_as(app, env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+}
+
+/// [`run`] with the program's name and version for `--help` and `--version`; the
+/// [`run!`](crate::run!) macro passes your crate's `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`.
+pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command()
+        .name(name)
+        .bin_name(name)
+        .version(version)
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     match cli.command {
         Some(Command::Cgi) => {
             init_logging("warn");
             cgi::run(&app, cli.max_body)
         }
-        Some(Command::Fastcgi(options)) => {
+        Some(Command::Fastcgi(mut options)) => {
             init_logging("info");
+            if let Err(err) = options.resolve_hosts() {
+                log::error!("fastcgi server cannot start: {err}");
+                return ExitCode::FAILURE;
+            }
             crate::fastcgi::serve(std::sync::Arc::new(app), &options, cli.max_body)
         }
         Some(Command::Routes) => print_routes(&app),

@@ -120,9 +120,11 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
     let environ: Vec<(String, String)> = params.iter().map(|(n, v)| (lossy(n), lossy(v))).collect();
     let environ = Environ::from_pairs(environ);
 
+    // RFC 3875 §4.1.12: the server must send REQUEST_METHOD. Without it the method stays
+    // empty, and `App::handle` answers 500 naming the variable instead of guessing GET.
     let method = environ
         .get("REQUEST_METHOD")
-        .unwrap_or("GET")
+        .unwrap_or_default()
         .trim()
         .to_ascii_uppercase();
     let path = request_path(&environ);
@@ -331,10 +333,11 @@ mod tests {
     }
 
     #[test]
-    fn method_is_upper_cased_and_defaults_to_get() {
-        let cases: [(Pairs, &str); 3] = [
+    fn method_is_upper_cased_and_empty_when_missing() {
+        let cases: [(Pairs, &str); 4] = [
             (&[("REQUEST_METHOD", b"post")], "POST"),
-            (&[], "GET"),
+            (&[], ""),
+            (&[("REQUEST_METHOD", b" ")], ""),
             (&[("REQUEST_METHOD", b"\xffget")], "\u{fffd}GET"),
         ];
         for (pairs, want) in cases {

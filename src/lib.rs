@@ -73,7 +73,25 @@ mod router;
 pub mod set_cookie;
 
 pub use app::App;
-pub use cli::run;
+pub use cli::{run, run_as};
+
+/// `fn main() -> ExitCode { pycnic::run!(app()) }`: [`run`](fn@crate::run) with your crate's name and version
+/// (`CARGO_PKG_NAME`, `CARGO_PKG_VERSION`) in `--help` and `--version`.
+///
+/// ```no_run
+/// fn app() -> pycnic::App {
+///     pycnic::App::new()
+/// }
+/// fn main() -> std::process::ExitCode {
+///     pycnic::run!(app())
+/// }
+/// ```
+#[macro_export]
+macro_rules! run {
+    ($app:expr) => {
+        $crate::run_as($app, env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    };
+}
 pub use cookie::Cookies;
 pub use error::{HttpError, pycnic_names};
 pub use handler::Handler;

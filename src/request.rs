@@ -235,7 +235,7 @@ mod tests {
         for (case, body, field) in cases {
             let request = build_request(Vec::new(), body.as_bytes().to_vec());
             let err = request.data_as::<User>().expect_err(case);
-            assert_eq!(err.status, 400, "{case}: status");
+            assert_eq!(err.status(), 400, "{case}: status");
             let body = err.body();
             assert_eq!(body["data"]["field"], field, "{case}: data.field");
             let message = body["error"].as_str().unwrap_or_default().to_string();

@@ -464,11 +464,7 @@ mod tests {
         for (err, message) in cases {
             assert_eq!(err.to_string(), message, "{message}");
             let http: HttpError = err.into();
-            assert_eq!(
-                (http.status, http.message.as_str()),
-                (500, message),
-                "{message}"
-            );
+            assert_eq!((http.status(), http.message()), (500, message), "{message}");
         }
     }
 
