@@ -51,6 +51,7 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
+    /// An empty app: no routes, no hooks, no default headers, debug off, trailing slash stripped.
     pub fn new() -> App {
         App::default()
     }
@@ -67,6 +68,7 @@ impl App {
         }
     }
 
+    /// [`route`](Self::route) that returns a pattern which does not compile as an error instead of panicking.
     pub fn try_route<T>(mut self, pattern: &str, handler: Handler<T>) -> Result<App, RouteError> {
         self.router.add(pattern, handler.erase())?;
         Ok(self)
@@ -113,6 +115,7 @@ impl App {
         }
     }
 
+    /// [`header`](Self::header) that returns a refused header as an error instead of panicking.
     pub fn try_header(mut self, name: &str, value: &str) -> Result<App, HeaderError> {
         self.headers.set(name, value)?;
         Ok(self)

@@ -64,6 +64,7 @@ impl Cookies {
         }
     }
 
+    /// The value of the cookie `name`, if the request sent it (Pycnic's `cookies.get(name)`).
     pub fn get(&self, name: &str) -> Option<&str> {
         let position = *self.index.get(name)?;
         self.entries.get(position).map(|(_, v)| v.as_str())
@@ -74,14 +75,17 @@ impl Cookies {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// How many cookies there are (each name once).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the request sent no cookie.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Whether the request sent the cookie `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.index.contains_key(name)
     }

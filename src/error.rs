@@ -79,30 +79,39 @@ impl HttpError {
         self.0.message
     }
 
+    /// 400 Bad Request.
     pub fn bad_request(message: impl Into<String>) -> HttpError {
         HttpError::new(400, message)
     }
+    /// 401 Unauthorized.
     pub fn unauthorized(message: impl Into<String>) -> HttpError {
         HttpError::new(401, message)
     }
+    /// 403 Forbidden.
     pub fn forbidden(message: impl Into<String>) -> HttpError {
         HttpError::new(403, message)
     }
+    /// 404 Not Found.
     pub fn not_found(message: impl Into<String>) -> HttpError {
         HttpError::new(404, message)
     }
+    /// 405 Method Not Allowed.
     pub fn method_not_allowed(message: impl Into<String>) -> HttpError {
         HttpError::new(405, message)
     }
+    /// 408 Request Timeout.
     pub fn request_timeout(message: impl Into<String>) -> HttpError {
         HttpError::new(408, message)
     }
+    /// 413 Content Too Large.
     pub fn payload_too_large(message: impl Into<String>) -> HttpError {
         HttpError::new(413, message)
     }
+    /// 500 Internal Server Error.
     pub fn internal(message: impl Into<String>) -> HttpError {
         HttpError::new(500, message)
     }
+    /// 503 Service Unavailable.
     pub fn service_unavailable(message: impl Into<String>) -> HttpError {
         HttpError::new(503, message)
     }
@@ -139,27 +148,35 @@ impl From<HeaderError> for HttpError {
 pub mod pycnic_names {
     use super::HttpError;
 
+    /// Pycnic's `HTTPError(code, message)`: any status code.
     pub fn HTTPError(status: u16, message: impl Into<String>) -> HttpError {
         HttpError::new(status, message)
     }
+    /// Pycnic's `HTTP_400`: 400 Bad Request.
     pub fn HTTP_400(message: impl Into<String>) -> HttpError {
         HttpError::new(400, message)
     }
+    /// Pycnic's `HTTP_401`: 401 Unauthorized.
     pub fn HTTP_401(message: impl Into<String>) -> HttpError {
         HttpError::new(401, message)
     }
+    /// Pycnic's `HTTP_403`: 403 Forbidden.
     pub fn HTTP_403(message: impl Into<String>) -> HttpError {
         HttpError::new(403, message)
     }
+    /// Pycnic's `HTTP_404`: 404 Not Found.
     pub fn HTTP_404(message: impl Into<String>) -> HttpError {
         HttpError::new(404, message)
     }
+    /// Pycnic's `HTTP_405`: 405 Method Not Allowed.
     pub fn HTTP_405(message: impl Into<String>) -> HttpError {
         HttpError::new(405, message)
     }
+    /// Pycnic's `HTTP_408`: 408 Request Timeout.
     pub fn HTTP_408(message: impl Into<String>) -> HttpError {
         HttpError::new(408, message)
     }
+    /// Pycnic's `HTTP_500`: 500 Internal Server Error.
     pub fn HTTP_500(message: impl Into<String>) -> HttpError {
         HttpError::new(500, message)
     }

@@ -24,6 +24,7 @@ pub enum ContentLength {
     Absent,
     /// Not a decimal number: Pycnic reads no body.
     Invalid,
+    /// A length in bytes.
     Bytes(u64),
 }
 
@@ -62,15 +63,19 @@ pub fn expected_body(params: &Params, max_body: u64) -> Result<Option<u64>, Body
 pub enum BodyError {
     /// Over the body limit, by CONTENT_LENGTH or (`None`) by what the transport carried.
     TooLarge {
+        /// The length CONTENT_LENGTH announced, if it did.
         declared: Option<u64>,
     },
     /// The body ended before CONTENT_LENGTH bytes.
     Short {
+        /// The bytes CONTENT_LENGTH announced.
         expected: u64,
+        /// The bytes that came.
         got: usize,
     },
     /// The body did not arrive in time.
     TimedOut,
+    /// Reading the body failed.
     Io(io::Error),
 }
 

@@ -21,6 +21,7 @@ pub struct Environ {
 }
 
 impl Environ {
+    /// The variables from `(name, value)` pairs, in order; a repeated name keeps every value.
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Environ {
         Environ { entries: pairs }
     }
@@ -42,6 +43,7 @@ impl Environ {
             .collect()
     }
 
+    /// Every variable, `(name, value)`, in the order the server sent them.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }

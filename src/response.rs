@@ -31,6 +31,7 @@ impl Default for Response {
 }
 
 impl Response {
+    /// A 200 answer with `Content-Type: application/json`, no other header and no cookie.
     pub fn new() -> Response {
         Response::default()
     }
@@ -55,14 +56,17 @@ impl Response {
         self.headers.set(name, value)
     }
 
+    /// The value of the header `name` set so far (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
     }
 
+    /// Every header set so far.
     pub fn headers(&self) -> &Headers {
         &self.headers
     }
 
+    /// Removes the header `name` (case-insensitive) and returns its value.
     pub fn remove_header(&mut self, name: &str) -> Option<String> {
         self.headers.remove(name)
     }
@@ -102,6 +106,7 @@ impl Response {
         self.add_cookie(Cookie::deletion(name).path(path).domain(domain))
     }
 
+    /// The cookies set so far, in the order they will be sent.
     pub fn cookies(&self) -> &[Cookie] {
         &self.cookies
     }
@@ -280,7 +285,9 @@ impl From<()> for Reply {
 
 /// The body of a finished response.
 pub enum Body {
+    /// Every byte, known in advance (sent with Content-Length).
     Full(Vec<u8>),
+    /// Chunks sent as they are produced (no Content-Length).
     Stream(ChunkStream),
 }
 
@@ -297,8 +304,11 @@ impl fmt::Debug for Body {
 /// `Set-Cookie` entry per cookie), and the body.
 #[derive(Debug)]
 pub struct HttpResponse {
+    /// The status code, 100–599.
     pub status: u16,
+    /// Every header line in order, one `Set-Cookie` entry per cookie.
     pub headers: Vec<(String, String)>,
+    /// The body.
     pub body: Body,
 }
 

@@ -160,10 +160,13 @@ fn parse_count(text: &str) -> Result<usize, String> {
 /// `pycnic fastcgi`: serve FastCGI (Responder role) to nginx, Apache or lighttpd.
 #[derive(clap::Args, Clone, Debug)]
 pub struct FastcgiOptions {
-    /// Listen on HOST:PORT (127.0.0.1:9000, [::1]:9000) or unix:/path (repeatable). Without
-    /// it: the socket a web server or spawn-fcgi passed on fd 0, or systemd's (LISTEN_FDS).
+    /// `--listen`: where to listen (see [`ListenAddr`]). Empty: the socket a web server or
+    /// spawn-fcgi passed on fd 0, or systemd's.
     #[arg(
         long,
+        help = "Listen on HOST:PORT (127.0.0.1:9000, [::1]:9000, localhost:9000: every address \
+                the name resolves to) or unix:/path (repeatable). Without it: the socket a web \
+                server or spawn-fcgi passed on fd 0, or systemd's (LISTEN_FDS)",
         env = "PYCNIC_LISTEN",
         value_name = "ADDR",
         value_delimiter = ','
