@@ -45,7 +45,7 @@ pub enum Stream {
 
 impl Listener {
     /// Accepts one connection; TCP ones get TCP_NODELAY, since each response leaves in as few
-    /// writes as possible and must not wait for Nagle's algorithm (DESIGN.md).
+    /// writes as possible and must not wait for Nagle's algorithm (docs/design.md).
     pub fn accept(&self) -> io::Result<(Stream, Peer)> {
         match self {
             Listener::Tcp(listener) => {
