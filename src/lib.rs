@@ -44,7 +44,7 @@
 //!     .route("/login", Handler::new(Login).get(Login::get).post(Login::post))
 //!     .route("/logout", Handler::new(Logout).post(Logout::post));
 //!
-//! // In `main`: `fn main() -> std::process::ExitCode { pycnic::run(app) }`.
+//! // In `main`: `fn main() -> std::process::ExitCode { pycnic::run!(app) }`.
 //! // Here, one request through the same gateway a web server uses:
 //! let params = vec![
 //!     (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),

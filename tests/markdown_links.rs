@@ -26,7 +26,7 @@ fn markdown_files(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
     while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        for entry in std::fs::read_dir(&dir).expect("read a directory").flatten() {
             let path = entry.path();
             let name = entry.file_name();
             if name == "target" || name == ".git" {
@@ -129,7 +129,11 @@ fn every_relative_link_in_every_markdown_file_resolves() {
         let text = std::fs::read_to_string(file).unwrap();
         let (spans, text) = split_code_spans(&prose(&text));
         let dir = file.parent().unwrap();
-        let shown = file.strip_prefix(root).unwrap_or(file).display().to_string();
+        let shown = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         for target in link_targets(&text) {
             if target.contains("://") || target.starts_with("mailto:") {
                 continue;
@@ -164,7 +168,10 @@ fn every_relative_link_in_every_markdown_file_resolves() {
 
 #[test]
 fn anchors_follow_githubs_rules() {
-    assert_eq!(anchor(" Differences from Pycnic"), "differences-from-pycnic");
+    assert_eq!(
+        anchor(" Differences from Pycnic"),
+        "differences-from-pycnic"
+    );
     assert_eq!(
         anchor("Running the app: systemd, spawn-fcgi"),
         "running-the-app-systemd-spawn-fcgi"
@@ -173,5 +180,8 @@ fn anchors_follow_githubs_rules() {
         anchor("The client's address (`request.ip()`) behind a reverse proxy"),
         "the-clients-address-requestip-behind-a-reverse-proxy"
     );
-    assert_eq!(link_targets("a [x](b.md#c) and [y](d \"t\")"), ["b.md#c", "d"]);
+    assert_eq!(
+        link_targets("a [x](b.md#c) and [y](d \"t\")"),
+        ["b.md#c", "d"]
+    );
 }
