@@ -158,11 +158,8 @@ pub fn run(app: App) -> ExitCode {
 /// [`run!`](crate::run!) macro passes your crate's `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`.
 pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command()
-        .name(name)
-        .bin_name(name)
-        .version(version)
-        .get_matches();
+    // The usage lines name the binary as it was invoked (argv[0]), as clap does by default.
+    let matches = Cli::command().name(name).version(version).get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
