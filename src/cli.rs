@@ -169,13 +169,9 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
             init_logging("warn");
             cgi::run(&app, cli.max_body)
         }
-        Some(Command::Fastcgi(mut options)) => {
+        Some(Command::Fastcgi(options)) => {
             init_logging("info");
-            if let Err(err) = options.resolve_hosts() {
-                log::error!("fastcgi server cannot start: {err}");
-                return ExitCode::FAILURE;
-            }
-            crate::fastcgi::serve(std::sync::Arc::new(app), &options, cli.max_body)
+            serve_fastcgi(app, options, cli.max_body)
         }
         Some(Command::Routes) => print_routes(&app),
         Some(Command::Request(args)) => {
@@ -189,7 +185,7 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
         None if crate::fastcgi::inherited_listener_present() => {
             init_logging("info");
             let options = FastcgiDefaults::parse_from(["pycnic"]).options;
-            crate::fastcgi::serve(std::sync::Arc::new(app), &options, cli.max_body)
+            serve_fastcgi(app, options, cli.max_body)
         }
         None => {
             use clap::CommandFactory;
@@ -202,6 +198,15 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Serves FastCGI once every `--listen` host name is resolved to its addresses.
+fn serve_fastcgi(app: App, mut options: crate::fastcgi::FastcgiOptions, max_body: u64) -> ExitCode {
+    if let Err(err) = options.resolve_hosts() {
+        log::error!("fastcgi server cannot start: {err}");
+        return ExitCode::FAILURE;
+    }
+    crate::fastcgi::serve(std::sync::Arc::new(app), &options, max_body)
 }
 
 /// Pycnic's `Route  Method  Class` table: columns two spaces apart, a blank line under the
