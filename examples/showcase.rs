@@ -248,5 +248,5 @@ fn app() -> App {
 }
 
 fn main() -> ExitCode {
-    pycnic::run(app())
+    pycnic::run!(app())
 }

@@ -7,6 +7,9 @@
 # cargo-fuzz, one after another, and exits non-zero if any target finds a crash (its input is
 # kept under fuzz/artifacts/TARGET/). There is no nightly toolchain here: RUSTC_BOOTSTRAP=1
 # lets stable rustc take the sanitizer flags cargo-fuzz passes.
+#
+# With FUZZ_LOG_DIR=DIR each target's output goes to DIR/TARGET.log and only one line per
+# target reaches the terminal (the test gate does this, with target/fuzz-logs).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,9 +35,22 @@ fi
 
 export RUSTC_BOOTSTRAP=1
 failed=()
+log_dir=${FUZZ_LOG_DIR:-}
+if [[ -n $log_dir ]]; then mkdir -p "$log_dir"; fi
 for target in "${targets[@]}"; do
-    echo "fuzz.sh: ${target} for ${seconds}s" >&2
-    if ! cargo fuzz run "$target" -- -max_total_time="$seconds"; then
+    if [[ -z $log_dir ]]; then
+        echo "fuzz.sh: ${target} for ${seconds}s" >&2
+        if ! cargo fuzz run "$target" -- -max_total_time="$seconds"; then
+            failed+=("$target")
+        fi
+        continue
+    fi
+    log="$log_dir/$target.log"
+    if cargo fuzz run "$target" -- -max_total_time="$seconds" >"$log" 2>&1; then
+        runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -n 1 || true)
+        echo "fuzz.sh: ${target}: no crash in ${seconds}s${runs:+ (${runs#Done })} (log: $log)" >&2
+    else
+        echo "fuzz.sh: ${target}: FAILED (log: $log; inputs in fuzz/artifacts/${target}/)" >&2
         failed+=("$target")
     fi
 done

@@ -2,6 +2,11 @@
 # Installs what the test gate and the benchmarks need, only when it is missing: the real web
 # servers, their FastCGI/CGI modules and the launchers the end-to-end tests start, load tools,
 # and cargo-fuzz. Idempotent; `apt-get update` runs only when a package has to be installed.
+# Installing needs root (or sudo) and network: apt-get for the packages, `cargo install` for
+# cargo-fuzz.
+#
+#   scripts/install-deps.sh           install what is missing
+#   scripts/install-deps.sh --check   install nothing: name what is missing, exit 1 if anything is
 #
 #   nginx-light           nginx 1.22 with the FastCGI and upstream (keepalive) modules
 #   apache2               Apache 2.4; apache2-bin ships mod_proxy_fcgi, mod_cgi and mod_cgid
@@ -12,6 +17,13 @@
 #   systemd               systemd-socket-activate and systemd-analyze (conf/systemd/ tests)
 #   curl wrk hyperfine    HTTP client, load generator, command timer (scripts/bench*)
 set -euo pipefail
+
+check_only=
+case "${1:-}" in
+    --check) check_only=1 ;;
+    "") ;;
+    *) echo "usage: scripts/install-deps.sh [--check]" >&2; exit 2 ;;
+esac
 
 need_cmd() { command -v "$1" >/dev/null 2>&1; }
 missing=()
@@ -26,6 +38,17 @@ need_cmd curl || missing+=(curl)
 need_cmd wrk || missing+=(wrk)
 need_cmd hyperfine || missing+=(hyperfine)
 need_cmd python3 || missing+=(python3)
+
+if [ -n "$check_only" ]; then
+    cargo fuzz --version >/dev/null 2>&1 || missing+=("cargo-fuzz (cargo install cargo-fuzz --locked)")
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "install-deps: missing: ${missing[*]}" >&2
+        echo "install-deps: scripts/install-deps.sh installs them (apt-get and cargo install: root or sudo, network)" >&2
+        exit 1
+    fi
+    echo "install-deps: everything the tests need is installed"
+    exit 0
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"

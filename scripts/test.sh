@@ -1,38 +1,77 @@
 #!/usr/bin/env bash
-# The one test gate (README, .ci/run): installs what the tests need when it is missing, then
-# format check, clippy with warnings denied, unit + integration + end-to-end tests (real nginx,
-# Apache, lighttpd, spawn-fcgi, cgi-fcgi), the shell-script request tests, and a short run of
-# every fuzz target. Environment:
+# The one test gate (README, .ci/run). It INSTALLS SYSTEM PACKAGES when they are missing:
+# nginx, Apache (+ mod_fcgid), lighttpd, spawn-fcgi, cgi-fcgi, systemd tools, curl, wrk,
+# hyperfine with apt-get (root or sudo, network), and cargo-fuzz with `cargo install`. Then:
+# format check, clippy with warnings denied, the docs with warnings denied, unit + integration +
+# end-to-end tests (real nginx, Apache, lighttpd, spawn-fcgi, cgi-fcgi), the shell-script
+# request tests, and a short run of every fuzz target (output in target/fuzz-logs/TARGET.log).
+# Every step runs even when an earlier one failed; the last lines are the summary.
+#
+#   scripts/test.sh               install what is missing, then test
+#   scripts/test.sh --no-install  install nothing: name what is missing and stop (exit 1)
+#
+# Environment:
 #   FUZZ_SECONDS=N      seconds per fuzz target (default 10; 0 skips fuzzing)
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+install=1
+case "${1:-}" in
+    --no-install) install= ;;
+    "") ;;
+    *) echo "usage: scripts/test.sh [--no-install]" >&2; exit 2 ;;
+esac
+
 started=$(date +%s)
+names=()
+results=()
+times=()
 
-step "installing test dependencies (only what is missing)"
-scripts/install-deps.sh
+# step NAME COMMAND...: runs it, records ok/failed and its time.
+step() {
+    local name=$1
+    shift
+    printf '\n==> %s\n' "$name"
+    local begin
+    begin=$(date +%s)
+    if "$@"; then results+=(ok); else results+=(FAILED); fi
+    names+=("$name")
+    times+=("$(( $(date +%s) - begin ))")
+}
 
-step "cargo fmt --check"
-cargo fmt --all -- --check
+if [ -n "$install" ]; then
+    echo "test.sh: installs missing system packages (apt-get: root or sudo, network) and"
+    echo "test.sh: cargo-fuzz (cargo install); run with --no-install to only check for them."
+    printf '\n==> installing test dependencies (only what is missing)\n'
+    scripts/install-deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+else
+    printf '==> checking test dependencies (--no-install)\n'
+    scripts/install-deps.sh --check || {
+        echo "test.sh: stopped: install the above, or run scripts/test.sh without --no-install" >&2
+        exit 1
+    }
+fi
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
-
-step "build the binary and the examples"
-cargo build --locked --all-targets
-
-step "cargo test (unit, integration, end-to-end, doc)"
-cargo test --locked --no-fail-fast
-
-step "shell-script request tests"
-PYCNIC_BIN="$PWD/target/debug/pycnic" SHOWCASE_BIN="$PWD/target/debug/examples/showcase" \
-    sh tests/shell/run.sh
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy -D warnings" cargo clippy --all-targets --locked -- -D warnings
+step "cargo doc -D warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
+step "build the binary and the examples" cargo build --locked --all-targets
+step "cargo test (unit, integration, end-to-end, doc)" cargo test --locked --no-fail-fast
+step "shell-script request tests" env PYCNIC_BIN="$PWD/target/debug/pycnic" \
+    SHOWCASE_BIN="$PWD/target/debug/examples/showcase" sh tests/shell/run.sh
 
 fuzz_seconds=${FUZZ_SECONDS:-10}
 if [ "$fuzz_seconds" -gt 0 ]; then
-    step "fuzz every parser for ${fuzz_seconds}s each"
-    scripts/fuzz.sh "$fuzz_seconds"
+    step "fuzz every parser for ${fuzz_seconds}s each" \
+        env FUZZ_LOG_DIR="$PWD/target/fuzz-logs" scripts/fuzz.sh "$fuzz_seconds"
 fi
 
-printf '\n==> test gate passed in %ss\n' "$(( $(date +%s) - started ))"
+passed=0
+failed=0
+printf '\n==> summary\n'
+for i in "${!names[@]}"; do
+    printf '%-8s %5ss  %s\n' "${results[$i]}" "${times[$i]}" "${names[$i]}"
+    if [ "${results[$i]}" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+printf 'total %ss: %d passed, %d failed\n' "$(( $(date +%s) - started ))" "$passed" "$failed"
+[ "$failed" -eq 0 ]

@@ -51,6 +51,7 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
+    /// An empty app: no routes, no hooks, no default headers, debug off, trailing slash stripped.
     pub fn new() -> App {
         App::default()
     }
@@ -67,6 +68,7 @@ impl App {
         }
     }
 
+    /// [`route`](Self::route) that returns a pattern which does not compile as an error instead of panicking.
     pub fn try_route<T>(mut self, pattern: &str, handler: Handler<T>) -> Result<App, RouteError> {
         self.router.add(pattern, handler.erase())?;
         Ok(self)
@@ -113,6 +115,7 @@ impl App {
         }
     }
 
+    /// [`header`](Self::header) that returns a refused header as an error instead of panicking.
     pub fn try_header(mut self, name: &str, value: &str) -> Result<App, HeaderError> {
         self.headers.set(name, value)?;
         Ok(self)
@@ -149,6 +152,13 @@ impl App {
         if self.strip_path {
             let stripped = strip_one_trailing_slash(&request.path).len();
             request.path.truncate(stripped);
+        }
+        if request.method.is_empty() {
+            // A broken invocation (RFC 3875 §4.1.12): no handler or hook sees it.
+            log::error!("a request without REQUEST_METHOD for {}", request.path);
+            return self.error_response(HttpError::internal(
+                "REQUEST_METHOD is missing or empty: the web server must send it (RFC 3875 §4.1.12)",
+            ));
         }
         let head = request.method == "HEAD";
         let mut response = Response::new();
@@ -269,10 +279,10 @@ impl App {
     /// JSON body. The handler's headers and cookies are dropped.
     pub fn error_response(&self, err: HttpError) -> HttpResponse {
         let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-        for (name, value) in self.headers.iter().chain(err.headers.iter()) {
+        for (name, value) in self.headers.iter().chain(err.headers().iter()) {
             headers.push((name.to_string(), value.to_string()));
         }
-        finish(err.status, headers, Body::Full(self.encode(&err.body())))
+        finish(err.status(), headers, Body::Full(self.encode(&err.body())))
     }
 
     /// An uncaught error: 500 with only Content-Type; the lines are shown in debug mode only.

@@ -434,11 +434,14 @@ fn request_data_args_and_ip_follow_pycnic() {
     let app = App::new().route(
         "/x",
         Handler::new(()).post(|_, req, _| {
-            let typed = req.data_as::<Creds>().map(|_| "ok").map_err(|e| e.message);
+            let typed = req
+                .data_as::<Creds>()
+                .map(|_| "ok")
+                .map_err(HttpError::into_message);
             Ok(json!({
-                "data": req.data().cloned().map_err(|e| e.message),
+                "data": req.data().cloned().map_err(HttpError::into_message),
                 "typed": typed,
-                "json_args": req.json_args().map_err(|e| e.message),
+                "json_args": req.json_args().map_err(HttpError::into_message),
                 "ip": req.ip(),
             }))
         }),

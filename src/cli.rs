@@ -108,26 +108,80 @@ fn max_body_from_env() -> Option<u64> {
     }
 }
 
-/// Logging to stderr, `RUST_LOG` first, else `default_level`.
+/// Logging to stderr, `RUST_LOG` first, else `default_level`. Errors logged by pycnic itself
+/// (a port in use, a socket that cannot be created, a handler that panicked) are printed
+/// whatever the filter says, so a failed start is never silent.
 fn init_logging(default_level: &str) {
     let env = env_logger::Env::default().default_filter_or(default_level);
-    let _ = env_logger::Builder::from_env(env)
+    let inner = env_logger::Builder::from_env(env)
         .target(env_logger::Target::Stderr)
-        .try_init();
+        .build();
+    let level = inner.filter().max(log::LevelFilter::Error);
+    if log::set_boxed_logger(Box::new(ErrorsAlways { inner })).is_ok() {
+        log::set_max_level(level);
+    }
 }
 
-/// Runs the binary around `app`: parses the command line and serves in the chosen mode.
+/// `env_logger` with a floor: pycnic's own error records pass even when `RUST_LOG` leaves
+/// them out (`RUST_LOG=myapp=info`, `RUST_LOG=off`).
+struct ErrorsAlways {
+    inner: env_logger::Logger,
+}
+
+impl ErrorsAlways {
+    fn forced(metadata: &log::Metadata<'_>) -> bool {
+        let target = metadata.target();
+        metadata.level() == log::Level::Error
+            && (target == "pycnic" || target.starts_with("pycnic::"))
+    }
+}
+
+impl log::Log for ErrorsAlways {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.inner.enabled(metadata) || Self::forced(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.inner.matches(record) {
+            self.inner.log(record);
+        } else if Self::forced(record.metadata()) {
+            eprintln!("[ERROR {}] {}", record.target(), record.args());
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+/// Runs the program around `app` in the mode the command line and the environment ask for.
+///
+/// `--help` and `--version` name pycnic itself; [`run!`](crate::run!) names your crate instead
+/// (`fn main() -> ExitCode { pycnic::run!(app()) }`).
 pub fn run(app: App) -> ExitCode {
+    run_as(app, env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+}
+
+/// [`run`] with the program's name and version for `--help` and `--version`; the
+/// [`run!`](crate::run!) macro passes your crate's `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`.
+pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
     // A web server running the program as CGI passes no arguments: answer at once, without
     // building the command line parser (a one-shot process pays for every microsecond).
-    if std::env::args_os().len() == 1 && std::env::var_os("GATEWAY_INTERFACE").is_some() {
-        if let Some(max_body) = max_body_from_env() {
-            init_logging("warn");
-            return cgi::run(&app, max_body);
-        }
-        // An unreadable PYCNIC_MAX_BODY: clap below reports it as it would on the command line.
+    // An unreadable PYCNIC_MAX_BODY goes on to clap, which reports it as on the command line.
+    if std::env::args_os().len() == 1
+        && std::env::var_os("GATEWAY_INTERFACE").is_some()
+        && let Some(max_body) = max_body_from_env()
+    {
+        init_logging("warn");
+        return cgi::run(&app, max_body);
     }
-    let cli = Cli::parse();
+    // The usage lines name the binary as it was invoked (argv[0]), as clap does by default.
+    let matches = Cli::command().name(name).version(version).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     match cli.command {
         Some(Command::Cgi) => {
             init_logging("warn");
@@ -135,7 +189,7 @@ pub fn run(app: App) -> ExitCode {
         }
         Some(Command::Fastcgi(options)) => {
             init_logging("info");
-            crate::fastcgi::serve(std::sync::Arc::new(app), &options, cli.max_body)
+            serve_fastcgi(app, options, cli.max_body)
         }
         Some(Command::Routes) => print_routes(&app),
         Some(Command::Request(args)) => {
@@ -149,7 +203,7 @@ pub fn run(app: App) -> ExitCode {
         None if crate::fastcgi::inherited_listener_present() => {
             init_logging("info");
             let options = FastcgiDefaults::parse_from(["pycnic"]).options;
-            crate::fastcgi::serve(std::sync::Arc::new(app), &options, cli.max_body)
+            serve_fastcgi(app, options, cli.max_body)
         }
         None => {
             use clap::CommandFactory;
@@ -162,6 +216,15 @@ pub fn run(app: App) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Serves FastCGI once every `--listen` host name is resolved to its addresses.
+fn serve_fastcgi(app: App, mut options: crate::fastcgi::FastcgiOptions, max_body: u64) -> ExitCode {
+    if let Err(err) = options.resolve_hosts() {
+        log::error!("fastcgi server cannot start: {err}");
+        return ExitCode::FAILURE;
+    }
+    crate::fastcgi::serve(std::sync::Arc::new(app), &options, max_body)
 }
 
 /// Pycnic's `Route  Method  Class` table: columns two spaces apart, a blank line under the

@@ -4,7 +4,8 @@
 //! Reading follows Pycnic, not RFC 6265 §5.4, so that a ported app sees the same dict:
 //! split on `;`, skip segments without `=`, strip each segment, split at the first `=`,
 //! last duplicate wins, no unquoting or decoding, and a cookie whose value contains
-//! `DELETED` is skipped (Pycnic's mark of a deleted cookie).
+//! `DELETED` is skipped (Pycnic's mark of a deleted cookie). One deliberate difference: `, `
+//! followed by `name=` also separates cookies, since Apache joins two `Cookie` headers so.
 
 use std::collections::HashMap;
 
@@ -22,16 +23,18 @@ impl Cookies {
     ///
     /// When a request carries several `Cookie` headers, the caller joins them with `"; "`
     /// first (RFC 6265 §5.4 and RFC 9113 §8.2.3 say so; nginx passes each one as its own
-    /// `HTTP_COOKIE` param). Apache joins them with `", "`, which these rules do not split:
-    /// the first header's last cookie swallows the next header's first cookie into its value
-    /// (`a=1, b=2` → `a` = `"1, b=2"`, no `b`), exactly as Pycnic behind Apache.
+    /// `HTTP_COOKIE` param). Apache joins them with `", "`; Pycnic's rules would let the first
+    /// header's last cookie swallow the next header's first cookie into its value (`a=1, b=2`
+    /// → `a` = `"1, b=2"`). A valid cookie value holds neither a comma nor a space (RFC 6265
+    /// §4.1.1), so `, ` followed by a cookie name and `=` is read as a separator too: `a=1,
+    /// b=2` gives `a` and `b`, while `a=x, y` keeps the value `x, y`.
     ///
     /// Bytes that are not UTF-8 become U+FFFD (Pycnic, reading a latin-1 WSGI string, shows
     /// mojibake instead). Stripping removes the ASCII bytes Python's `str.strip()` removes;
     /// Python also strips U+0085 and U+00A0, which as raw bytes are not UTF-8 here.
     pub fn parse(header: &[u8]) -> Cookies {
         let mut cookies = Cookies::default();
-        for segment in header.split(|&b| b == b';') {
+        for segment in header.split(|&b| b == b';').flat_map(split_apache_joins) {
             let mut halves = strip_python_whitespace(segment).splitn(2, |&b| b == b'=');
             let (Some(name), Some(value)) = (halves.next(), halves.next()) else {
                 continue; // no `=`: a bare attribute-like segment, skipped
@@ -61,6 +64,7 @@ impl Cookies {
         }
     }
 
+    /// The value of the cookie `name`, if the request sent it (Pycnic's `cookies.get(name)`).
     pub fn get(&self, name: &str) -> Option<&str> {
         let position = *self.index.get(name)?;
         self.entries.get(position).map(|(_, v)| v.as_str())
@@ -71,14 +75,17 @@ impl Cookies {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// How many cookies there are (each name once).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the request sent no cookie.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Whether the request sent the cookie `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.index.contains_key(name)
     }
@@ -106,6 +113,35 @@ fn strip_python_whitespace(bytes: &[u8]) -> &[u8] {
         (Some(start), Some(end)) => bytes.get(start..=end).unwrap_or_default(),
         _ => &[],
     }
+}
+
+/// Splits a `;` segment at every `, ` that a cookie name and `=` follow (Apache's join of two
+/// `Cookie` headers). Linear: the name runs checked after each `, ` never overlap, since a
+/// name holds neither a comma nor a space.
+fn split_apache_joins(segment: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    while let Some(offset) = segment
+        .get(at..)
+        .and_then(|rest| rest.windows(2).position(|w| w == b", "))
+    {
+        let comma = at + offset;
+        let after = segment.get(comma + 2..).unwrap_or_default();
+        let name_len = after.iter().take_while(|&&b| is_token_byte(b)).count();
+        if name_len > 0 && after.get(name_len) == Some(&b'=') {
+            parts.push(segment.get(start..comma).unwrap_or_default());
+            start = comma + 2;
+        }
+        at = comma + 2;
+    }
+    parts.push(segment.get(start..).unwrap_or_default());
+    parts
+}
+
+/// A byte of an RFC 9110 token (a cookie name, RFC 6265 §4.1.1).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -190,9 +226,29 @@ mod tests {
                 &[("a", "1"), ("b", "2"), ("c", "3")],
             ),
             (
-                "apache: two headers joined with ', ' swallow the next first cookie",
+                "apache: two headers joined with ', ' are two cookies (Pycnic: a = '1, b=2')",
                 b"a=1, b=2; c=3",
-                &[("a", "1, b=2"), ("c", "3")],
+                &[("a", "1"), ("b", "2"), ("c", "3")],
+            ),
+            (
+                "apache: three headers, several cookies each",
+                b"a=1; b=2, c=3, d=4; e=5",
+                &[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")],
+            ),
+            (
+                "', ' not followed by name= stays in the value",
+                b"a=x, y; b=p, =q, r s=t",
+                &[("a", "x, y"), ("b", "p, =q, r s=t")],
+            ),
+            (
+                "',' without a space is not a join",
+                b"a=1,b=2",
+                &[("a", "1,b=2")],
+            ),
+            (
+                "the join's cookie can be a DELETED one",
+                b"a=1, b=DELETED",
+                &[("a", "1")],
             ),
         ];
         for (name, header, expected) in cases {

@@ -24,6 +24,7 @@ pub enum ContentLength {
     Absent,
     /// Not a decimal number: Pycnic reads no body.
     Invalid,
+    /// A length in bytes.
     Bytes(u64),
 }
 
@@ -62,15 +63,19 @@ pub fn expected_body(params: &Params, max_body: u64) -> Result<Option<u64>, Body
 pub enum BodyError {
     /// Over the body limit, by CONTENT_LENGTH or (`None`) by what the transport carried.
     TooLarge {
+        /// The length CONTENT_LENGTH announced, if it did.
         declared: Option<u64>,
     },
     /// The body ended before CONTENT_LENGTH bytes.
     Short {
+        /// The bytes CONTENT_LENGTH announced.
         expected: u64,
+        /// The bytes that came.
         got: usize,
     },
     /// The body did not arrive in time.
     TimedOut,
+    /// Reading the body failed.
     Io(io::Error),
 }
 
@@ -120,9 +125,11 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
     let environ: Vec<(String, String)> = params.iter().map(|(n, v)| (lossy(n), lossy(v))).collect();
     let environ = Environ::from_pairs(environ);
 
+    // RFC 3875 §4.1.12: the server must send REQUEST_METHOD. Without it the method stays
+    // empty, and `App::handle` answers 500 naming the variable instead of guessing GET.
     let method = environ
         .get("REQUEST_METHOD")
-        .unwrap_or("GET")
+        .unwrap_or_default()
         .trim()
         .to_ascii_uppercase();
     let path = request_path(&environ);
@@ -331,10 +338,11 @@ mod tests {
     }
 
     #[test]
-    fn method_is_upper_cased_and_defaults_to_get() {
-        let cases: [(Pairs, &str); 3] = [
+    fn method_is_upper_cased_and_empty_when_missing() {
+        let cases: [(Pairs, &str); 4] = [
             (&[("REQUEST_METHOD", b"post")], "POST"),
-            (&[], "GET"),
+            (&[], ""),
+            (&[("REQUEST_METHOD", b" ")], ""),
             (&[("REQUEST_METHOD", b"\xffget")], "\u{fffd}GET"),
         ];
         for (pairs, want) in cases {

@@ -91,14 +91,21 @@ impl<T: Send + Sync + 'static> Handler<T> {
     method_setters! {
         /// Pycnic's `def get(self)`; also answers HEAD without a body when no `head` is set.
         get => Method::Get;
+        /// Pycnic's `def head(self)`; without it HEAD runs `get` and sends no body.
         head => Method::Head;
+        /// Pycnic's `def post(self)`.
         post => Method::Post;
+        /// Pycnic's `def put(self)`.
         put => Method::Put;
+        /// Pycnic's `def delete(self)`.
         delete => Method::Delete;
+        /// Pycnic's `def patch(self)`.
         patch => Method::Patch;
         /// Replaces the default OPTIONS answer (`Allow` + `{}`).
         options => Method::Options;
+        /// Pycnic's `def connect(self)`.
         connect => Method::Connect;
+        /// Pycnic's `def trace(self)`.
         trace => Method::Trace;
     }
 
@@ -125,6 +132,7 @@ impl<T: Send + Sync + 'static> Handler<T> {
 }
 
 impl<T> Handler<T> {
+    /// The handler's name: its type's, or the one given to [`named`](Self::named).
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -6,14 +6,23 @@ use std::fmt;
 /// The HTTP methods a handler can implement (RFC 9110 §9), in Pycnic's `Allow` order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// GET.
     Get,
+    /// HEAD.
     Head,
+    /// POST.
     Post,
+    /// PUT.
     Put,
+    /// DELETE.
     Delete,
+    /// CONNECT.
     Connect,
+    /// OPTIONS.
     Options,
+    /// TRACE.
     Trace,
+    /// PATCH.
     Patch,
 }
 
@@ -36,6 +45,7 @@ impl Method {
         Method::ALL.into_iter().find(|m| m.as_str() == name)
     }
 
+    /// The method's name as sent on the wire, upper case.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -206,6 +216,7 @@ pub struct Headers {
 }
 
 impl Headers {
+    /// No headers.
     pub fn new() -> Headers {
         Headers::default()
     }
@@ -218,6 +229,7 @@ impl Headers {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether a header of that name is set (case-insensitive).
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -246,6 +258,7 @@ impl Headers {
         }
     }
 
+    /// Removes the header of that name (case-insensitive) and returns its value.
     pub fn remove(&mut self, name: &str) -> Option<String> {
         let index = self
             .entries
@@ -254,14 +267,17 @@ impl Headers {
         Some(self.entries.remove(index).1)
     }
 
+    /// Every header, `(name, value)`, in the order they were set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// How many headers are set.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no header is set.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -110,10 +110,12 @@ impl Args {
         self.slots.len()
     }
 
+    /// Whether the query string held no argument.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 
+    /// Whether the query string held `key` (with or without a value).
     pub fn contains(&self, key: &str) -> bool {
         self.index.contains_key(key)
     }

@@ -21,6 +21,7 @@ pub struct Environ {
 }
 
 impl Environ {
+    /// The variables from `(name, value)` pairs, in order; a repeated name keeps every value.
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Environ {
         Environ { entries: pairs }
     }
@@ -42,6 +43,7 @@ impl Environ {
             .collect()
     }
 
+    /// Every variable, `(name, value)`, in the order the server sent them.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
@@ -235,7 +237,7 @@ mod tests {
         for (case, body, field) in cases {
             let request = build_request(Vec::new(), body.as_bytes().to_vec());
             let err = request.data_as::<User>().expect_err(case);
-            assert_eq!(err.status, 400, "{case}: status");
+            assert_eq!(err.status(), 400, "{case}: status");
             let body = err.body();
             assert_eq!(body["data"]["field"], field, "{case}: data.field");
             let message = body["error"].as_str().unwrap_or_default().to_string();

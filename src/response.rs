@@ -31,6 +31,7 @@ impl Default for Response {
 }
 
 impl Response {
+    /// A 200 answer with `Content-Type: application/json`, no other header and no cookie.
     pub fn new() -> Response {
         Response::default()
     }
@@ -55,14 +56,17 @@ impl Response {
         self.headers.set(name, value)
     }
 
+    /// The value of the header `name` set so far (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
     }
 
+    /// Every header set so far.
     pub fn headers(&self) -> &Headers {
         &self.headers
     }
 
+    /// Removes the header `name` (case-insensitive) and returns its value.
     pub fn remove_header(&mut self, name: &str) -> Option<String> {
         self.headers.remove(name)
     }
@@ -102,6 +106,7 @@ impl Response {
         self.add_cookie(Cookie::deletion(name).path(path).domain(domain))
     }
 
+    /// The cookies set so far, in the order they will be sent.
     pub fn cookies(&self) -> &[Cookie] {
         &self.cookies
     }
@@ -111,6 +116,88 @@ impl Response {
 pub type ChunkStream = Box<dyn Iterator<Item = Vec<u8>> + Send>;
 
 /// What a handler method returns on success.
+///
+/// A handler method returns `Result<R, HttpError>` where `R` is one of these (anything that
+/// converts `Into<Reply>`):
+///
+/// | `R` | example | sent as |
+/// |---|---|---|
+/// | `serde_json::Value` | `Ok(json!({"ok": true}))` | JSON |
+/// | [`Json<T>`] for any `T: Serialize` | `Ok(Json(user))` | JSON |
+/// | `String` | `Ok(format!("hello {name}"))` | the text, verbatim |
+/// | `&'static str` | `Ok("pong")` | the text, verbatim |
+/// | `Vec<u8>` | `Ok(png_bytes)` | the bytes, verbatim |
+/// | `()` | `Ok(())` | an empty body |
+/// | `Reply` | `Ok(Reply::stream(chunks))` | chunks as they are produced |
+///
+/// A `&str` borrowed from the request or the handler is not among them: `R` is one type for
+/// every call, so it cannot borrow from one call's arguments. Return an owned `String`
+/// (`Ok(request.path().to_string())`) instead.
+///
+/// ```
+/// use pycnic::{App, Handler, HttpError, Json, Reply, Request, Response};
+/// use serde_json::{Value, json};
+///
+/// struct Api;
+/// impl Api {
+///     fn value(&self, _: &Request, _: &mut Response) -> Result<Value, HttpError> {
+///         Ok(json!({"ok": true}))
+///     }
+///     fn typed(&self, _: &Request, _: &mut Response) -> Result<Json<Vec<u8>>, HttpError> {
+///         Ok(Json(vec![1, 2]))
+///     }
+///     fn owned(&self, req: &Request, _: &mut Response) -> Result<String, HttpError> {
+///         Ok(req.path().to_string())
+///     }
+///     fn fixed(&self, _: &Request, _: &mut Response) -> Result<&'static str, HttpError> {
+///         Ok("pong")
+///     }
+///     fn bytes(&self, _: &Request, _: &mut Response) -> Result<Vec<u8>, HttpError> {
+///         Ok(vec![0xff])
+///     }
+///     fn empty(&self, _: &Request, _: &mut Response) -> Result<(), HttpError> {
+///         Ok(())
+///     }
+///     fn stream(&self, _: &Request, _: &mut Response) -> Result<Reply, HttpError> {
+///         Ok(Reply::stream(vec![b"a".to_vec(), b"b".to_vec()]))
+///     }
+/// }
+/// let app = App::new()
+///     .route("/value", Handler::new(Api).get(Api::value))
+///     .route("/typed", Handler::new(Api).get(Api::typed))
+///     .route("/owned", Handler::new(Api).get(Api::owned))
+///     .route("/fixed", Handler::new(Api).get(Api::fixed))
+///     .route("/bytes", Handler::new(Api).get(Api::bytes))
+///     .route("/empty", Handler::new(Api).get(Api::empty))
+///     .route("/stream", Handler::new(Api).get(Api::stream));
+/// let get = |path: &str| {
+///     let params = vec![
+///         (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),
+///         (b"REQUEST_URI".to_vec(), path.as_bytes().to_vec()),
+///     ];
+///     app.handle(pycnic::gateway::build_request(params, Vec::new()))
+/// };
+/// assert_eq!(get("/value").body_bytes(), Some(&br#"{"ok":true}"#[..]));
+/// assert_eq!(get("/typed").body_bytes(), Some(&b"[1,2]"[..]));
+/// assert_eq!(get("/owned").body_bytes(), Some(&b"/owned"[..]));
+/// assert_eq!(get("/fixed").body_bytes(), Some(&b"pong"[..]));
+/// assert_eq!(get("/bytes").body_bytes(), Some(&b"\xff"[..]));
+/// assert_eq!(get("/empty").body_bytes(), Some(&b""[..]));
+/// assert_eq!(get("/stream").status, 200);
+/// ```
+///
+/// A borrowed `&str` does not compile ("one type is more general than the other"):
+///
+/// ```compile_fail
+/// use pycnic::{Handler, HttpError, Request, Response};
+/// struct Api;
+/// impl Api {
+///     fn path<'a>(&self, req: &'a Request, _: &mut Response) -> Result<&'a str, HttpError> {
+///         Ok(req.path())
+///     }
+/// }
+/// let _ = Handler::new(Api).get(Api::path);
+/// ```
 pub enum Reply {
     /// A JSON document (Pycnic's dict or list).
     Json(Value),
@@ -198,7 +285,9 @@ impl From<()> for Reply {
 
 /// The body of a finished response.
 pub enum Body {
+    /// Every byte, known in advance (sent with Content-Length).
     Full(Vec<u8>),
+    /// Chunks sent as they are produced (no Content-Length).
     Stream(ChunkStream),
 }
 
@@ -215,8 +304,11 @@ impl fmt::Debug for Body {
 /// `Set-Cookie` entry per cookie), and the body.
 #[derive(Debug)]
 pub struct HttpResponse {
+    /// The status code, 100–599.
     pub status: u16,
+    /// Every header line in order, one `Set-Cookie` entry per cookie.
     pub headers: Vec<(String, String)>,
+    /// The body.
     pub body: Body,
 }
 

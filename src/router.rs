@@ -16,7 +16,9 @@ use crate::handler::Route;
 /// A route pattern that does not compile: a programmer error, reported at start-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteError {
+    /// The pattern as written.
     pub pattern: String,
+    /// Why the `regex` crate refused it.
     pub reason: String,
 }
 

@@ -14,12 +14,16 @@ const EPOCH: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
 /// The `SameSite` attribute (RFC 6265bis §4.1.2.7). Browsers refuse `None` without `Secure`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SameSite {
+    /// Sent only with requests from the same site.
     Strict,
+    /// Also sent when the user follows a link from another site.
     Lax,
+    /// Sent with cross-site requests too (needs `Secure`).
     None,
 }
 
 impl SameSite {
+    /// The attribute's value as sent: `Strict`, `Lax` or `None`.
     pub fn as_str(self) -> &'static str {
         match self {
             SameSite::Strict => "Strict",
@@ -41,11 +45,16 @@ pub enum CookieError {
     /// The name is empty or not an RFC 9110 §5.6.2 token (RFC 6265 §4.1.1 `cookie-name`).
     InvalidName(String),
     /// The value holds CR, LF, NUL or another control byte.
-    InvalidValue { name: String },
+    InvalidValue {
+        /// The cookie's name.
+        name: String,
+    },
     /// An attribute (`Expires`, `Domain`, `Path` or a flag) holds `;` or a control byte,
     /// or a flag is empty.
     InvalidAttribute {
+        /// The cookie's name.
         name: String,
+        /// The attribute refused.
         attribute: &'static str,
     },
 }
@@ -142,21 +151,25 @@ impl Cookie {
         self
     }
 
+    /// `Max-Age=seconds`: how long the browser keeps the cookie (0 or less: drop it now).
     pub fn max_age(mut self, seconds: i64) -> Cookie {
         self.max_age = Some(seconds);
         self
     }
 
+    /// `Secure`: sent over HTTPS only.
     pub fn secure(mut self) -> Cookie {
         self.secure = true;
         self
     }
 
+    /// `HttpOnly`: not readable by the page's scripts.
     pub fn http_only(mut self) -> Cookie {
         self.http_only = true;
         self
     }
 
+    /// `SameSite=…`: when the browser sends the cookie with cross-site requests.
     pub fn same_site(mut self, same_site: SameSite) -> Cookie {
         self.same_site = Some(same_site);
         self
@@ -168,10 +181,12 @@ impl Cookie {
         self
     }
 
+    /// The cookie's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The cookie's value.
     pub fn value(&self) -> &str {
         &self.value
     }
@@ -464,11 +479,7 @@ mod tests {
         for (err, message) in cases {
             assert_eq!(err.to_string(), message, "{message}");
             let http: HttpError = err.into();
-            assert_eq!(
-                (http.status, http.message.as_str()),
-                (500, message),
-                "{message}"
-            );
+            assert_eq!((http.status(), http.message()), (500, message), "{message}");
         }
     }
 

@@ -51,22 +51,26 @@ fn check(cases: Vec<Case>) {
     }
 }
 
+/// The answer to a request without REQUEST_METHOD (RFC 3875 §4.1.12: the server must send it).
+const NO_METHOD: &str =
+    "REQUEST_METHOD is missing or empty: the web server must send it (RFC 3875 §4.1.12)";
+
 #[test]
 fn method_variants_are_answered() {
     check(vec![
         Case {
-            name: "missing REQUEST_METHOD is taken as GET".into(),
+            name: "missing REQUEST_METHOD is a broken invocation, named".into(),
             exec: Exec::cgi().env("PATH_INFO", "/login"),
-            status: 200,
-            json: logged_out(),
+            status: 500,
+            json: error_body(500, "Internal Server Error", NO_METHOD),
         },
         Case {
-            name: "empty REQUEST_METHOD is not a method".into(),
+            name: "empty REQUEST_METHOD is a broken invocation too".into(),
             exec: Exec::cgi()
                 .env("REQUEST_METHOD", "")
                 .env("PATH_INFO", "/login"),
-            status: 405,
-            json: error_body(405, "Method Not Allowed", " not allowed"),
+            status: 500,
+            json: error_body(500, "Internal Server Error", NO_METHOD),
         },
         Case {
             name: "lower-case get is upper-cased".into(),
@@ -351,11 +355,19 @@ fn path_comes_from_request_uri_when_path_info_is_missing() {
 }
 
 #[test]
-fn empty_environment_answers_404_for_root() {
-    check(vec![Case {
-        name: "only GATEWAY_INTERFACE".into(),
-        exec: Exec::cgi(),
-        status: 404,
-        json: error_body(404, "Not Found", "Path / not found"),
-    }]);
+fn an_empty_environment_is_a_broken_invocation_and_a_bare_get_is_routed() {
+    check(vec![
+        Case {
+            name: "only GATEWAY_INTERFACE: no REQUEST_METHOD".into(),
+            exec: Exec::cgi(),
+            status: 500,
+            json: error_body(500, "Internal Server Error", NO_METHOD),
+        },
+        Case {
+            name: "only REQUEST_METHOD: the path is /".into(),
+            exec: Exec::cgi().env("REQUEST_METHOD", "GET"),
+            status: 404,
+            json: error_body(404, "Not Found", "Path / not found"),
+        },
+    ]);
 }

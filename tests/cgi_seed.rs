@@ -1,4 +1,4 @@
-//! Every row of PYCNIC.md's seed table through the real `pycnic` binary run as a bare CGI
+//! Every row of docs/contract.md's seed table through the real `pycnic` binary run as a bare CGI
 //! program (cleared environment, GATEWAY_INTERFACE=CGI/1.1, the body on stdin): status, the
 //! exact JSON value, each Set-Cookie line, Allow, exit status 0 and nothing on stdout but the
 //! response. Also HEAD /login, and `pycnic cgi` answering byte for byte as bare mode.
@@ -184,7 +184,7 @@ fn seed_status_lines_carry_the_standard_reason_phrase() {
 
 #[test]
 fn seed_headers_come_in_pycnic_order() {
-    // Content-Type first, then Set-Cookie lines, Content-Length last (PYCNIC.md's order).
+    // Content-Type first, then Set-Cookie lines, Content-Length last (docs/contract.md's order).
     let cases = [
         (
             "post_login_good_credentials_sets_cookie",

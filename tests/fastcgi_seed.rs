@@ -1,4 +1,4 @@
-//! The seed table of PYCNIC.md over FastCGI, and byte equality with the CGI transport: for
+//! The seed table of docs/contract.md over FastCGI, and byte equality with the CGI transport: for
 //! the same params and body, FCGI_STDOUT carries exactly the bytes CGI writes to stdout.
 
 #[path = "common/fcgi_client.rs"]

@@ -13,7 +13,7 @@ use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 
-use super::options::ListenAddr;
+use super::options::{ListenAddr, SocketPerms};
 
 /// FCGI_LISTENSOCK_FILENO: a web server that starts the application passes the listening
 /// socket as its standard input (spec §2.2).
@@ -45,7 +45,7 @@ pub enum Stream {
 
 impl Listener {
     /// Accepts one connection; TCP ones get TCP_NODELAY, since each response leaves in as few
-    /// writes as possible and must not wait for Nagle's algorithm (DESIGN.md).
+    /// writes as possible and must not wait for Nagle's algorithm (docs/design.md).
     pub fn accept(&self) -> io::Result<(Stream, Peer)> {
         match self {
             Listener::Tcp(listener) => {
@@ -164,17 +164,29 @@ impl Source for Stream {
     }
 }
 
-/// Binds a `--listen` address.
-pub fn bind(addr: &ListenAddr, socket_mode: Option<u32>) -> io::Result<Listener> {
+/// Binds a `--listen` address; a unix socket gets its mode, owner and group before this
+/// returns. A host name must have been resolved first ([`FastcgiOptions::resolve_hosts`](
+/// super::FastcgiOptions::resolve_hosts)); one that resolves to a single address is bound here.
+pub fn bind(addr: &ListenAddr, perms: SocketPerms) -> io::Result<Listener> {
     match addr {
         ListenAddr::Tcp(addr) => TcpListener::bind(*addr).map(Listener::Tcp),
-        ListenAddr::Unix(path) => bind_unix(path, socket_mode),
+        ListenAddr::Host(..) => match addr.resolve() {
+            Ok(resolved) => match resolved.as_slice() {
+                [one] => bind(one, perms),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{addr} resolves to several addresses: resolve it first"),
+                )),
+            },
+            Err(err) => Err(io::Error::new(io::ErrorKind::NotFound, err)),
+        },
+        ListenAddr::Unix(path) => bind_unix(path, perms),
     }
 }
 
 /// Binds a unix socket. A file left by a dead server is replaced; one a live server answers
 /// on, or a file that is not a socket, is an error: we never take over someone else's socket.
-fn bind_unix(path: &Path, socket_mode: Option<u32>) -> io::Result<Listener> {
+fn bind_unix(path: &Path, perms: SocketPerms) -> io::Result<Listener> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(io::Error::new(
@@ -198,7 +210,24 @@ fn bind_unix(path: &Path, socket_mode: Option<u32>) -> io::Result<Listener> {
     }
     let listener = UnixListener::bind(path)?;
     let listener = Listener::Unix(listener, Some(path.to_path_buf()));
-    if let Some(mode) = socket_mode {
+    if perms.owner.is_some() || perms.group.is_some() {
+        std::os::unix::fs::chown(path, perms.owner, perms.group).map_err(|err| {
+            let who = [
+                perms.owner.map(|u| format!("uid {u}")),
+                perms.group.map(|g| format!("gid {g}")),
+            ];
+            let who: Vec<String> = who.into_iter().flatten().collect();
+            io::Error::new(
+                err.kind(),
+                format!(
+                    "cannot give {} to {}: {err}",
+                    path.display(),
+                    who.join(", ")
+                ),
+            )
+        })?;
+    }
+    if let Some(mode) = perms.mode {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     Ok(listener)

@@ -5,6 +5,7 @@
 pub mod conn;
 mod connections;
 mod event;
+mod ids;
 pub mod listen;
 pub mod options;
 pub mod record;
@@ -12,5 +13,5 @@ pub mod server;
 pub mod worker;
 
 pub use listen::inherited_listener_present;
-pub use options::FastcgiOptions;
+pub use options::{FastcgiOptions, SocketPerms};
 pub use server::serve;

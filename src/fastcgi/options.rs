@@ -2,15 +2,20 @@
 //! server runs with once they are resolved.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Where to listen: `127.0.0.1:9000`, `[::1]:9000` or `unix:/path/to.sock`.
+/// Where to listen: `127.0.0.1:9000`, `[::1]:9000`, `localhost:9000` or `unix:/path/to.sock`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListenAddr {
+    /// An IP address and port.
     Tcp(SocketAddr),
+    /// A host name and port, as given: [`FastcgiOptions::resolve_hosts`] turns it into one
+    /// [`ListenAddr::Tcp`] per address the name resolves to before the server binds.
+    Host(String, u16),
+    /// A unix socket's path.
     Unix(PathBuf),
 }
 
@@ -24,9 +29,27 @@ impl FromStr for ListenAddr {
             }
             return Ok(ListenAddr::Unix(PathBuf::from(path)));
         }
-        text.parse().map(ListenAddr::Tcp).map_err(|_| {
-            format!("{text:?} is not HOST:PORT (127.0.0.1:9000, [::1]:9000) nor unix:/path")
-        })
+        if let Ok(addr) = text.parse() {
+            return Ok(ListenAddr::Tcp(addr));
+        }
+        let bad = || {
+            format!(
+                "{text:?} is not HOST:PORT (127.0.0.1:9000, [::1]:9000, localhost:9000) \
+                 nor unix:/path"
+            )
+        };
+        let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let is_name = |host: &str| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        };
+        if !is_name(host) {
+            return Err(bad());
+        }
+        Ok(ListenAddr::Host(host.to_string(), port))
     }
 }
 
@@ -34,9 +57,55 @@ impl fmt::Display for ListenAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ListenAddr::Tcp(addr) => write!(f, "{addr}"),
+            ListenAddr::Host(host, port) => write!(f, "{host}:{port}"),
             ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
         }
     }
+}
+
+impl ListenAddr {
+    /// Every address this one stands for: a host name resolves to each of its addresses (as
+    /// nginx and PHP-FPM bind them all), duplicates dropped, in the resolver's order.
+    pub fn resolve(&self) -> Result<Vec<ListenAddr>, String> {
+        let ListenAddr::Host(host, port) = self else {
+            return Ok(vec![self.clone()]);
+        };
+        let found = (host.as_str(), *port)
+            .to_socket_addrs()
+            .map_err(|err| format!("--listen {self}: cannot resolve {host:?}: {err}"))?;
+        let mut addrs: Vec<SocketAddr> = Vec::new();
+        for addr in found {
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        if addrs.is_empty() {
+            return Err(format!("--listen {self}: {host:?} resolves to no address"));
+        }
+        Ok(addrs.into_iter().map(ListenAddr::Tcp).collect())
+    }
+}
+
+/// Who owns the unix sockets `--listen` creates, and their mode: `--socket-mode`,
+/// `--socket-owner`, `--socket-group`. Applied right after bind, before the server says it
+/// listens, so the web server can connect from its first request.
+#[derive(clap::Args, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketPerms {
+    /// Permissions of the unix sockets --listen creates, in octal (e.g. 660).
+    #[arg(long = "socket-mode", env = "PYCNIC_SOCKET_MODE", value_name = "MODE",
+          value_parser = parse_mode)]
+    pub mode: Option<u32>,
+
+    /// User that owns the unix sockets --listen creates (a name or a uid; root only).
+    #[arg(long = "socket-owner", env = "PYCNIC_SOCKET_OWNER", value_name = "USER",
+          value_parser = super::ids::parse_user)]
+    pub owner: Option<u32>,
+
+    /// Group of the unix sockets --listen creates (a name or a gid), e.g. www-data so nginx
+    /// can connect with --socket-mode 660.
+    #[arg(long = "socket-group", env = "PYCNIC_SOCKET_GROUP", value_name = "GROUP",
+          value_parser = super::ids::parse_group)]
+    pub group: Option<u32>,
 }
 
 /// A comma-separated list of web-server addresses, as FCGI_WEB_SERVER_ADDRS holds it.
@@ -91,19 +160,23 @@ fn parse_count(text: &str) -> Result<usize, String> {
 /// `pycnic fastcgi`: serve FastCGI (Responder role) to nginx, Apache or lighttpd.
 #[derive(clap::Args, Clone, Debug)]
 pub struct FastcgiOptions {
-    /// Listen on HOST:PORT (127.0.0.1:9000, [::1]:9000) or unix:/path (repeatable). Without
-    /// it: the socket a web server or spawn-fcgi passed on fd 0, or systemd's (LISTEN_FDS).
+    /// `--listen`: where to listen (see [`ListenAddr`]). Empty: the socket a web server or
+    /// spawn-fcgi passed on fd 0, or systemd's.
     #[arg(
         long,
+        help = "Listen on HOST:PORT (127.0.0.1:9000, [::1]:9000, localhost:9000: every address \
+                the name resolves to) or unix:/path (repeatable). Without it: the socket a web \
+                server or spawn-fcgi passed on fd 0, or systemd's (LISTEN_FDS)",
         env = "PYCNIC_LISTEN",
         value_name = "ADDR",
         value_delimiter = ','
     )]
     pub listen: Vec<ListenAddr>,
 
-    /// Permissions of the unix sockets --listen creates, in octal (e.g. 660).
-    #[arg(long, env = "PYCNIC_SOCKET_MODE", value_name = "MODE", value_parser = parse_mode)]
-    pub socket_mode: Option<u32>,
+    /// Mode, owner and group of the unix sockets `--listen` creates (named after the first,
+    /// `--socket-mode`, which it replaced).
+    #[command(flatten)]
+    pub socket_mode: SocketPerms,
 
     /// Threads that run handlers [default: 4 per CPU, 4 to 64].
     #[arg(long, env = "PYCNIC_WORKERS", value_name = "N", value_parser = parse_count)]
@@ -157,6 +230,16 @@ pub struct FastcgiOptions {
 }
 
 impl FastcgiOptions {
+    /// Replaces each host name in `--listen` by every address it resolves to.
+    pub fn resolve_hosts(&mut self) -> Result<(), String> {
+        let mut resolved = Vec::new();
+        for addr in &self.listen {
+            resolved.extend(addr.resolve()?);
+        }
+        self.listen = resolved;
+        Ok(())
+    }
+
     /// The worker count: the option, else 4 per CPU within 4..=64 (handlers may block).
     pub fn worker_count(&self) -> usize {
         self.workers.unwrap_or_else(|| {
@@ -189,7 +272,12 @@ mod tests {
             ("[::1]:9000", Ok("[::1]:9000")),
             ("unix:/run/p.sock", Ok("unix:/run/p.sock")),
             ("unix:", Err(())),
+            ("localhost:9000", Ok("localhost:9000")),
+            ("web-1.example:80", Ok("web-1.example:80")),
             ("localhost", Err(())),
+            ("localhost:99999", Err(())),
+            ("local host:9000", Err(())),
+            (":9000", Err(())),
             ("9000", Err(())),
         ];
         for (text, want) in cases {
@@ -199,6 +287,31 @@ mod tests {
                 .map_err(|_| ());
             assert_eq!(got, want.map(String::from), "{text}");
         }
+    }
+
+    #[test]
+    fn localhost_resolves_to_every_loopback_address_and_nothing_else() {
+        let addrs = "localhost:9000"
+            .parse::<ListenAddr>()
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert!(
+            addrs.contains(&ListenAddr::Tcp("127.0.0.1:9000".parse().unwrap())),
+            "{addrs:?}"
+        );
+        for addr in &addrs {
+            let ListenAddr::Tcp(addr) = addr else {
+                panic!("unresolved {addr}")
+            };
+            assert!(addr.ip().is_loopback() && addr.port() == 9000, "{addr}");
+        }
+        let ip = "127.0.0.1:9000".parse::<ListenAddr>().unwrap();
+        assert_eq!(
+            ip.resolve().unwrap(),
+            vec![ip.clone()],
+            "an IP stays as it is"
+        );
     }
 
     #[test]

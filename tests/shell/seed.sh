@@ -1,5 +1,5 @@
 #!/bin/sh
-# The seed table of PYCNIC.md, both ways: through `pycnic request` and through the binary run
+# The seed table of docs/contract.md, both ways: through `pycnic request` and through the binary run
 # as a bare CGI program (env -i). Binary: $PYCNIC_BIN (default target/debug/pycnic).
 root=$(cd "$(dirname "$0")/../.." && pwd)
 PYCNIC=${PYCNIC_BIN:-$root/target/debug/pycnic}

@@ -21,7 +21,7 @@ pub fn every_case(server: &str, deploy: fn(App) -> Deployment) {
     deploy(App::Showcase).check(|addr| showcase_cases(server, addr));
 }
 
-/// The seed table of PYCNIC.md, through a server in front of `pycnic`, HEAD included.
+/// The seed table of docs/contract.md, through a server in front of `pycnic`, HEAD included.
 pub fn seed_table(server: &str, addr: SocketAddr) {
     let error = |status: &str, code: u16, msg: &str| json!({"status": status, "status_code": code, "error": msg, "data": null});
     let logged_in = "session_id=1234567890abcdefg; Path=/";
