@@ -155,18 +155,30 @@ impl<C> Pool<C> {
         }
     }
 
-    /// Runs `op` on an idle connection, or on a new one from `connect`.
+    /// Runs `op` on an idle connection, or on a new one from `connect`. An idle connection may
+    /// have gone stale (the server restarted): when `op` fails on one, it runs once more on a
+    /// new connection.
     pub(crate) fn with<T>(
         &self,
-        connect: impl FnOnce() -> Result<C, StoreError>,
-        op: impl FnOnce(&mut C) -> Result<T, StoreError>,
+        connect: impl Fn() -> Result<C, StoreError>,
+        op: impl Fn(&mut C) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut conn = match taken {
-            Some(conn) => conn,
-            None => connect()?,
+        let (conn, out) = match taken {
+            Some(mut conn) => match op(&mut conn) {
+                Ok(out) => (conn, out),
+                Err(_) => {
+                    let mut fresh = connect()?;
+                    let out = op(&mut fresh)?;
+                    (fresh, out)
+                }
+            },
+            None => {
+                let mut fresh = connect()?;
+                let out = op(&mut fresh)?;
+                (fresh, out)
+            }
         };
-        let out = op(&mut conn)?;
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < 16
         {

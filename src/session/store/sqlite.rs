@@ -63,7 +63,7 @@ impl SqliteStore {
 
     fn with<T>(
         &self,
-        op: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        op: impl Fn(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         self.pool
             .with(|| self.connect(), |conn| op(conn).map_err(failed))
