@@ -3,6 +3,8 @@
 //! (or, for the cookie store, in the cookie), never in memory. Real `redis-server` and
 //! `memcached` on free loopback ports.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "common/cgi.rs"]
 mod cgi;
 #[path = "common/e2e.rs"]

@@ -3,6 +3,8 @@
 //! key; and a store stopped and restarted under the running servers (JSON 503 quickly, the
 //! backends keep running, and they reconnect by themselves).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "common/cgi.rs"]
 mod cgi;
 #[path = "common/e2e.rs"]
