@@ -185,6 +185,12 @@ impl Writer<'_> {
         mut base: Record,
         response: &mut Response,
     ) -> Result<(), HttpError> {
+        if state.cycle {
+            // Moving to a new id: start from the latest version, so writes made meanwhile
+            // under the old id come along.
+            let latest = store.load(&id).map_err(unavailable)?.ok_or_else(gone)?;
+            base = latest.record;
+        }
         for _ in 0..MAX_ATTEMPTS {
             let mut data = if state.cleared { Map::new() } else { base.data };
             for (key, change) in &state.changes {
@@ -209,12 +215,7 @@ impl Writer<'_> {
             {
                 return Ok(());
             }
-            let Some(latest) = store.load(&id).map_err(unavailable)? else {
-                return Err(HttpError::new(
-                    409,
-                    "The session ended while this request ran; its changes were not saved",
-                ));
-            };
+            let latest = store.load(&id).map_err(unavailable)?.ok_or_else(gone)?;
             version = latest.version;
             base = latest.record;
         }
@@ -276,6 +277,14 @@ impl Writer<'_> {
         }
         cookie
     }
+}
+
+/// The answer of a request whose session was destroyed (or cycled) while it ran.
+fn gone() -> HttpError {
+    HttpError::new(
+        409,
+        "The session ended while this request ran; its changes were not saved",
+    )
 }
 
 const EPOCH: &str = "Thu, 01 Jan 1970 00:00:00 GMT";

@@ -15,6 +15,8 @@
 //!   both keep their change. For the same key, the request that commits last wins. A session
 //!   destroyed (or whose id was cycled) while a request was in flight stays gone: that
 //!   request's write is refused with a 409 and nothing is re-created.
+//! - **Errors**: a handler that answers with an error saves nothing (as its cookies are
+//!   dropped); a store that is down is a 503; a write refused as above is a 409.
 //! - **Cookie store**: the same API, the record in a private cookie; there each response
 //!   carries the whole record, so of two parallel writes the last response wins, and a
 //!   logout clears the browser's cookie but cannot revoke a copy taken earlier (it dies at its
