@@ -106,14 +106,22 @@ for name in cookie sqlite redis memcached; do
     } > "$work/me-$name.lua"
     echo "$name: $(curl -sS -H "$(sed -n 2p "$work/me-$name.lua" | tr -d ' ",' | sed 's/^/Cookie: /')" "http://127.0.0.1:${port[$name]}/me")"
 done
-echo "plain: $(curl -sS "http://127.0.0.1:${port[sqlite]}/login")"
+# The plain route goes through the same wrk script machinery (a random Cookie per request), so
+# the client's own cost is the same on both sides of each ratio.
+{
+    echo "local cookies = {"
+    for i in $(seq "$sessions"); do echo "  \"session_id=$i\","; done
+    echo "}"
+    echo 'request = function() return wrk.format("GET", "/login", {Cookie = cookies[math.random(#cookies)]}) end'
+} > "$work/plain.lua"
+echo "plain: $(curl -sS -H 'Cookie: session_id=1' "http://127.0.0.1:${port[sqlite]}/login")"
 
 configs=(plain cookie sqlite redis memcached)
 for round in $(seq "$rounds"); do
     for name in "${configs[@]}"; do
         if [ "$name" = plain ]; then
-            wrk -t1 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:${port[sqlite]}/login" \
-                > "$work/wrk-$name-$round.txt"
+            wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$work/plain.lua" \
+                "http://127.0.0.1:${port[sqlite]}/login" > "$work/wrk-$name-$round.txt"
         else
             wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$work/me-$name.lua" \
                 "http://127.0.0.1:${port[$name]}/me" > "$work/wrk-$name-$round.txt"
@@ -127,15 +135,23 @@ work, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 label = {"plain": "GET /login, no session (seed)", "cookie": "GET /me, cookie store",
          "sqlite": "GET /me, SQLite", "redis": "GET /me, Redis", "memcached": "GET /me, memcached"}
 def ms(text):
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    found = re.match(r"([\d.]+)(us|ms|s|m)", text)
+    if not found:
+        return float("nan")
+    value, unit = found.groups()
+    if unit == "m":
+        return float(value) * 60e3
     return float(value) * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
 rows = {}
 for name in names:
     rps, p99, errors = [], [], 0
     for r in range(1, rounds + 1):
         out = open(f"{work}/wrk-{name}-{r}.txt").read()
+        if "99%" not in out:
+            print(f"--- {name} round {r}: no latency figures\n{out}", file=sys.stderr)
         rps.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
-        p99.append(ms(re.search(r"99%\s+(\S+)", out).group(1)))
+        found = re.search(r"99%\s+(\S+)", out)
+        p99.append(ms(found.group(1)) if found else float("nan"))
         m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         errors += int(m.group(1)) if m else 0
         m = re.search(r"Socket errors: (.*)", out)

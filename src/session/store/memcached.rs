@@ -1,19 +1,18 @@
 //! `memcached://HOST:PORT`: sessions in memcached under `pycnic:session:<hex of the id hash>`,
 //! with an expiry time, so expired sessions disappear by themselves. New sessions use `add`
-//! (fails if present), writes use `cas` with the token `gets` returned. The `memcache` crate's
-//! pool (r2d2) connects on first use, with connect and IO timeouts, and replaces a connection
-//! that stops answering.
+//! (fails if present), writes use `cas` with the token `gets` returned. Each operation takes a
+//! client of its own from a per-process pool (one connection each, made on first use with
+//! connect and IO timeouts); a client that failed is dropped and the next one reconnects.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{IdHash, Record, Store, StoreError, Versioned, hex};
+use super::{IdHash, Pool, Record, Store, StoreError, Versioned, hex};
 
 /// The memcached store.
 pub struct MemcachedStore {
     url: String,
     timeout: Duration,
-    client: Mutex<Option<std::sync::Arc<memcache::Client>>>,
+    pool: Pool<memcache::Client>,
 }
 
 fn failed(err: impl std::fmt::Display) -> StoreError {
@@ -37,37 +36,36 @@ impl MemcachedStore {
         MemcachedStore {
             url: format!("memcache://{host}?timeout={secs}&tcp_nodelay=true"),
             timeout,
-            client: Mutex::new(None),
+            pool: Pool::new(),
         }
     }
 
-    /// The client, built on first use; a failed build is retried by the next request.
-    fn client(&self) -> Result<std::sync::Arc<memcache::Client>, StoreError> {
-        let mut slot = self.client.lock().map_err(failed)?;
-        if let Some(client) = slot.as_ref() {
-            return Ok(client.clone());
-        }
-        let client = memcache::Client::builder()
+    /// A client with one connection of its own.
+    fn connect(&self) -> Result<memcache::Client, StoreError> {
+        memcache::Client::builder()
             .add_server(self.url.as_str())
             .map_err(failed)?
-            .with_max_pool_size(8)
+            .with_max_pool_size(1)
             .with_min_idle_conns(1)
             .with_connection_timeout(self.timeout)
             .build()
-            .map_err(failed)?;
-        let client = std::sync::Arc::new(client);
-        *slot = Some(client.clone());
-        Ok(client)
+            .map_err(failed)
+    }
+
+    fn with<T>(
+        &self,
+        op: impl Fn(&memcache::Client) -> Result<T, memcache::MemcacheError>,
+    ) -> Result<T, StoreError> {
+        self.pool
+            .with(|| self.connect(), |client| op(client).map_err(failed))
     }
 }
 
 impl Store for MemcachedStore {
     fn load(&self, id: &IdHash) -> Result<Option<Versioned>, StoreError> {
         let key = key(id);
-        let mut found = self
-            .client()?
-            .gets::<(Vec<u8>, u32, Option<u64>)>(&[key.as_str()])
-            .map_err(failed)?;
+        let mut found =
+            self.with(|client| client.gets::<(Vec<u8>, u32, Option<u64>)>(&[key.as_str()]))?;
         Ok(found.remove(&key).and_then(|(bytes, _, cas)| {
             Some(Versioned {
                 record: Record::from_json(&bytes)?,
@@ -77,9 +75,8 @@ impl Store for MemcachedStore {
     }
 
     fn create(&self, id: &IdHash, record: &Record, ttl: u64) -> Result<(), StoreError> {
-        self.client()?
-            .add(&key(id), record.to_json().as_slice(), expiry(ttl))
-            .map_err(failed)
+        let bytes = record.to_json();
+        self.with(|client| client.add(&key(id), bytes.as_slice(), expiry(ttl)))
     }
 
     fn update(
@@ -89,19 +86,19 @@ impl Store for MemcachedStore {
         version: u64,
         ttl: u64,
     ) -> Result<bool, StoreError> {
-        let client = self.client()?;
-        let written = client.cas(&key(id), record.to_json().as_slice(), expiry(ttl), version);
-        match written {
-            Ok(swapped) => Ok(swapped),
-            // EXISTS (changed meanwhile) and NOT_FOUND (deleted) are answers, not failures.
-            Err(memcache::MemcacheError::CommandError(
-                memcache::CommandError::KeyExists | memcache::CommandError::KeyNotFound,
-            )) => Ok(false),
-            Err(err) => Err(failed(err)),
-        }
+        let bytes = record.to_json();
+        self.with(|client| {
+            match client.cas(&key(id), bytes.as_slice(), expiry(ttl), version) {
+                // EXISTS (changed meanwhile) and NOT_FOUND (deleted) are answers, not failures.
+                Err(memcache::MemcacheError::CommandError(
+                    memcache::CommandError::KeyExists | memcache::CommandError::KeyNotFound,
+                )) => Ok(false),
+                other => other,
+            }
+        })
     }
 
     fn delete(&self, id: &IdHash) -> Result<(), StoreError> {
-        self.client()?.delete(&key(id)).map(|_| ()).map_err(failed)
+        self.with(|client| client.delete(&key(id)).map(|_| ()))
     }
 }

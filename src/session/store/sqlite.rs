@@ -24,6 +24,9 @@ pub struct SqliteStore {
     path: PathBuf,
     busy: Duration,
     pool: Pool<Connection>,
+    /// Serialises this process's writes: threads queue here instead of sleeping in SQLite's
+    /// busy handler (other processes still meet the busy timeout).
+    writing: std::sync::Mutex<()>,
 }
 
 fn failed(err: impl std::fmt::Display) -> StoreError {
@@ -37,6 +40,7 @@ impl SqliteStore {
             path: PathBuf::from(path),
             busy,
             pool: Pool::new(),
+            writing: std::sync::Mutex::new(()),
         }
     }
 
@@ -59,6 +63,17 @@ impl SqliteStore {
             .map_err(failed)?;
         conn.execute_batch(SCHEMA).map_err(failed)?;
         Ok(conn)
+    }
+
+    fn write<T>(
+        &self,
+        op: impl Fn(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let _turn = self
+            .writing
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        self.with(op)
     }
 
     fn with<T>(
@@ -93,7 +108,7 @@ impl Store for SqliteStore {
 
     fn create(&self, id: &IdHash, record: &Record, ttl: u64) -> Result<(), StoreError> {
         let sweep = id[0] < 4; // about one creation in 64 sweeps expired rows
-        self.with(|conn| {
+        self.write(|conn| {
             conn.prepare_cached(
                 "INSERT INTO pycnic_sessions (id, version, expires, record) VALUES (?1, 1, ?2, ?3)",
             )?
@@ -113,7 +128,7 @@ impl Store for SqliteStore {
         ttl: u64,
     ) -> Result<bool, StoreError> {
         let version = i64::try_from(version).unwrap_or(-1);
-        let changed = self.with(|conn| {
+        let changed = self.write(|conn| {
             conn.prepare_cached(
                 "UPDATE pycnic_sessions SET version = version + 1, expires = ?3, record = ?4 \
                  WHERE id = ?1 AND version = ?2",
@@ -124,7 +139,7 @@ impl Store for SqliteStore {
     }
 
     fn delete(&self, id: &IdHash) -> Result<(), StoreError> {
-        self.with(|conn| {
+        self.write(|conn| {
             conn.prepare_cached("DELETE FROM pycnic_sessions WHERE id = ?1")?
                 .execute(params![&id[..]])
         })
@@ -132,7 +147,7 @@ impl Store for SqliteStore {
     }
 
     fn gc(&self) -> Result<u64, StoreError> {
-        self.with(sweep_expired)
+        self.write(sweep_expired)
     }
 }
 
