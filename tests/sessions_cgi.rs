@@ -184,6 +184,36 @@ fn a_read_only_request_sends_no_cookie(kind: Kind) {
     assert_eq!(anonymous.status, 401);
 }
 
+/// Reads alone keep a session alive past its idle timeout (the throttled touch), and a
+/// server-side store sends no cookie for them.
+fn reads_alone_keep_a_session_alive_past_its_idle_timeout(kind: Kind) {
+    let fx = Fixture::new(kind).with("PYCNIC_SESSION_IDLE", "3");
+    let mut cookie = fx.login();
+    let put = fx.cgi("PUT", "/note/a", Some(&cookie), r#"{"value":1}"#);
+    assert_eq!(put.status, 200);
+    if let Some(renewed) = cookies_of(&put) {
+        cookie = renewed;
+    }
+    let start = std::time::Instant::now();
+    // Reads every 0.6 s for 5 s: well past the idle 3 s since the last write.
+    while start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(600));
+        let got = fx.cgi("GET", "/note/a", Some(&cookie), "");
+        assert_eq!(
+            got.status,
+            200,
+            "{kind:?} at {:?}: {}",
+            start.elapsed(),
+            got.text()
+        );
+        match (kind, cookies_of(&got)) {
+            (Kind::Cookie, Some(renewed)) => cookie = renewed,
+            (Kind::Cookie, None) => {}
+            (_, sent) => assert_eq!(sent, None, "{kind:?}: a read sends no cookie"),
+        }
+    }
+}
+
 /// Two parallel requests change different keys; both keep their change.
 fn parallel_writes_of_different_keys_both_stay(kind: Kind) {
     let fx = Fixture::new(kind);
@@ -272,6 +302,7 @@ for_each_store!(
     every_changed_character_of_the_cookie_is_refused_without_a_500,
     idle_timeout_ends_a_quiet_session,
     absolute_lifetime_ends_even_a_busy_session,
+    reads_alone_keep_a_session_alive_past_its_idle_timeout,
 );
 
 for_each_server_store!(
