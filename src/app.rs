@@ -162,10 +162,8 @@ impl App {
     /// Removes expired sessions from a store that does not expire them itself (SQLite);
     /// returns how many (Redis and memcached expire theirs: 0). `pycnic sessions gc`.
     pub fn collect_expired_sessions(&self) -> Result<u64, String> {
-        match self.sessions.store().map_err(|err| err.message)? {
-            Some(store) => store.gc().map_err(|err| err.to_string()),
-            None => Ok(0),
-        }
+        let store = self.sessions.store().map_err(|err| err.to_string())?;
+        store.gc().map_err(|err| err.to_string())
     }
 
     /// `(pattern, methods, handler name)` per route: the `pycnic routes` table.

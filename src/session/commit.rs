@@ -1,15 +1,13 @@
 //! Loading a session with the request and saving its changes after the handler: expiry checks,
-//! id issue and hashing, compare-and-set retries, and the session cookie with its defaults
-//! (HttpOnly, SameSite=Lax, Path=/, Secure over HTTPS or when configured, `__Host-` rules,
-//! at most 4096 bytes).
+//! compare-and-set retries, and the session cookie with its defaults (HttpOnly, SameSite=Lax,
+//! Path=/, Secure over HTTPS or when configured, `__Host-` rules, at most 4096 bytes). Stores
+//! are reached only through [`Backend`].
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Map;
-use sha2::{Digest, Sha256};
+use serde_json::{Map, Value};
 
+use super::backend::{Backend, Found, Saved};
 use super::config::{Runtime, SessionConfig};
-use super::store::{self, IdHash, Record, Store, StoreError};
+use super::store::{Record, StoreError};
 use super::{Origin, Session, State};
 use crate::cookie::Cookies;
 use crate::error::HttpError;
@@ -20,21 +18,19 @@ use crate::set_cookie::{Cookie, SameSite};
 /// Compare-and-set attempts before a write gives up (each loses only to another write).
 const MAX_ATTEMPTS: usize = 16;
 
+const EPOCH: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
+
 fn unavailable(err: StoreError) -> HttpError {
     log::error!("session store: {err}");
     HttpError::service_unavailable("Session store unavailable")
 }
 
-fn hash(id: &[u8]) -> IdHash {
-    Sha256::digest(id).into()
-}
-
-/// The id a cookie carries: exactly 32 bytes of base64url, anything else is no id.
-fn decode_id(token: &str) -> Option<[u8; 32]> {
-    if token.len() != 43 {
-        return None;
-    }
-    URL_SAFE_NO_PAD.decode(token).ok()?.try_into().ok()
+/// The answer of a request whose session was destroyed (or its id cycled) while it ran.
+fn gone() -> HttpError {
+    HttpError::new(
+        409,
+        "The session ended while this request ran; its changes were not saved",
+    )
 }
 
 /// When the record ends: its idle or its absolute expiry, whichever comes first.
@@ -44,44 +40,25 @@ fn expiry(record: &Record, config: &SessionConfig) -> u64 {
     idle.min(absolute)
 }
 
-fn ttl(record: &Record, config: &SessionConfig, now: u64) -> u64 {
-    expiry(record, config).saturating_sub(now).max(1)
-}
-
 impl Session {
     /// The session the request's cookie names, if it is live; otherwise an empty new one.
     pub(crate) fn load(runtime: &Runtime, cookies: &Cookies) -> Result<Session, HttpError> {
         let config = runtime.config()?;
         let name = config.full_cookie_name();
         let token = cookies.get(&name).filter(|t| !t.is_empty());
-        let now = now();
-        let origin = match (runtime.store()?, token) {
-            (_, None) => Origin::Fresh,
-            (None, Some(token)) => {
-                let keys = runtime.keys()?;
-                match store::cookie::open(keys, &name, token, now) {
-                    Some(record) if now < expiry(&record, config) => Origin::Cookie { record },
-                    _ => Origin::Fresh,
+        let origin = match token {
+            None => Origin::Fresh,
+            Some(token) => {
+                let store = runtime.store()?;
+                match store.find(token).map_err(unavailable)? {
+                    Some(found) if now() < expiry(&found.record, config) => Origin::Live(found),
+                    Some(expired) => {
+                        store.delete(expired.handle).map_err(unavailable)?;
+                        Origin::Fresh
+                    }
+                    None => Origin::Fresh,
                 }
             }
-            (Some(store), Some(token)) => match decode_id(token) {
-                None => Origin::Fresh,
-                Some(raw) => {
-                    let id = hash(&raw);
-                    match store.load(&id).map_err(unavailable)? {
-                        Some(found) if now < expiry(&found.record, config) => Origin::Server {
-                            id,
-                            version: found.version,
-                            record: found.record,
-                        },
-                        Some(_) => {
-                            store.delete(&id).map_err(unavailable)?;
-                            Origin::Fresh
-                        }
-                        None => Origin::Fresh,
-                    }
-                }
-            },
         };
         Ok(Session::new(origin, token.is_some()))
     }
@@ -95,139 +72,127 @@ impl Session {
         response: &mut Response,
     ) -> Result<(), HttpError> {
         let state = self.state.lock().map_err(|_| super::poisoned())?;
-        let config = runtime.config()?;
+        let nothing_to_do = !state.destroyed
+            && !state.cycle
+            && !state.cleared
+            && state.changes.is_empty()
+            && matches!(state.origin, Origin::Fresh);
+        if nothing_to_do {
+            return Ok(());
+        }
         let writer = Writer {
-            runtime,
-            config,
+            store: runtime.store()?,
+            config: runtime.config()?,
             https,
             now: now(),
         };
-        writer.commit(&state, runtime.store()?, response)
+        writer.commit(&state, response)
     }
 }
 
 struct Writer<'a> {
-    runtime: &'a Runtime,
+    store: &'a dyn Backend,
     config: &'a SessionConfig,
     https: bool,
     now: u64,
 }
 
 impl Writer<'_> {
-    fn commit(
-        &self,
-        state: &State,
-        store: Option<&dyn Store>,
-        response: &mut Response,
-    ) -> Result<(), HttpError> {
+    fn commit(&self, state: &State, response: &mut Response) -> Result<(), HttpError> {
         let dirty = state.cleared || !state.changes.is_empty();
         if state.destroyed {
-            if let (Some(store), Origin::Server { id, .. }) = (store, &state.origin) {
-                store.delete(id).map_err(unavailable)?;
+            if let Origin::Live(found) = &state.origin {
+                self.store.delete(found.handle).map_err(unavailable)?;
             }
-            if state.data.is_empty() {
-                if state.had_cookie {
-                    let deletion = self.cookie("").max_age(0).expires(EPOCH);
-                    response.add_cookie(deletion)?;
-                }
-                return Ok(());
+            if !state.data.is_empty() {
+                // Keys inserted after destroy(): a new session.
+                return self.create(state.data.clone(), self.now, response);
             }
-            return self.create(store, state.data.clone(), self.now, response);
+            if state.had_cookie {
+                response.add_cookie(self.cookie("").max_age(0).expires(EPOCH))?;
+            }
+            return Ok(());
         }
         match &state.origin {
             Origin::Fresh if state.data.is_empty() => Ok(()),
-            Origin::Fresh => self.create(store, state.data.clone(), self.now, response),
-            Origin::Cookie { record } => {
-                if !dirty && !state.cycle && !self.due_for_touch(record) {
-                    return Ok(());
-                }
-                self.create(store, state.data.clone(), record.created, response)
+            Origin::Fresh => self.create(state.data.clone(), self.now, response),
+            Origin::Live(found) if state.cycle => {
+                // A new id with the data; the old id is retired, so a request still in flight
+                // on it cannot write it back.
+                let data = apply(state, found.record.data.clone());
+                self.create(data, found.record.created, response)?;
+                self.store.delete(found.handle).map_err(unavailable)
             }
-            Origin::Server {
-                id,
-                version,
-                record,
-            } => {
-                let Some(store) = store else {
-                    return Ok(()); // the store setting changed under a live session
-                };
-                if !dirty && !state.cycle {
-                    if self.due_for_touch(record) {
-                        let touched = Record {
-                            touched: self.now,
-                            ..record.clone()
-                        };
-                        let ttl = ttl(&touched, self.config, self.now);
-                        // Lost to another write: that write touched it too.
-                        store
-                            .update(id, &touched, *version, ttl)
-                            .map_err(unavailable)?;
-                    }
-                    return Ok(());
-                }
-                self.update(store, state, *id, *version, record.clone(), response)
-            }
+            Origin::Live(found) if dirty => self.update(state, found.clone(), response),
+            Origin::Live(found) => self.touch(found, response),
         }
     }
 
-    fn due_for_touch(&self, record: &Record) -> bool {
-        self.now.saturating_sub(record.touched) >= self.config.touch_interval()
+    /// A request that only read: refresh the idle clock at most every idle/10 seconds.
+    fn touch(&self, found: &Found, response: &mut Response) -> Result<(), HttpError> {
+        let since = self.now.saturating_sub(found.record.touched);
+        if since < self.config.touch_interval() {
+            return Ok(());
+        }
+        let touched = Record {
+            touched: self.now,
+            ..found.record.clone()
+        };
+        let until = expiry(&touched, self.config);
+        let saved = self
+            .store
+            .update(found.handle, &touched, found.version, until)
+            .map_err(unavailable)?;
+        // A conflict means another request wrote the session, and so touched it too.
+        if let Saved::Done {
+            cookie: Some(value),
+        } = saved
+        {
+            self.set(&value, response)?;
+        }
+        Ok(())
     }
 
     /// Re-applies this request's changes onto the latest version until a compare-and-set
     /// succeeds; a session gone meanwhile is not re-created.
     fn update(
         &self,
-        store: &dyn Store,
         state: &State,
-        id: IdHash,
-        mut version: u64,
-        mut base: Record,
+        mut found: Found,
         response: &mut Response,
     ) -> Result<(), HttpError> {
-        if state.cycle {
-            // Moving to a new id: start from the latest version, so writes made meanwhile
-            // under the old id come along.
-            let latest = store.load(&id).map_err(unavailable)?.ok_or_else(gone)?;
-            base = latest.record;
-        }
         for _ in 0..MAX_ATTEMPTS {
-            let mut data = if state.cleared { Map::new() } else { base.data };
-            for (key, change) in &state.changes {
-                match change {
-                    Some(value) => data.insert(key.clone(), value.clone()),
-                    None => data.remove(key),
-                };
-            }
-            if state.cycle {
-                self.create(Some(store), data, base.created, response)?;
-                return store.delete(&id).map_err(unavailable);
-            }
             let record = Record {
-                created: base.created,
+                created: found.record.created,
                 touched: self.now,
-                data,
+                data: apply(state, found.record.data),
             };
-            let ttl = ttl(&record, self.config, self.now);
-            if store
-                .update(&id, &record, version, ttl)
-                .map_err(unavailable)?
-            {
-                return Ok(());
+            let until = expiry(&record, self.config);
+            let saved = self
+                .store
+                .update(found.handle, &record, found.version, until)
+                .map_err(unavailable)?;
+            match saved {
+                Saved::Done {
+                    cookie: Some(value),
+                } => return self.set(&value, response),
+                Saved::Done { cookie: None } => return Ok(()),
+                Saved::Conflict => {}
             }
-            let latest = store.load(&id).map_err(unavailable)?.ok_or_else(gone)?;
-            version = latest.version;
-            base = latest.record;
+            found = self
+                .store
+                .reload(found.handle)
+                .map_err(unavailable)?
+                .ok_or_else(gone)?;
         }
         log::error!("session write lost {MAX_ATTEMPTS} compare-and-set rounds in a row");
         Err(HttpError::service_unavailable("Session store busy"))
     }
 
-    /// A session with a new id (server stores) or a new token (cookie store) holding `data`.
+    /// A new session holding `data`, and its cookie.
     fn create(
         &self,
-        store: Option<&dyn Store>,
-        data: Map<String, serde_json::Value>,
+        data: Map<String, Value>,
         created: u64,
         response: &mut Response,
     ) -> Result<(), HttpError> {
@@ -236,23 +201,14 @@ impl Writer<'_> {
             touched: self.now,
             data,
         };
-        let value = match store {
-            Some(store) => {
-                let raw = crate::keys::random_bytes().map_err(no_randomness)?;
-                let ttl = ttl(&record, self.config, self.now);
-                store
-                    .create(&hash(&raw), &record, ttl)
-                    .map_err(unavailable)?;
-                URL_SAFE_NO_PAD.encode(raw)
-            }
-            None => {
-                let keys = self.runtime.keys()?;
-                let name = self.config.full_cookie_name();
-                let until = expiry(&record, self.config);
-                store::cookie::seal(keys, &name, &record, until).map_err(no_randomness)?
-            }
-        };
-        let cookie = self.cookie(&value);
+        let until = expiry(&record, self.config);
+        let value = self.store.create(&record, until).map_err(unavailable)?;
+        self.set(&value, response)
+    }
+
+    /// Sets the session cookie, unless it would be too large for browsers to keep.
+    fn set(&self, value: &str, response: &mut Response) -> Result<(), HttpError> {
+        let cookie = self.cookie(value);
         let length = cookie.to_header_value()?.len();
         if length > MAX_COOKIE_BYTES {
             log::error!("session cookie of {length} bytes refused (browsers keep 4096)");
@@ -271,25 +227,21 @@ impl Writer<'_> {
             .path("/")
             .http_only()
             .same_site(SameSite::Lax);
-        let secure = self.config.host_prefix || self.config.secure.unwrap_or(self.https);
-        if secure {
+        if self.config.host_prefix || self.config.secure.unwrap_or(self.https) {
             cookie = cookie.secure();
         }
         cookie
     }
 }
 
-/// The answer of a request whose session was destroyed (or cycled) while it ran.
-fn gone() -> HttpError {
-    HttpError::new(
-        409,
-        "The session ended while this request ran; its changes were not saved",
-    )
-}
-
-const EPOCH: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
-
-fn no_randomness(err: getrandom::Error) -> HttpError {
-    log::error!("no randomness from the OS: {err}");
-    HttpError::service_unavailable("Session unavailable")
+/// This request's own changes (a clear, keys set, keys removed) on top of `base`.
+fn apply(state: &State, base: Map<String, Value>) -> Map<String, Value> {
+    let mut data = if state.cleared { Map::new() } else { base };
+    for (key, change) in &state.changes {
+        match change {
+            Some(value) => data.insert(key.clone(), value.clone()),
+            None => data.remove(key),
+        };
+    }
+    data
 }

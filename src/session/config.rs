@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::error::HttpError;
 use crate::keys::Keys;
-use crate::session::store::{Store, StoreSpec};
+use crate::session::backend::{Backend, ServerBackend};
+use crate::session::store::StoreSpec;
+use crate::session::store::cookie::CookieStore;
 
 /// How sessions are kept: every setting has an environment variable and a default.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +125,7 @@ impl SessionConfig {
 pub struct Runtime {
     config: OnceLock<Result<SessionConfig, String>>,
     keys: OnceLock<Result<Keys, String>>,
-    store: OnceLock<Result<Option<Box<dyn Store>>, String>>,
+    store: OnceLock<Result<Box<dyn Backend>, HttpError>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -168,13 +170,26 @@ impl Runtime {
             .map_err(|why| misconfigured("secret key", why))
     }
 
-    /// The server-side store (`None` for the cookie store), or a logged error and a 500.
-    pub fn store(&self) -> Result<Option<&dyn Store>, HttpError> {
-        let config = self.config()?;
+    /// The session store, opened on first need (its connections are made later still), or a
+    /// logged error and a 500.
+    pub fn store(&self) -> Result<&dyn Backend, HttpError> {
         self.store
-            .get_or_init(|| config.store.open(config.timeout).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                let config = self.config()?;
+                let server = config
+                    .store
+                    .open(config.timeout)
+                    .map_err(|why| misconfigured("session store", &why.to_string()))?;
+                Ok(match server {
+                    Some(store) => Box::new(ServerBackend::new(store)),
+                    None => Box::new(CookieStore::new(
+                        self.keys()?.clone(),
+                        config.full_cookie_name(),
+                    )),
+                })
+            })
             .as_ref()
-            .map(|store| store.as_deref())
-            .map_err(|why| misconfigured("session store", why))
+            .map(|backend| backend.as_ref())
+            .map_err(Clone::clone)
     }
 }

@@ -31,6 +31,7 @@ use serde_json::{Map, Value};
 
 use crate::error::HttpError;
 
+pub mod backend;
 mod commit;
 pub mod config;
 pub mod store;
@@ -42,14 +43,8 @@ pub use config::{Runtime, SessionConfig};
 enum Origin {
     /// No live session came with the request.
     Fresh,
-    /// A server-side session: its id hash, the version read, the record.
-    Server {
-        id: store::IdHash,
-        version: u64,
-        record: store::Record,
-    },
-    /// A record from the cookie store.
-    Cookie { record: store::Record },
+    /// A live session, as its store holds it.
+    Live(backend::Found),
 }
 
 #[derive(Debug)]
@@ -80,7 +75,7 @@ impl Session {
     fn new(origin: Origin, had_cookie: bool) -> Session {
         let data = match &origin {
             Origin::Fresh => Map::new(),
-            Origin::Server { record, .. } | Origin::Cookie { record } => record.data.clone(),
+            Origin::Live(found) => found.record.data.clone(),
         };
         Session {
             state: Mutex::new(State {
