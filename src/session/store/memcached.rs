@@ -2,7 +2,8 @@
 //! with an expiry time, so expired sessions disappear by themselves. New sessions use `add`
 //! (fails if present), writes use `cas` with the token `gets` returned. Each operation takes a
 //! client of its own from a per-process pool (one connection each, made on first use with
-//! connect and IO timeouts); a client that failed is dropped and the next one reconnects.
+//! connect and IO timeouts, not pinged before use); a client that failed is dropped and the
+//! next one reconnects.
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ pub struct MemcachedStore {
     url: String,
     timeout: Duration,
     pool: Pool<memcache::Client>,
+    /// The one helper thread r2d2 needs, shared by every client (r2d2 would start three per
+    /// client otherwise).
+    helpers: std::sync::Arc<scheduled_thread_pool::ScheduledThreadPool>,
 }
 
 fn failed(err: impl std::fmt::Display) -> StoreError {
@@ -37,19 +41,24 @@ impl MemcachedStore {
             url: format!("memcache://{host}?timeout={secs}&tcp_nodelay=true"),
             timeout,
             pool: Pool::new(),
+            helpers: std::sync::Arc::new(scheduled_thread_pool::ScheduledThreadPool::new(1)),
         }
     }
 
-    /// A client with one connection of its own.
+    /// A client with one connection of its own. Its pool does not ping memcached before each
+    /// use (`test_on_check_out` off: one round trip saved per operation); a client whose
+    /// connection failed is dropped by [`Pool`] instead.
     fn connect(&self) -> Result<memcache::Client, StoreError> {
-        memcache::Client::builder()
-            .add_server(self.url.as_str())
-            .map_err(failed)?
-            .with_max_pool_size(1)
-            .with_min_idle_conns(1)
-            .with_connection_timeout(self.timeout)
-            .build()
-            .map_err(failed)
+        let url = memcache::Url::parse(&self.url).map_err(failed)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(1)
+            .min_idle(Some(1))
+            .test_on_check_out(false)
+            .connection_timeout(self.timeout)
+            .thread_pool(std::sync::Arc::clone(&self.helpers))
+            .build(memcache::ConnectionManager::new(url))
+            .map_err(failed)?;
+        memcache::Client::with_pool(pool).map_err(failed)
     }
 
     fn with<T>(
