@@ -245,3 +245,74 @@ fn apply(state: &State, base: Map<String, Value>) -> Map<String, Value> {
     }
     data
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    fn state(changes: BTreeMap<String, Option<Value>>, cleared: bool) -> State {
+        State {
+            origin: Origin::Fresh,
+            had_cookie: false,
+            data: Map::new(),
+            changes,
+            cleared,
+            cycle: false,
+            destroyed: false,
+        }
+    }
+
+    fn changes() -> impl Strategy<Value = BTreeMap<String, Option<Value>>> {
+        proptest::collection::btree_map("[a-e]", proptest::option::of(any::<u8>()), 0..5).prop_map(
+            |m| {
+                m.into_iter()
+                    .map(|(k, v)| (k, v.map(|n| json!(n))))
+                    .collect()
+            },
+        )
+    }
+
+    proptest! {
+        /// Two requests that change different keys, committed in either order, both keep
+        /// their change; a key neither touched keeps its stored value.
+        #[test]
+        fn disjoint_changes_commute_and_both_survive(a in changes(), b in changes(),
+                                                    base in proptest::collection::btree_map("[a-z]", any::<u8>(), 0..8)) {
+            let b: BTreeMap<_, _> = b.into_iter().filter(|(k, _)| !a.contains_key(k)).collect();
+            let base: Map<String, Value> = base.into_iter().map(|(k, v)| (k, json!(v))).collect();
+            let (sa, sb) = (state(a.clone(), false), state(b.clone(), false));
+            let ab = apply(&sb, apply(&sa, base.clone()));
+            let ba = apply(&sa, apply(&sb, base.clone()));
+            prop_assert_eq!(&ab, &ba);
+            for (key, change) in a.iter().chain(b.iter()) {
+                prop_assert_eq!(ab.get(key), change.as_ref());
+            }
+            for (key, value) in &base {
+                if !a.contains_key(key) && !b.contains_key(key) {
+                    prop_assert_eq!(ab.get(key), Some(value));
+                }
+            }
+        }
+
+        /// Same key: the request applied last wins.
+        #[test]
+        fn the_last_write_of_one_key_wins(x in any::<u8>(), y in any::<u8>()) {
+            let sa = state(BTreeMap::from([("k".to_string(), Some(json!(x)))]), false);
+            let sb = state(BTreeMap::from([("k".to_string(), Some(json!(y)))]), false);
+            let merged = apply(&sb, apply(&sa, Map::new()));
+            prop_assert_eq!(merged.get("k"), Some(&json!(y)));
+        }
+    }
+
+    #[test]
+    fn a_clear_drops_what_was_stored_but_keeps_this_requests_keys() {
+        let base: Map<String, Value> = [("old".to_string(), json!(1))].into_iter().collect();
+        let s = state(BTreeMap::from([("new".to_string(), Some(json!(2)))]), true);
+        assert_eq!(Value::Object(apply(&s, base)), json!({"new": 2}));
+    }
+}
