@@ -191,3 +191,39 @@ fn sessions_configured_in_code_with_the_cookie_store() {
         assert!(jar.starts_with("session="), "{jar}");
     }
 }
+
+struct Short;
+
+impl Short {
+    fn post(&self, _req: &Request, res: &mut Response) -> Result<Value, HttpError> {
+        res.add_private_cookie(Cookie::new("short", "v").max_age(2))?;
+        Ok(json!({}))
+    }
+
+    fn get(&self, req: &Request, _res: &mut Response) -> Result<Value, HttpError> {
+        Ok(json!({"short": req.private_cookies()?.get("short")}))
+    }
+}
+
+#[test]
+fn max_age_is_enforced_inside_the_token_even_if_the_client_keeps_the_cookie() {
+    let app = App::new()
+        .route(
+            "/short",
+            Handler::new(Short).post(Short::post).get(Short::get),
+        )
+        .secret_keys(keys(4));
+    let set = call(&app, "POST", "/short", "");
+    let jar = cookie_header(&set);
+    assert_eq!(
+        body(&call(&app, "GET", "/short", &jar)),
+        json!({"short": "v"})
+    );
+    // Max-Age=2: the token expires 1 to 2 s from now (whole clock seconds); 3.1 s later it
+    // is past, though the client still sends the cookie.
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    assert_eq!(
+        body(&call(&app, "GET", "/short", &jar)),
+        json!({"short": null})
+    );
+}
