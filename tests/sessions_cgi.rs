@@ -187,7 +187,7 @@ fn a_read_only_request_sends_no_cookie(kind: Kind) {
 /// Reads alone keep a session alive past its idle timeout (the throttled touch), and a
 /// server-side store sends no cookie for them.
 fn reads_alone_keep_a_session_alive_past_its_idle_timeout(kind: Kind) {
-    let fx = Fixture::new(kind).with("PYCNIC_SESSION_IDLE", "3");
+    let fx = Fixture::new(kind).with("PYCNIC_SESSION_IDLE", "4");
     let mut cookie = fx.login();
     let put = fx.cgi("PUT", "/note/a", Some(&cookie), r#"{"value":1}"#);
     assert_eq!(put.status, 200);
@@ -195,8 +195,9 @@ fn reads_alone_keep_a_session_alive_past_its_idle_timeout(kind: Kind) {
         cookie = renewed;
     }
     let start = std::time::Instant::now();
-    // Reads every 0.6 s for 5 s: well past the idle 3 s since the last write.
-    while start.elapsed() < Duration::from_secs(5) {
+    // Reads every 0.6 s for 6 s: well past the idle 4 s since the last write. A touch comes
+    // at most every idle/10 = 1 s, so touches are under 3 clock seconds apart.
+    while start.elapsed() < Duration::from_secs(6) {
         std::thread::sleep(Duration::from_millis(600));
         let got = fx.cgi("GET", "/note/a", Some(&cookie), "");
         assert_eq!(
@@ -222,12 +223,13 @@ fn parallel_writes_of_different_keys_both_stay(kind: Kind) {
         let slow = scope.spawn(|| {
             fx.cgi(
                 "PUT",
-                "/note/a?delay_ms=1500",
+                "/note/a?delay_ms=2500",
                 Some(&cookie),
                 r#"{"value":"slow"}"#,
             )
         });
-        std::thread::sleep(Duration::from_millis(300));
+        // Well after the slow request has loaded the session, well before it saves.
+        std::thread::sleep(Duration::from_millis(700));
         let fast = fx.cgi("PUT", "/note/b", Some(&cookie), r#"{"value":"fast"}"#);
         assert_eq!(fast.status, 200, "{}", fast.text());
         let slow = slow.join().unwrap();
@@ -255,12 +257,13 @@ fn a_logout_is_not_undone_by_a_request_in_flight(kind: Kind) {
         let slow = scope.spawn(|| {
             fx.cgi(
                 "PUT",
-                "/note/x?delay_ms=1500",
+                "/note/x?delay_ms=2500",
                 Some(&cookie),
                 r#"{"value":1}"#,
             )
         });
-        std::thread::sleep(Duration::from_millis(300));
+        // Well after the slow request has loaded the session, well before it saves.
+        std::thread::sleep(Duration::from_millis(700));
         let out = fx.cgi("POST", "/logout", Some(&cookie), "");
         assert_eq!(out.json("logout"), json!({"message": "Logged out"}));
         let slow = slow.join().unwrap();
