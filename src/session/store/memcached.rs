@@ -4,6 +4,10 @@
 //! client of its own from a per-process pool (one connection each, made on first use with
 //! connect and IO timeouts, not pinged before use); a client that failed is dropped and the
 //! next one reconnects.
+//!
+//! Cost: the `memcache` crate (0.21) writes and reads each binary-protocol header field with
+//! its own system call on an unbuffered socket, so this store costs about twice Redis's per
+//! request here (scripts/bench-sessions.sh); a buffered client would close the gap.
 
 use std::time::Duration;
 
