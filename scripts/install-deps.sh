@@ -16,6 +16,8 @@
 #   libfcgi-bin           cgi-fcgi, a FastCGI client for shell checks
 #   systemd               systemd-socket-activate and systemd-analyze (conf/systemd/ tests)
 #   curl wrk hyperfine    HTTP client, load generator, command timer (scripts/bench*)
+#   redis-server          Redis: the sessions tests start their own on a free loopback port
+#   memcached             memcached: the sessions tests start their own on a free loopback port
 set -euo pipefail
 
 check_only=
@@ -38,6 +40,8 @@ need_cmd curl || missing+=(curl)
 need_cmd wrk || missing+=(wrk)
 need_cmd hyperfine || missing+=(hyperfine)
 need_cmd python3 || missing+=(python3)
+need_cmd redis-server || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+need_cmd memcached || [ -x /usr/bin/memcached ] || missing+=(memcached)
 
 if [ -n "$check_only" ]; then
     cargo fuzz --version >/dev/null 2>&1 || missing+=("cargo-fuzz (cargo install cargo-fuzz --locked)")

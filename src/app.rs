@@ -11,6 +11,7 @@ use crate::panic_capture;
 use crate::request::Request;
 use crate::response::{Body, HttpResponse, Reply, Response};
 use crate::router::{RouteError, Router, strip_one_trailing_slash};
+use crate::session::{Runtime, SessionConfig};
 
 type TeardownFn = Box<dyn Fn(&Request, &Response) + Send + Sync>;
 
@@ -24,6 +25,10 @@ pub struct App {
     debug: bool,
     strip_path: bool,
     trusted_proxy: bool,
+    session_config: Option<SessionConfig>,
+    secret_keys: Option<crate::keys::Keys>,
+    /// Settings, keys and store for sessions and secure cookies, made on first need.
+    sessions: std::sync::Arc<Runtime>,
 }
 
 impl Default for App {
@@ -37,6 +42,9 @@ impl Default for App {
             debug: false,
             strip_path: true,
             trusted_proxy: false,
+            session_config: None,
+            secret_keys: None,
+            sessions: std::sync::Arc::default(),
         }
     }
 }
@@ -140,6 +148,27 @@ impl App {
         self
     }
 
+    /// Session settings in code instead of the `PYCNIC_SESSION_*` environment variables.
+    pub fn sessions(mut self, config: SessionConfig) -> App {
+        self.session_config = Some(config);
+        self.sessions = Runtime::new(self.session_config.clone(), self.secret_keys.clone());
+        self
+    }
+
+    /// Secret keys in code instead of the file named by `PYCNIC_SECRET_KEY_FILE`.
+    pub fn secret_keys(mut self, keys: crate::keys::Keys) -> App {
+        self.secret_keys = Some(keys);
+        self.sessions = Runtime::new(self.session_config.clone(), self.secret_keys.clone());
+        self
+    }
+
+    /// Removes expired sessions from a store that does not expire them itself (SQLite);
+    /// returns how many (Redis and memcached expire theirs: 0). `pycnic sessions gc`.
+    pub fn collect_expired_sessions(&self) -> Result<u64, String> {
+        let store = self.sessions.store().map_err(|err| err.to_string())?;
+        store.gc().map_err(|err| err.to_string())
+    }
+
     /// `(pattern, methods, handler name)` per route: the `pycnic routes` table.
     pub fn routes(&self) -> Vec<(String, String, String)> {
         self.router.table()
@@ -161,8 +190,18 @@ impl App {
             ));
         }
         let head = request.method == "HEAD";
+        request.sessions = Some(std::sync::Arc::clone(&self.sessions));
         let mut response = Response::new();
-        let outcome = panic_capture::guarded(|| self.run(&mut request, &mut response));
+        response.sessions = Some(std::sync::Arc::clone(&self.sessions));
+        let outcome = panic_capture::guarded(|| {
+            let reply = self.run(&mut request, &mut response)?;
+            // The session's changes are saved after the handler, before the answer is sent;
+            // a request that never touched its session costs nothing here.
+            if let Some(Ok(session)) = request.session.get() {
+                session.commit(&self.sessions, request.is_https(), &mut response)?;
+            }
+            Ok(reply)
+        });
         if let Some(teardown) = &self.teardown {
             let torn = panic_capture::guarded(|| teardown(&request, &response));
             if torn.is_err() {

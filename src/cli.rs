@@ -45,6 +45,11 @@ enum Command {
     Routes,
     /// Run one request through the CGI gateway and print the raw CGI response.
     Request(RequestArgs),
+    /// Print a new secret key line for the file named by PYCNIC_SECRET_KEY_FILE.
+    Keygen,
+    /// Session maintenance (`sessions gc`).
+    #[command(subcommand)]
+    Sessions(crate::cli_sessions::SessionsCommand),
 }
 
 #[derive(Args, Debug)]
@@ -195,6 +200,11 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
         Some(Command::Request(args)) => {
             init_logging("warn");
             request(&app, args, cli.max_body)
+        }
+        Some(Command::Keygen) => crate::cli_sessions::keygen(),
+        Some(Command::Sessions(command)) => {
+            init_logging("warn");
+            crate::cli_sessions::run(&app, command)
         }
         None if std::env::var_os("GATEWAY_INTERFACE").is_some() => {
             init_logging("warn");

@@ -157,6 +157,8 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
         data: Default::default(),
         route_args: Vec::new(),
         trusted_proxy: false,
+        sessions: None,
+        session: Default::default(),
     }
 }
 

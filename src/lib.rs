@@ -59,6 +59,7 @@
 pub mod app;
 pub mod cgi;
 pub mod cli;
+mod cli_sessions;
 pub mod cookie;
 pub mod error;
 // documented by the server rewrite
@@ -67,11 +68,14 @@ pub mod fastcgi;
 pub mod gateway;
 pub mod handler;
 pub mod http;
+pub mod keys;
 mod panic_capture;
 pub mod query;
 pub mod request;
 pub mod response;
 mod router;
+pub mod secure_cookie;
+pub mod session;
 pub mod set_cookie;
 
 pub use app::App;
@@ -102,4 +106,6 @@ pub use query::Args;
 pub use request::{Environ, Request};
 pub use response::{Body, HttpResponse, Json, Reply, Response};
 pub use router::RouteError;
+pub use secure_cookie::SecureCookies;
+pub use session::{Session, SessionConfig};
 pub use set_cookie::{Cookie, CookieError, SameSite};

@@ -11,6 +11,8 @@ use crate::cookie::Cookies;
 use crate::error::HttpError;
 use crate::http::{Headers, Method};
 use crate::query::Args;
+use crate::secure_cookie::{Kind, SecureCookies};
+use crate::session::{Runtime, Session};
 
 /// The CGI/FastCGI meta-variables of a request, by name, in arrival order, duplicates kept
 /// (nginx sends one `HTTP_COOKIE` per Cookie header). Values that are not UTF-8 are decoded
@@ -62,6 +64,10 @@ pub struct Request {
     pub(crate) data: OnceLock<Result<Value, HttpError>>,
     pub(crate) route_args: Vec<Option<String>>,
     pub(crate) trusted_proxy: bool,
+    /// The app's sessions and keys (set by `App::handle`).
+    pub(crate) sessions: Option<std::sync::Arc<Runtime>>,
+    /// The session, loaded on the first `session()` call only.
+    pub(crate) session: OnceLock<Result<Session, HttpError>>,
 }
 
 impl Request {
@@ -161,6 +167,47 @@ impl Request {
             return last;
         }
         self.environ.get("REMOTE_ADDR").unwrap_or("")
+    }
+
+    /// This request's session (loaded from its cookie on first call; an empty new one when the
+    /// cookie names no live session). Changes are saved after the handler returns. A 503 when
+    /// the store is down; a logged 500 when sessions are misconfigured.
+    pub fn session(&self) -> Result<&Session, HttpError> {
+        self.session
+            .get_or_init(|| Session::load(self.runtime()?, &self.cookies))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The request's signed cookies: `request.signed_cookies()?.get(name)` is the value when
+    /// its MAC verifies with a key of the ring and it has not expired, else `None`. A logged
+    /// 500 when no secret key is configured.
+    pub fn signed_cookies(&self) -> Result<SecureCookies<'_>, HttpError> {
+        let keys = self.runtime()?.keys()?;
+        Ok(SecureCookies::new(&self.cookies, keys, Kind::Signed))
+    }
+
+    /// The request's private (encrypted) cookies, read like [`Request::signed_cookies`].
+    pub fn private_cookies(&self) -> Result<SecureCookies<'_>, HttpError> {
+        let keys = self.runtime()?.keys()?;
+        Ok(SecureCookies::new(&self.cookies, keys, Kind::Private))
+    }
+
+    /// Whether the request came over HTTPS (`HTTPS=on` or `REQUEST_SCHEME=https`).
+    pub fn is_https(&self) -> bool {
+        self.environ
+            .get("HTTPS")
+            .is_some_and(|v| v.eq_ignore_ascii_case("on") || v == "1")
+            || self
+                .environ
+                .get("REQUEST_SCHEME")
+                .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    }
+
+    fn runtime(&self) -> Result<&Runtime, HttpError> {
+        self.sessions
+            .as_deref()
+            .ok_or_else(|| HttpError::internal("sessions need a request answered by an App"))
     }
 
     /// The route's capture groups, by position; `None` for a group that did not take part.

@@ -7,8 +7,11 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::error::HttpError;
 use crate::http::{HeaderError, Headers};
-use crate::set_cookie::{Cookie, CookieError};
+use crate::secure_cookie::{MAX_COOKIE_BYTES, now, seal_private, seal_signed};
+use crate::session::Runtime;
+use crate::set_cookie::{Cookie, CookieError, SameSite};
 
 /// Pycnic's `self.response`: the status and headers of a successful answer, and its cookies.
 #[derive(Clone, Debug)]
@@ -16,6 +19,8 @@ pub struct Response {
     status: u16,
     headers: Headers,
     cookies: Vec<Cookie>,
+    /// The app's keys for signed and private cookies (set by `App::handle`).
+    pub(crate) sessions: Option<std::sync::Arc<Runtime>>,
 }
 
 impl Default for Response {
@@ -26,6 +31,7 @@ impl Default for Response {
             status: 200,
             headers,
             cookies: Vec::new(),
+            sessions: None,
         }
     }
 }
@@ -109,6 +115,80 @@ impl Response {
     /// The cookies set so far, in the order they will be sent.
     pub fn cookies(&self) -> &[Cookie] {
         &self.cookies
+    }
+
+    /// A signed cookie (readable by the client, tamper-evident) with `Path=/`, `HttpOnly` and
+    /// `SameSite=Lax`; no expiry. A logged 500 when no secret key is configured.
+    pub fn set_signed_cookie(&mut self, name: &str, value: &str) -> Result<(), HttpError> {
+        self.add_signed_cookie(secure_defaults(name, value))
+    }
+
+    /// Signs `cookie`'s value with its options as given; its `Max-Age`, if any, is also put
+    /// inside the signed payload, so the cookie is refused after it even if a client keeps it.
+    pub fn add_signed_cookie(&mut self, cookie: Cookie) -> Result<(), HttpError> {
+        let keys = self.keys()?;
+        let token = seal_signed(
+            keys,
+            cookie.name(),
+            cookie.value().as_bytes(),
+            expiry(&cookie),
+        );
+        self.add_sealed(cookie, token)
+    }
+
+    /// A private cookie (AES-256-GCM: unreadable and tamper-evident), with the defaults of
+    /// [`Response::set_signed_cookie`].
+    pub fn set_private_cookie(&mut self, name: &str, value: &str) -> Result<(), HttpError> {
+        self.add_private_cookie(secure_defaults(name, value))
+    }
+
+    /// Encrypts `cookie`'s value, like [`Response::add_signed_cookie`].
+    pub fn add_private_cookie(&mut self, cookie: Cookie) -> Result<(), HttpError> {
+        let keys = self.keys()?;
+        let token = seal_private(
+            keys,
+            cookie.name(),
+            cookie.value().as_bytes(),
+            expiry(&cookie),
+        )
+        .map_err(|err| {
+            log::error!("no randomness from the OS: {err}");
+            HttpError::service_unavailable("Cookie encryption unavailable")
+        })?;
+        self.add_sealed(cookie, token)
+    }
+
+    fn keys(&self) -> Result<&crate::keys::Keys, HttpError> {
+        self.sessions
+            .as_deref()
+            .ok_or_else(|| HttpError::internal("secure cookies need a response made by an App"))?
+            .keys()
+    }
+
+    fn add_sealed(&mut self, cookie: Cookie, token: String) -> Result<(), HttpError> {
+        let cookie = cookie.with_value(token);
+        let length = cookie.to_header_value()?.len();
+        if length > MAX_COOKIE_BYTES {
+            return Err(HttpError::internal(format!(
+                "Cookie {:?} too large: {length} bytes, over the {MAX_COOKIE_BYTES} browsers keep",
+                cookie.name()
+            )));
+        }
+        Ok(self.add_cookie(cookie)?)
+    }
+}
+
+fn secure_defaults(name: &str, value: &str) -> Cookie {
+    Cookie::new(name, value)
+        .http_only()
+        .same_site(SameSite::Lax)
+}
+
+/// The authenticated expiry of a sealed cookie: now + its `Max-Age` (0: none).
+fn expiry(cookie: &Cookie) -> u64 {
+    match cookie.max_age_seconds() {
+        Some(seconds) => now().saturating_add(seconds.max(0).unsigned_abs()).max(1),
+        None => 0,
     }
 }
 

@@ -191,6 +191,17 @@ impl Cookie {
         &self.value
     }
 
+    /// The `Max-Age` set, if any.
+    pub fn max_age_seconds(&self) -> Option<i64> {
+        self.max_age
+    }
+
+    /// The same cookie with another value, taken as is (a sealed token has no `;`).
+    pub(crate) fn with_value(mut self, value: String) -> Cookie {
+        self.value = value;
+        self
+    }
+
     /// Refuses what could split or corrupt the header: a name that is not a token, control
     /// bytes (CR and LF above all) anywhere, `;` in an attribute, an empty flag.
     pub fn validate(&self) -> Result<(), CookieError> {

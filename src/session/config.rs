@@ -1,0 +1,195 @@
+//! Session settings (store, idle and absolute expiry, cookie name and flags, store timeout),
+//! read from the environment by default, and the per-process runtime that loads the keys and
+//! opens the store once, lazily, the first time a request needs them.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::error::HttpError;
+use crate::keys::Keys;
+use crate::session::backend::{Backend, ServerBackend};
+use crate::session::store::StoreSpec;
+use crate::session::store::cookie::CookieStore;
+
+/// How sessions are kept: every setting has an environment variable and a default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// `PYCNIC_SESSION_STORE`: `cookie`, `sqlite:PATH`, `redis://HOST:PORT[/DB]` or
+    /// `memcached://HOST:PORT`; default `sqlite:` + `pycnic-sessions.sqlite3` in the temporary
+    /// directory.
+    pub store: StoreSpec,
+    /// `PYCNIC_SESSION_IDLE`: seconds without a request before a session ends (default 1800).
+    pub idle: u64,
+    /// `PYCNIC_SESSION_ABSOLUTE`: seconds after creation when a session ends whatever happens
+    /// (default 43200).
+    pub absolute: u64,
+    /// `PYCNIC_SESSION_COOKIE`: the cookie's name (default `session`).
+    pub cookie_name: String,
+    /// `PYCNIC_SESSION_SECURE`: `1` always `Secure`, `0` never; unset: `Secure` when the
+    /// request came over HTTPS.
+    pub secure: Option<bool>,
+    /// `PYCNIC_SESSION_HOST_PREFIX=1`: the name gets the `__Host-` prefix and its rules
+    /// (`Secure`, `Path=/`, no `Domain`).
+    pub host_prefix: bool,
+    /// `PYCNIC_SESSION_TIMEOUT_MS`: bound on connecting to the store and on each read or write
+    /// (default 2000), so a store that is down gives a 503 quickly.
+    pub timeout: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> SessionConfig {
+        let path = std::env::temp_dir().join("pycnic-sessions.sqlite3");
+        SessionConfig {
+            store: StoreSpec::Sqlite(path.to_string_lossy().into_owned()),
+            idle: 1800,
+            absolute: 43200,
+            cookie_name: "session".into(),
+            secure: None,
+            host_prefix: false,
+            timeout: Duration::from_millis(2000),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn seconds(name: &str, default: u64) -> Result<u64, String> {
+    match env(name) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{name}={text:?} is not a positive whole number")),
+    }
+}
+
+fn switch(name: &str) -> Result<Option<bool>, String> {
+    match env(name).as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("1" | "true" | "on" | "yes") => Ok(Some(true)),
+        Some("0" | "false" | "off" | "no") => Ok(Some(false)),
+        Some(other) => Err(format!("{name}={other:?}: expected 1 or 0")),
+    }
+}
+
+impl SessionConfig {
+    /// The settings from the `PYCNIC_SESSION_*` environment variables.
+    pub fn from_env() -> Result<SessionConfig, String> {
+        let defaults = SessionConfig::default();
+        let store = match env("PYCNIC_SESSION_STORE") {
+            Some(spec) => StoreSpec::parse(&spec)?,
+            None => defaults.store,
+        };
+        let cookie_name = env("PYCNIC_SESSION_COOKIE").unwrap_or(defaults.cookie_name);
+        if !cookie_name.bytes().all(crate::http::is_token_byte) {
+            return Err(format!(
+                "PYCNIC_SESSION_COOKIE={cookie_name:?} is not a token"
+            ));
+        }
+        Ok(SessionConfig {
+            store,
+            idle: seconds("PYCNIC_SESSION_IDLE", defaults.idle)?,
+            absolute: seconds("PYCNIC_SESSION_ABSOLUTE", defaults.absolute)?,
+            cookie_name,
+            secure: switch("PYCNIC_SESSION_SECURE")?,
+            host_prefix: switch("PYCNIC_SESSION_HOST_PREFIX")?.unwrap_or(false),
+            timeout: Duration::from_millis(seconds(
+                "PYCNIC_SESSION_TIMEOUT_MS",
+                defaults.timeout.as_millis() as u64,
+            )?),
+        })
+    }
+
+    /// The cookie name as sent (with `__Host-` when asked).
+    pub fn full_cookie_name(&self) -> String {
+        if self.host_prefix {
+            format!("__Host-{}", self.cookie_name)
+        } else {
+            self.cookie_name.clone()
+        }
+    }
+
+    /// Seconds between two writes that only refresh the idle timeout.
+    pub fn touch_interval(&self) -> u64 {
+        (self.idle / 10).max(1)
+    }
+}
+
+/// What an App keeps for sessions and secure cookies, shared by its requests: the settings, the
+/// keys and the store, each made once on first need (never for an app that does not use them).
+#[derive(Default)]
+pub struct Runtime {
+    config: OnceLock<Result<SessionConfig, String>>,
+    keys: OnceLock<Result<Keys, String>>,
+    store: OnceLock<Result<Box<dyn Backend>, HttpError>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config.get())
+            .finish_non_exhaustive()
+    }
+}
+
+fn misconfigured(what: &str, why: &str) -> HttpError {
+    log::error!("{what}: {why}");
+    HttpError::internal(format!("Server misconfigured: {what}"))
+}
+
+impl Runtime {
+    /// A runtime with settings and keys given in code (`None`: from the environment).
+    pub fn new(config: Option<SessionConfig>, keys: Option<Keys>) -> Arc<Runtime> {
+        let runtime = Runtime::default();
+        if let Some(config) = config {
+            let _ = runtime.config.set(Ok(config));
+        }
+        if let Some(keys) = keys {
+            let _ = runtime.keys.set(Ok(keys));
+        }
+        Arc::new(runtime)
+    }
+
+    /// The settings, or a logged error and a 500.
+    pub fn config(&self) -> Result<&SessionConfig, HttpError> {
+        self.config
+            .get_or_init(SessionConfig::from_env)
+            .as_ref()
+            .map_err(|why| misconfigured("session settings", why))
+    }
+
+    /// The key ring, or a logged error and a 500 (never a built-in key).
+    pub fn keys(&self) -> Result<&Keys, HttpError> {
+        self.keys
+            .get_or_init(|| Keys::from_env().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|why| misconfigured("secret key", why))
+    }
+
+    /// The session store, opened on first need (its connections are made later still), or a
+    /// logged error and a 500.
+    pub fn store(&self) -> Result<&dyn Backend, HttpError> {
+        self.store
+            .get_or_init(|| {
+                let config = self.config()?;
+                let server = config
+                    .store
+                    .open(config.timeout)
+                    .map_err(|why| misconfigured("session store", &why.to_string()))?;
+                Ok(match server {
+                    Some(store) => Box::new(ServerBackend::new(store)),
+                    None => Box::new(CookieStore::new(
+                        self.keys()?.clone(),
+                        config.full_cookie_name(),
+                    )),
+                })
+            })
+            .as_ref()
+            .map(|backend| backend.as_ref())
+            .map_err(Clone::clone)
+    }
+}

@@ -1,0 +1,81 @@
+//! `cookie`: the whole session record in a private (AES-256-GCM) cookie. Stateless: it works
+//! across backends that share the key file, with no server. The token's authenticated expiry is
+//! the session's own (idle or absolute, whichever comes first), so a stolen copy dies with it;
+//! but a copy kept from before a logout stays valid until then, as no server remembers the
+//! logout. Every write re-issues the cookie, so of two parallel writes the last response wins.
+
+use super::{Record, StoreError};
+use crate::keys::Keys;
+use crate::secure_cookie::{now, open_private, seal_private};
+use crate::session::backend::{Backend, Found, Handle, Saved};
+
+/// The record carried by the cookie `name`'s token, if it opens at `now`.
+pub fn open(keys: &Keys, name: &str, token: &str, now: u64) -> Option<Record> {
+    Record::from_json(&open_private(keys, name, token, now)?)
+}
+
+/// A token carrying `record` until `expiry`.
+pub fn seal(
+    keys: &Keys,
+    name: &str,
+    record: &Record,
+    expiry: u64,
+) -> Result<String, getrandom::Error> {
+    seal_private(keys, name, &record.to_json(), expiry)
+}
+
+/// The cookie store: the key ring and the cookie's name, which the token is bound to.
+pub struct CookieStore {
+    keys: Keys,
+    name: String,
+}
+
+impl CookieStore {
+    /// Sessions sealed with `keys` into the cookie `name`.
+    pub fn new(keys: Keys, name: String) -> CookieStore {
+        CookieStore { keys, name }
+    }
+
+    fn seal(&self, record: &Record, expiry: u64) -> Result<String, StoreError> {
+        seal(&self.keys, &self.name, record, expiry)
+            .map_err(|err| StoreError(format!("no randomness from the OS: {err}")))
+    }
+}
+
+impl Backend for CookieStore {
+    fn find(&self, token: &str) -> Result<Option<Found>, StoreError> {
+        Ok(
+            open(&self.keys, &self.name, token, now()).map(|record| Found {
+                handle: Handle(None),
+                record,
+                version: 0,
+            }),
+        )
+    }
+
+    /// Never asked: a write to the cookie store never conflicts.
+    fn reload(&self, _handle: Handle) -> Result<Option<Found>, StoreError> {
+        Ok(None)
+    }
+
+    fn create(&self, record: &Record, expiry: u64) -> Result<String, StoreError> {
+        self.seal(record, expiry)
+    }
+
+    fn update(
+        &self,
+        _handle: Handle,
+        record: &Record,
+        _version: u64,
+        expiry: u64,
+    ) -> Result<Saved, StoreError> {
+        Ok(Saved::Done {
+            cookie: Some(self.seal(record, expiry)?),
+        })
+    }
+
+    /// Nothing to forget on a server: the session's cookie is cleared instead.
+    fn delete(&self, _handle: Handle) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

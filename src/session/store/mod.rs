@@ -1,0 +1,214 @@
+//! The session stores behind one small trait. A store keeps records by the SHA-256 hash of a
+//! session id (it never sees an id) and writes with compare-and-set on a version, so a request
+//! that read an older version, or a session deleted meanwhile, is detected at write time.
+//!
+//! `sqlite:PATH`, `redis://HOST:PORT[/DB]` and `memcached://HOST:PORT` are server-side stores;
+//! `cookie` keeps the record in a private cookie instead ([`cookie`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub mod cookie;
+pub mod memcached;
+pub mod redis;
+pub mod sqlite;
+
+/// The SHA-256 hash of a session id: the only form of an id a store sees.
+pub type IdHash = [u8; 32];
+
+/// One session's data and times (unix seconds).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// When the session was created (for the absolute lifetime).
+    #[serde(rename = "c")]
+    pub created: u64,
+    /// When it was last written or touched (for the idle timeout).
+    #[serde(rename = "t")]
+    pub touched: u64,
+    /// The handler's keys and values.
+    #[serde(rename = "d")]
+    pub data: Map<String, Value>,
+}
+
+impl Record {
+    /// The record as the JSON the stores keep.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// A record read back from a store; `None` when it is not one.
+    pub fn from_json(bytes: &[u8]) -> Option<Record> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// A record with the version a compare-and-set write must name.
+#[derive(Clone, Debug)]
+pub struct Versioned {
+    /// The record.
+    pub record: Record,
+    /// Opaque: a counter (SQLite, Redis) or a CAS token (memcached).
+    pub version: u64,
+}
+
+/// A store that could not answer (down, timed out, refused): the request gets a 503.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A server-side session store.
+pub trait Store: Send + Sync {
+    /// The record stored under `id`, if any (expired or not: the caller checks).
+    fn load(&self, id: &IdHash) -> Result<Option<Versioned>, StoreError>;
+    /// Stores a new record; `ttl` is how long it may live, in seconds (at least 1).
+    fn create(&self, id: &IdHash, record: &Record, ttl: u64) -> Result<(), StoreError>;
+    /// Replaces the record only if it is still at `version`: `false` when it changed or is gone.
+    fn update(
+        &self,
+        id: &IdHash,
+        record: &Record,
+        version: u64,
+        ttl: u64,
+    ) -> Result<bool, StoreError>;
+    /// Deletes the record (absent is fine).
+    fn delete(&self, id: &IdHash) -> Result<(), StoreError>;
+    /// Removes expired records where the store does not expire them itself; returns how many.
+    fn gc(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+/// A parsed `PYCNIC_SESSION_STORE` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// `cookie`: the data in a private cookie.
+    Cookie,
+    /// `sqlite:PATH`.
+    Sqlite(String),
+    /// `redis://HOST:PORT[/DB]` (the URL as given).
+    Redis(String),
+    /// `memcached://HOST:PORT`: host and port.
+    Memcached(String),
+}
+
+impl StoreSpec {
+    /// Parses a store spec; the error says what is accepted.
+    pub fn parse(spec: &str) -> Result<StoreSpec, String> {
+        let spec = spec.trim();
+        if spec == "cookie" {
+            Ok(StoreSpec::Cookie)
+        } else if let Some(path) = spec.strip_prefix("sqlite:").filter(|p| !p.is_empty()) {
+            Ok(StoreSpec::Sqlite(path.to_string()))
+        } else if spec.starts_with("redis://") {
+            Ok(StoreSpec::Redis(spec.to_string()))
+        } else if let Some(host) = spec.strip_prefix("memcached://").filter(|h| !h.is_empty()) {
+            Ok(StoreSpec::Memcached(host.trim_end_matches('/').to_string()))
+        } else {
+            Err(format!(
+                "unknown session store {spec:?}: expected cookie, sqlite:PATH, \
+                 redis://HOST:PORT[/DB] or memcached://HOST:PORT"
+            ))
+        }
+    }
+
+    /// Opens a server-side store (connections are made lazily, on first use); `None` for
+    /// `cookie`. `timeout` bounds connecting and each network read or write.
+    pub fn open(&self, timeout: Duration) -> Result<Option<Box<dyn Store>>, StoreError> {
+        Ok(Some(match self {
+            StoreSpec::Cookie => return Ok(None),
+            StoreSpec::Sqlite(path) => Box::new(sqlite::SqliteStore::new(path, timeout)),
+            StoreSpec::Redis(url) => Box::new(redis::RedisStore::new(url, timeout)?),
+            StoreSpec::Memcached(host) => Box::new(memcached::MemcachedStore::new(host, timeout)),
+        }))
+    }
+}
+
+/// Lowercase hex of an id hash (the key Redis and memcached store under).
+pub fn hex(id: &IdHash) -> String {
+    use std::fmt::Write as _;
+    id.iter().fold(String::with_capacity(64), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// A small per-process pool of connections: taken out for one operation, put back only after
+/// it succeeded, so a broken connection is dropped and the next operation reconnects.
+pub(crate) struct Pool<C> {
+    idle: std::sync::Mutex<Vec<C>>,
+}
+
+impl<C> Pool<C> {
+    pub(crate) fn new() -> Pool<C> {
+        Pool {
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `op` on an idle connection, or on a new one from `connect`. An idle connection may
+    /// have gone stale (the server restarted): when `op` fails on one, it runs once more on a
+    /// new connection.
+    pub(crate) fn with<T>(
+        &self,
+        connect: impl Fn() -> Result<C, StoreError>,
+        op: impl Fn(&mut C) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let (conn, out) = match taken {
+            Some(mut conn) => match op(&mut conn) {
+                Ok(out) => (conn, out),
+                Err(_) => {
+                    let mut fresh = connect()?;
+                    let out = op(&mut fresh)?;
+                    (fresh, out)
+                }
+            },
+            None => {
+                let mut fresh = connect()?;
+                let out = op(&mut fresh)?;
+                (fresh, out)
+            }
+        };
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 16
+        {
+            idle.push(conn);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_or_say_what_is_accepted() {
+        assert_eq!(StoreSpec::parse("cookie"), Ok(StoreSpec::Cookie));
+        assert_eq!(
+            StoreSpec::parse("sqlite:/tmp/s.db"),
+            Ok(StoreSpec::Sqlite("/tmp/s.db".into()))
+        );
+        assert_eq!(
+            StoreSpec::parse("memcached://127.0.0.1:11211"),
+            Ok(StoreSpec::Memcached("127.0.0.1:11211".into()))
+        );
+        assert!(StoreSpec::parse("redis://127.0.0.1:6379/2").is_ok());
+        assert!(
+            StoreSpec::parse("files:/tmp")
+                .unwrap_err()
+                .contains("sqlite:PATH")
+        );
+        assert!(StoreSpec::parse("sqlite:").is_err());
+    }
+}

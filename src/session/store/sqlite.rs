@@ -1,0 +1,160 @@
+//! `sqlite:PATH`: the embedded default store. One file shared by every process on the host
+//! (one-shot CGI processes and FastCGI workers at once): WAL journal, a busy timeout, a version
+//! column for compare-and-set, an `expires` column swept on some creations and by
+//! `pycnic sessions gc`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{IdHash, Pool, Record, Store, StoreError, Versioned};
+use crate::secure_cookie::now;
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS pycnic_sessions (
+    id BLOB PRIMARY KEY,
+    version INTEGER NOT NULL,
+    expires INTEGER NOT NULL,
+    record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pycnic_sessions_expires ON pycnic_sessions (expires);";
+
+/// The SQLite store: a path and a per-process pool of connections opened on first use.
+pub struct SqliteStore {
+    path: PathBuf,
+    busy: Duration,
+    pool: Pool<Connection>,
+    /// Serialises this process's writes: threads queue here instead of sleeping in SQLite's
+    /// busy handler (other processes still meet the busy timeout).
+    writing: std::sync::Mutex<()>,
+}
+
+fn failed(err: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("sqlite: {err}"))
+}
+
+impl SqliteStore {
+    /// A store at `path`; `busy` is how long a write waits for another process's lock.
+    pub fn new(path: &str, busy: Duration) -> SqliteStore {
+        SqliteStore {
+            path: PathBuf::from(path),
+            busy,
+            pool: Pool::new(),
+            writing: std::sync::Mutex::new(()),
+        }
+    }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        // Session data is private: create the file owner-only before SQLite opens it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&self.path);
+        }
+        let conn = Connection::open(&self.path).map_err(failed)?;
+        conn.busy_timeout(self.busy).map_err(failed)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(failed)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(failed)?;
+        conn.execute_batch(SCHEMA).map_err(failed)?;
+        Ok(conn)
+    }
+
+    fn write<T>(
+        &self,
+        op: impl Fn(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let _turn = self
+            .writing
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        self.with(op)
+    }
+
+    fn with<T>(
+        &self,
+        op: impl Fn(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        self.pool
+            .with(|| self.connect(), |conn| op(conn).map_err(failed))
+    }
+}
+
+fn expires_at(ttl: u64) -> i64 {
+    i64::try_from(now().saturating_add(ttl)).unwrap_or(i64::MAX)
+}
+
+impl Store for SqliteStore {
+    fn load(&self, id: &IdHash) -> Result<Option<Versioned>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> = self.with(|conn| {
+            conn.prepare_cached("SELECT version, record FROM pycnic_sessions WHERE id = ?1")?
+                .query_row(params![&id[..]], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()
+        })?;
+        Ok(row.and_then(|(version, bytes)| {
+            Some(Versioned {
+                record: Record::from_json(&bytes)?,
+                version: u64::try_from(version).ok()?,
+            })
+        }))
+    }
+
+    fn create(&self, id: &IdHash, record: &Record, ttl: u64) -> Result<(), StoreError> {
+        let sweep = id[0] < 4; // about one creation in 64 sweeps expired rows
+        self.write(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO pycnic_sessions (id, version, expires, record) VALUES (?1, 1, ?2, ?3)",
+            )?
+            .execute(params![&id[..], expires_at(ttl), record.to_json()])?;
+            if sweep {
+                sweep_expired(conn)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn update(
+        &self,
+        id: &IdHash,
+        record: &Record,
+        version: u64,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        let version = i64::try_from(version).unwrap_or(-1);
+        let changed = self.write(|conn| {
+            conn.prepare_cached(
+                "UPDATE pycnic_sessions SET version = version + 1, expires = ?3, record = ?4 \
+                 WHERE id = ?1 AND version = ?2",
+            )?
+            .execute(params![&id[..], version, expires_at(ttl), record.to_json()])
+        })?;
+        Ok(changed == 1)
+    }
+
+    fn delete(&self, id: &IdHash) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.prepare_cached("DELETE FROM pycnic_sessions WHERE id = ?1")?
+                .execute(params![&id[..]])
+        })
+        .map(|_| ())
+    }
+
+    fn gc(&self) -> Result<u64, StoreError> {
+        self.write(sweep_expired)
+    }
+}
+
+fn sweep_expired(conn: &mut Connection) -> rusqlite::Result<u64> {
+    let now = i64::try_from(now()).unwrap_or(i64::MAX);
+    let removed = conn
+        .prepare_cached("DELETE FROM pycnic_sessions WHERE expires <= ?1")?
+        .execute(params![now])?;
+    Ok(removed as u64)
+}
