@@ -1,5 +1,6 @@
 //! The `keygen` and `sessions gc` subcommands (their output is the command's stdout).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -17,10 +18,14 @@ pub enum SessionsCommand {
 /// Prints a new key line (32 random bytes, base64url).
 pub fn keygen() -> ExitCode {
     match crate::keys::generate_line() {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
+        // A key nobody received is a failure: the caller must not go on without it.
+        Ok(line) => match writeln!(std::io::stdout().lock(), "{line}") {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("pycnic keygen: cannot write the key to stdout: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Err(err) => {
             eprintln!("pycnic keygen: no randomness from the OS: {err}");
             ExitCode::FAILURE
@@ -33,7 +38,11 @@ pub fn run(app: &App, command: SessionsCommand) -> ExitCode {
     match command {
         SessionsCommand::Gc => match app.collect_expired_sessions() {
             Ok(removed) => {
-                println!("{removed} expired sessions removed");
+                // The sweep is done; a reader that went away only misses the count.
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{removed} expired sessions removed"
+                );
                 ExitCode::SUCCESS
             }
             Err(err) => {

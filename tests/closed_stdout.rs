@@ -1,19 +1,41 @@
 //! Every subcommand survives a reader that has gone away (`pycnic routes | head -1`, a web
 //! server that dropped the CGI pipe) or a stdout that was closed (`>&-`): no panic (exit 101),
-//! a quiet end where the output was only a listing, a logged error and status 1 where a
-//! response was lost.
+//! a quiet end where the output was only a listing or a count, a logged error and status 1
+//! where a response or a new key was lost.
 
 use std::os::fd::FromRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 
-fn pycnic() -> Command {
+/// The binary with an empty environment but for a session store in `dir` (for `sessions gc`).
+fn pycnic(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pycnic"));
     command
         .env_clear()
+        .env(
+            "PYCNIC_SESSION_STORE",
+            format!("sqlite:{}", dir.join("sessions.sqlite3").display()),
+        )
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
     command
+}
+
+/// A private directory, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("pycnic-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("a temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs `command` with stdout the write end of a pipe whose read end is already closed, so
@@ -44,9 +66,18 @@ struct Case {
     name: &'static str,
     args: &'static [&'static str],
     cgi: bool,
-    /// The exit status wanted: 0 when only a listing or help text was cut short, 1 when a
-    /// response could not be delivered.
+    /// The exit status wanted: 0 when only a listing, a count or help text was cut short, 1
+    /// when a response or a key could not be delivered.
     status: i32,
+}
+
+/// What stderr must say when the status is 1.
+fn lost_message(case: &Case) -> &'static str {
+    if case.name == "keygen" {
+        "cannot write the key to stdout"
+    } else {
+        "could not write the response to stdout"
+    }
 }
 
 const CASES: &[Case] = &[
@@ -98,12 +129,25 @@ const CASES: &[Case] = &[
         cgi: true,
         status: 1,
     },
+    Case {
+        name: "keygen",
+        args: &["keygen"],
+        cgi: false,
+        status: 1,
+    },
+    Case {
+        name: "sessions gc",
+        args: &["sessions", "gc"],
+        cgi: false,
+        status: 0,
+    },
 ];
 
 #[test]
 fn no_subcommand_panics_when_the_reader_of_stdout_is_gone() {
+    let dir = TempDir::new("gone-reader");
     for case in CASES {
-        let mut command = pycnic();
+        let mut command = pycnic(&dir.0);
         command.args(case.args);
         if case.cgi {
             cgi_env(&mut command);
@@ -119,7 +163,7 @@ fn no_subcommand_panics_when_the_reader_of_stdout_is_gone() {
         );
         if case.status == 1 {
             assert!(
-                stderr.contains("could not write the response to stdout"),
+                stderr.contains(lost_message(case)),
                 "{}: the lost response is logged: {stderr}",
                 case.name
             );
@@ -129,8 +173,9 @@ fn no_subcommand_panics_when_the_reader_of_stdout_is_gone() {
 
 #[test]
 fn a_closed_stdout_is_not_a_crash() {
+    let dir = TempDir::new("closed-stdout");
     for case in CASES {
-        let mut command = pycnic();
+        let mut command = pycnic(&dir.0);
         command.args(case.args).stdout(Stdio::inherit());
         if case.cgi {
             cgi_env(&mut command);
