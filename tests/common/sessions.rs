@@ -8,7 +8,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -18,25 +18,8 @@ use super::e2e::{Prefix, Proc, accepts, free_port, localhost, require, wait_unti
 /// `target/<profile>/examples/sessions`, built once if Cargo has not built it yet.
 pub fn sessions_bin() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary sits in target/<profile>/deps");
-        let bin = profile_dir.join("examples").join("sessions");
-        if !bin.exists() {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--example", "sessions"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build --example sessions");
-            assert!(status.success(), "cargo build --example sessions failed");
-        }
-        bin
-    })
-    .clone()
+    PATH.get_or_init(|| super::cgi::example_bin("sessions"))
+        .clone()
 }
 
 /// The four stores.
