@@ -34,7 +34,10 @@ enum State {
         id: u16,
         keep_conn: bool,
         params: Pairs,
+        /// The part of the body still held here (the owner may take it, see `take_body`).
         body: Vec<u8>,
+        /// Every body byte received, taken or not: what the limit counts.
+        received: u64,
     },
     Responding {
         keep_conn: bool,
@@ -58,6 +61,7 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A connection that has received nothing yet.
     pub fn new(limits: ConnLimits) -> Connection {
         Connection {
             state: State::Idle,
@@ -134,6 +138,24 @@ impl Connection {
         self.process()
     }
 
+    /// Body bytes of the request being received that are held here (not yet taken).
+    pub fn body_buffered(&self) -> usize {
+        match &self.state {
+            State::Body { body, .. } => body.len(),
+            _ => 0,
+        }
+    }
+
+    /// Takes the body bytes held so far (the owner spills them to a file when buffered bodies
+    /// pass its memory budget); the request handed out later carries only the bytes after.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        match &mut self.state {
+            State::Body { body, .. } => std::mem::take(body),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Where the connection stands, for the owner's timers and read interest.
     pub fn phase(&self) -> Phase {
         match self.state {
             State::Idle if self.input.is_empty() => Phase::Idle,
@@ -341,6 +363,7 @@ impl Connection {
                 keep_conn,
                 params: request.params,
                 body: request.body,
+                received: 0,
             };
         }
         Ok(())
@@ -366,12 +389,20 @@ impl Connection {
                 return Ok(());
             }
             State::Body {
-                id: current, body, ..
+                id: current,
+                body,
+                received,
+                ..
             } if *current == id => {
-                let fits =
-                    u64::try_from(body.len() + content.len()).is_ok_and(|len| len <= max_body);
-                if fits && !content.is_empty() {
+                let total = u64::try_from(content.len())
+                    .ok()
+                    .and_then(|len| received.checked_add(len));
+                if let Some(total) = total
+                    && total <= max_body
+                    && !content.is_empty()
+                {
                     body.extend_from_slice(content);
+                    *received = total;
                     return Ok(());
                 }
             }
@@ -383,6 +414,7 @@ impl Connection {
             keep_conn,
             params,
             body,
+            ..
         } = std::mem::replace(&mut self.state, State::Closed)
         else {
             return Ok(());

@@ -164,12 +164,27 @@ impl Source for Stream {
     }
 }
 
-/// Binds a `--listen` address.
+/// The listen backlog asked for; the kernel caps it at net.core.somaxconn (4096 on current
+/// Linux). mio listens with 128, which a burst of web-server connections overflows, and a
+/// SYN dropped there is only retried after a second.
+const BACKLOG: libc::c_int = 4096;
+
+/// Binds a `--listen` address, with a deep backlog: connections past `--max-connections`
+/// wait there until a slot frees.
 pub fn bind(addr: &ListenAddr, socket_mode: Option<u32>) -> io::Result<Listener> {
-    match addr {
-        ListenAddr::Tcp(addr) => TcpListener::bind(*addr).map(Listener::Tcp),
-        ListenAddr::Unix(path) => bind_unix(path, socket_mode),
+    let listener = match addr {
+        ListenAddr::Tcp(addr) => TcpListener::bind(*addr).map(Listener::Tcp)?,
+        ListenAddr::Unix(path) => bind_unix(path, socket_mode)?,
+    };
+    let fd = match &listener {
+        Listener::Tcp(l) => l.as_raw_fd(),
+        Listener::Unix(l, _) => l.as_raw_fd(),
+    };
+    // SAFETY: listen on a socket we own; Linux lets a listening socket raise its backlog.
+    if unsafe { libc::listen(fd, BACKLOG) } == -1 {
+        return Err(io::Error::last_os_error());
     }
+    Ok(listener)
 }
 
 /// Binds a unix socket. A file left by a dead server is replaced; one a live server answers

@@ -5,10 +5,14 @@
 pub mod conn;
 mod connections;
 mod event;
+mod fdlimit;
 pub mod listen;
 pub mod options;
 pub mod record;
+mod respond;
 pub mod server;
+mod slot;
+mod spool;
 pub mod worker;
 
 pub use listen::inherited_listener_present;

@@ -1,9 +1,15 @@
 //! The FastCGI server's event loop. One thread owns the listeners and every connection while
-//! it is idle or still receiving a request: it reads without blocking and feeds the bytes to
-//! the connection's state machine, so idle and stalled connections cost no worker. A complete
-//! request goes to the worker pool with its socket; the worker writes the response and hands
-//! the socket back. Timers here close stalled and idle connections and answer 503 for
-//! requests no worker took in time. SIGTERM/SIGINT stop accepting and drain.
+//! it is idle, still receiving a request, or finishing an answer: it reads and writes without
+//! blocking and feeds the bytes to the connection's state machine, so idle, stalled and
+//! slow-reading connections cost no worker. A complete request goes to the worker pool with
+//! its socket; the worker runs the handler, writes what the socket takes and hands the socket
+//! back with the rest. Request bodies share one memory budget, past which they spill to
+//! unlinked files. Timers here close stalled and idle connections (whole-params and
+//! whole-body deadlines, so a trickle cannot hold a slot) and answer 503 for requests no
+//! worker took in time. At `--max-connections` (kept below RLIMIT_NOFILE) new connections
+//! wait in the kernel's backlog unless one idle between requests can make room.
+//! SIGTERM/SIGINT stop accepting and drain; the exit status is 1 when the shutdown timeout
+//! cut requests off.
 
 use std::io::{self, Read};
 use std::net::IpAddr;
@@ -16,25 +22,34 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::app::App;
 
 use super::conn::{ConnLimits, Phase};
-use super::connections::Slot;
+use super::fdlimit;
 use super::listen::{self, Listener};
 use super::options::FastcgiOptions;
 use super::record::Figures;
+use super::slot::{Slot, Timers};
+use super::spool::Budget;
 use super::worker::{self, Done, Pool, Queue};
 
 const WAKER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const FIRST_LISTENER: usize = 2;
-/// How long to wait before accepting again after accept() failed (EMFILE and the like).
-pub(super) const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// The longest pause in accepting after accept() failed (EMFILE and the like) with no idle
+/// connection to close; accepting resumes as soon as a connection closes.
+pub(super) const ACCEPT_RETRY: Duration = Duration::from_secs(1);
+/// After SIGTERM, idle connections stay open this long: a request the web server sent just
+/// before the signal may still be on its way through the kernel.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
-/// Serves FastCGI until SIGTERM or SIGINT; exit status 0 after a clean drain.
+/// Serves FastCGI until SIGTERM or SIGINT; exit status 0 after a clean drain, 1 when the
+/// shutdown timeout cut requests off.
 pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
+    let nofile = fdlimit::raise_nofile_limit();
     match open_listeners(options)
-        .and_then(|listeners| Server::new(app, options, max_body, listeners))
+        .and_then(|listeners| Server::new(app, options, max_body, listeners, nofile.ok()))
     {
         Ok(mut server) => match server.run() {
-            Ok(()) => std::process::ExitCode::SUCCESS,
+            Ok(true) => std::process::ExitCode::SUCCESS,
+            Ok(false) => std::process::ExitCode::FAILURE,
             Err(err) => {
                 log::error!("fastcgi server failed: {err}");
                 std::process::ExitCode::FAILURE
@@ -74,8 +89,7 @@ fn open_listeners(options: &FastcgiOptions) -> io::Result<Vec<Listener>> {
 pub(super) struct Settings {
     pub(super) limits: ConnLimits,
     pub(super) max_connections: usize,
-    pub(super) header_timeout: Duration,
-    pub(super) idle_timeout: Duration,
+    pub(super) timers: Timers,
     pub(super) queue_wait: Duration,
     pub(super) shutdown_timeout: Duration,
     pub(super) allowed: Vec<IpAddr>,
@@ -94,11 +108,26 @@ pub(super) struct Server {
     pub(super) pool: Arc<Pool>,
     pub(super) workers: Vec<std::thread::JoinHandle<()>>,
     pub(super) settings: Settings,
+    /// At --max-connections with nothing to close: new connections wait in the backlog.
     pub(super) accept_blocked: bool,
+    /// Accepting paused after an accept error, until then or until a connection closes.
     pub(super) accept_retry_at: Option<Instant>,
+    /// Connections open when accept last failed: fewer means a descriptor is free again.
+    pub(super) starved_since_live: Option<usize>,
     pub(super) next_sweep: Instant,
-    pub(super) shutdown_deadline: Option<Instant>,
+    pub(super) shutdown: Option<Shutdown>,
     pub(super) buf: Vec<u8>,
+}
+
+/// A shutdown under way.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Shutdown {
+    /// Requests still running then are cut off.
+    pub(super) deadline: Instant,
+    /// Until then idle connections stay open for requests already on their way.
+    pub(super) grace_end: Instant,
+    /// Idle connections are closed as soon as they are idle.
+    pub(super) grace_over: bool,
 }
 
 impl Server {
@@ -107,6 +136,7 @@ impl Server {
         options: &FastcgiOptions,
         max_body: u64,
         mut listeners: Vec<Listener>,
+        nofile: Option<u64>,
     ) -> io::Result<Server> {
         let poll = Poll::new()?;
         for (n, listener) in listeners.iter_mut().enumerate() {
@@ -119,6 +149,17 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let (done_tx, done) = mpsc::channel();
+        let mut max_connections = options.max_connections;
+        if let Some(nofile) = nofile {
+            let cap = fdlimit::connection_cap(nofile, fdlimit::open_descriptors());
+            if cap < max_connections {
+                log::warn!(
+                    "--max-connections {max_connections} is more than RLIMIT_NOFILE {nofile} \
+                     leaves room for: using {cap}"
+                );
+                max_connections = cap;
+            }
+        }
         let settings = Settings {
             limits: ConnLimits {
                 max_params_bytes: options.max_params_bytes,
@@ -127,13 +168,18 @@ impl Server {
                 // One request per connection (FCGI_MPXS_CONNS=0): as many requests as
                 // connections are accepted; `--workers` of them run at once.
                 figures: Figures {
-                    max_conns: options.max_connections,
-                    max_reqs: options.max_connections,
+                    max_conns: max_connections,
+                    max_reqs: max_connections,
                 },
             },
-            max_connections: options.max_connections,
-            header_timeout: options.header_timeout,
-            idle_timeout: options.idle_timeout,
+            max_connections,
+            timers: Timers {
+                header: options.header_timeout,
+                idle: options.idle_timeout,
+                body: options.body_timeout,
+                body_min_rate: options.body_min_rate as u64,
+                send: options.send_timeout,
+            },
             queue_wait: options.queue_wait,
             shutdown_timeout: options.shutdown_timeout,
             allowed: options.allowed_peers(),
@@ -145,6 +191,7 @@ impl Server {
             queue: Arc::new(Queue::default()),
             done: done_tx,
             waker,
+            budget: Arc::new(Budget::new(options.body_memory)),
             max_body,
             queue_wait: options.queue_wait,
             send_timeout: options.send_timeout,
@@ -164,19 +211,25 @@ impl Server {
             settings,
             accept_blocked: false,
             accept_retry_at: None,
+            starved_since_live: None,
             next_sweep: Instant::now(),
-            shutdown_deadline: None,
+            shutdown: None,
             buf: vec![0; 64 * 1024],
         })
     }
 
-    fn run(&mut self) -> io::Result<()> {
+    /// Runs until the shutdown ends: `true` after a clean drain, `false` when the shutdown
+    /// timeout cut requests off.
+    fn run(&mut self) -> io::Result<bool> {
         let mut events = Events::with_capacity(1024);
         loop {
             let now = Instant::now();
             let mut wake_at = self.next_sweep;
             if let Some(at) = self.accept_retry_at {
                 wake_at = wake_at.min(at);
+            }
+            if let Some(shutdown) = self.shutdown.filter(|s| !s.grace_over) {
+                wake_at = wake_at.min(shutdown.grace_end);
             }
             match self
                 .poll
@@ -195,13 +248,19 @@ impl Server {
             }
             self.collect_done();
             self.tick();
-            if let Some(deadline) = self.shutdown_deadline {
+            if let Some(shutdown) = self.shutdown {
+                if !shutdown.grace_over && Instant::now() >= shutdown.grace_end {
+                    self.end_grace();
+                }
                 if self.live == 0 {
                     break;
                 }
-                if Instant::now() >= deadline {
-                    log::warn!("shutdown timeout: {} connections still open", self.live);
-                    return Ok(());
+                if Instant::now() >= shutdown.deadline {
+                    log::error!(
+                        "shutdown timeout: cut off {} connections still open; exit status 1",
+                        self.live
+                    );
+                    return Ok(false);
                 }
             }
         }
@@ -210,7 +269,7 @@ impl Server {
             let _ = handle.join();
         }
         log::info!("fastcgi: stopped");
-        Ok(())
+        Ok(true)
     }
 
     fn collect_done(&mut self) {
@@ -230,6 +289,12 @@ impl Server {
                 continue;
             };
             slot.stream = Some(stream);
+            slot.fresh = false;
+            if !done.leftover.is_empty() {
+                // The worker sent what the socket took; the loop sends the rest.
+                slot.conn.push_output(&done.leftover);
+                slot.last_write = Instant::now();
+            }
             match slot.conn.response_done() {
                 Ok(()) => self.pump(done.token),
                 Err(err) => self.close(done.token, Some(err.to_string())),
@@ -242,8 +307,11 @@ impl Server {
         let now = Instant::now();
         let room = self.accept_blocked
             && (self.live < self.settings.max_connections || self.oldest_idle().is_some());
-        if room || self.accept_retry_at.is_some_and(|at| now >= at) {
+        let fd_freed = self.starved_since_live.is_some_and(|live| self.live < live);
+        if self.accept_retry_at.is_some_and(|at| now >= at) || fd_freed {
             self.accept_retry_at = None;
+            self.accept_all();
+        } else if room && self.accept_retry_at.is_none() {
             self.accept_blocked = false;
             self.accept_all();
         }
@@ -252,6 +320,7 @@ impl Server {
         }
         self.next_sweep = now + self.settings.sweep_every;
         for job in self.pool.queue.take_stale(self.settings.queue_wait) {
+            self.pool.budget.release(job.held);
             let Some(Some(slot)) = self.slots.get_mut(job.token) else {
                 continue;
             };
@@ -264,25 +333,23 @@ impl Server {
             self.answer_here(job.token, &job.request, response);
             self.pump(job.token);
         }
-        let expired: Vec<(usize, Phase)> = self
+        let expired: Vec<(usize, Phase, bool)> = self
             .slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
             .filter(|(_, s)| s.stream.is_some() && s.deadline.is_some_and(|d| now >= d))
-            .map(|(i, s)| (i, s.phase))
+            .map(|(i, s)| (i, s.phase, s.flushed()))
             .collect();
-        for (index, phase) in expired {
+        for (index, phase, flushed) in expired {
             let reason = match phase {
+                _ if !flushed => Some("send timeout".to_string()),
                 Phase::Idle => {
-                    log::info!(
-                        "closed a connection idle for {:?}",
-                        self.settings.idle_timeout
-                    );
+                    log::info!("closed an idle connection");
                     None
                 }
                 Phase::Head => Some("header-read timeout".to_string()),
-                Phase::Body => Some("body-read timeout".to_string()),
+                Phase::Body => Some("body-read timeout (--body-timeout, --body-min-rate)".into()),
                 Phase::Responding | Phase::Closed => Some("send timeout".to_string()),
             };
             self.close(index, reason);
@@ -292,21 +359,35 @@ impl Server {
     fn on_signal(&mut self) {
         let mut drain = [0u8; 64];
         while matches!((&self.signals).read(&mut drain), Ok(n) if n > 0) {}
-        if self.shutdown_deadline.is_some() {
+        if self.shutdown.is_some() {
             return;
         }
         // Connections the kernel completed already carry requests the web server considers
         // sent: take them in before closing the listeners.
+        self.accept_retry_at = None;
         self.accept_all();
         log::info!(
             "fastcgi: shutting down; finishing {} connections",
             self.live
         );
-        self.shutdown_deadline = Some(Instant::now() + self.settings.shutdown_timeout);
+        let now = Instant::now();
+        self.shutdown = Some(Shutdown {
+            deadline: now + self.settings.shutdown_timeout,
+            grace_end: now + SHUTDOWN_GRACE,
+            grace_over: false,
+        });
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        // Read what idle connections already hold; those with nothing are closed.
+    }
+
+    /// The shutdown grace is over: read what idle connections hold (a request that arrived
+    /// is answered); those with nothing are closed, and so is every connection that becomes
+    /// idle from now on.
+    fn end_grace(&mut self) {
+        if let Some(shutdown) = self.shutdown.as_mut() {
+            shutdown.grace_over = true;
+        }
         let idle: Vec<usize> = self
             .slots
             .iter()
