@@ -56,6 +56,8 @@ pub struct Connection {
     state: State,
     input: Vec<u8>,
     output: Vec<u8>,
+    /// Bytes at the front of `output` already written.
+    output_sent: usize,
     events: VecDeque<Event>,
     limits: ConnLimits,
 }
@@ -67,6 +69,7 @@ impl Connection {
             state: State::Idle,
             input: Vec::new(),
             output: Vec::new(),
+            output_sent: 0,
             events: VecDeque::new(),
             limits,
         }
@@ -108,17 +111,42 @@ impl Connection {
 
     /// Replies to send, in order, before anything else is written to this connection.
     pub fn output(&self) -> &[u8] {
-        &self.output
+        self.output.get(self.output_sent..).unwrap_or_default()
     }
 
-    /// `count` bytes of [`Connection::output`] were written.
+    /// `count` bytes of [`Connection::output`] were written. The buffer is compacted only
+    /// when most of it is sent, so a large answer written piece by piece is not moved again
+    /// and again; a large buffer is freed once empty.
     pub fn consume_output(&mut self, count: usize) {
-        self.output.drain(..count.min(self.output.len()));
+        self.output_sent = self
+            .output_sent
+            .saturating_add(count)
+            .min(self.output.len());
+        if self.output_sent == self.output.len() {
+            if self.output.capacity() > 1 << 20 {
+                self.output = Vec::new();
+            }
+            self.output.clear();
+            self.output_sent = 0;
+        } else if self.output_sent >= 64 * 1024 && self.output_sent * 2 >= self.output.len() {
+            self.output.drain(..self.output_sent);
+            self.output_sent = 0;
+        }
     }
 
     /// Queues bytes the owner built (a 413 or 503 answer written from the event loop).
     pub fn push_output(&mut self, bytes: &[u8]) {
         self.output.extend_from_slice(bytes);
+    }
+
+    /// Queues bytes the owner built, taking the buffer itself when nothing else waits.
+    pub fn push_output_vec(&mut self, bytes: Vec<u8>) {
+        if self.output().is_empty() {
+            self.output = bytes;
+            self.output_sent = 0;
+        } else {
+            self.output.extend_from_slice(&bytes);
+        }
     }
 
     /// The response to the event handed out (END_REQUEST included) is sent or queued: go on

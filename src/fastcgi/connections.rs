@@ -19,10 +19,16 @@ use super::worker::{self, Job};
 /// Stop reading from a connection whose replies pile up unread (GET_VALUES floods).
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
+/// Reads of one connection in a row before the loop turns to others (64 KiB each): a fast
+/// sender of a large body cannot keep the loop from the rest.
+const READS_IN_A_ROW: usize = 16;
+
 /// What driving a connection came to.
 enum Outcome {
     /// Waits for more bytes (or room to write).
     Wait,
+    /// Had its turn with bytes still to read: driven again after the other connections.
+    Yield,
     Event(Event),
     /// Close; the reason is logged as a warning when there is one.
     Close(Option<String>),
@@ -137,6 +143,7 @@ impl Server {
             log::warn!("dropped connection: {reason}");
         }
         slot.body.forget(&self.pool.budget);
+        self.pool.output_budget.release(slot.out_held);
         if let Some(mut stream) = slot.stream {
             let _ = self.poll.registry().deregister(&mut stream);
         }
@@ -153,7 +160,18 @@ impl Server {
             if slot.stream.is_none() {
                 return; // a worker has it
             }
-            match drive(slot, &mut self.buf, &self.pool.budget) {
+            let outcome = drive(slot, &mut self.buf, &self.pool.budget);
+            if slot.out_held > 0 && slot.conn.output().is_empty() {
+                self.pool
+                    .output_budget
+                    .release(std::mem::take(&mut slot.out_held));
+            }
+            match outcome {
+                Outcome::Yield => {
+                    slot.rearm(Instant::now(), &self.settings.timers);
+                    self.again.push(index);
+                    return;
+                }
                 Outcome::Wait => {
                     slot.rearm(Instant::now(), &self.settings.timers);
                     let idle = slot.phase == Phase::Idle && slot.flushed();
@@ -248,6 +266,7 @@ fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outc
     let Some(stream) = slot.stream.as_ref() else {
         return Outcome::Wait;
     };
+    let mut reads = 0;
     loop {
         while !slot.conn.output().is_empty() {
             match (&mut &*stream).write(slot.conn.output()) {
@@ -275,6 +294,10 @@ fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outc
         if !slot.conn.wants_input() || slot.conn.output().len() >= OUTPUT_HIGH_WATER {
             return Outcome::Wait;
         }
+        if reads == READS_IN_A_ROW {
+            return Outcome::Yield;
+        }
+        reads += 1;
         match (&mut &*stream).read(buf) {
             Ok(0) => {
                 return match slot.conn.receive_eof() {

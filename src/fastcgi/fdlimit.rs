@@ -1,8 +1,9 @@
-//! The descriptor limit: RLIMIT_NOFILE's soft limit is raised to the hard one at start (the
-//! usual soft 1024 is a leftover from select(2)), and `--max-connections` is kept below it
-//! with a reserve for listeners, spilled bodies and the process's own files, so the server
-//! runs out of connection slots (and leaves new ones in the kernel's backlog) before it runs
-//! out of descriptors.
+//! Process resources the server sets up at start. RLIMIT_NOFILE's soft limit is raised to
+//! the hard one (the usual soft 1024 is a leftover from select(2)), and `--max-connections`
+//! is kept below it with a reserve for listeners, spilled bodies and the process's own files,
+//! so the server runs out of connection slots (and leaves new connections in the kernel's
+//! backlog) before it runs out of descriptors. glibc's allocator is told to hand large
+//! buffers back to the system.
 
 use std::io;
 
@@ -33,6 +34,18 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
         }
     }
     Ok(limit.rlim_cur)
+}
+
+/// Large buffers (request bodies, answers) come from mmap and go back to the system when
+/// freed. glibc otherwise raises its mmap threshold up to 32 MiB after the first large free,
+/// and then keeps freed 10 MiB bodies in per-thread heaps: a burst of large requests would
+/// leave the process's resident memory at its peak.
+pub fn return_large_buffers() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter; called before the workers start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 /// Descriptors open in this process now.

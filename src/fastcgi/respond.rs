@@ -161,7 +161,8 @@ impl Write for SocketWriter<'_> {
     }
 }
 
-fn wait_writable(fd: std::os::fd::RawFd, timeout: Duration) -> io::Result<()> {
+/// Waits until the socket takes bytes again, at most `timeout`.
+pub fn wait_writable(fd: std::os::fd::RawFd, timeout: Duration) -> io::Result<()> {
     let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
     let mut poll_fd = libc::pollfd {
         fd,

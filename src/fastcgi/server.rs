@@ -36,6 +36,9 @@ const FIRST_LISTENER: usize = 2;
 /// The longest pause in accepting after accept() failed (EMFILE and the like) with no idle
 /// connection to close; accepting resumes as soon as a connection closes.
 pub(super) const ACCEPT_RETRY: Duration = Duration::from_secs(1);
+/// The answers' budget (ends of answers waiting for slow readers) is --body-memory, at least
+/// this much.
+const OUTPUT_MEMORY_MIN: usize = 16 << 20;
 /// After SIGTERM, idle connections stay open this long: a request the web server sent just
 /// before the signal may still be on its way through the kernel.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
@@ -44,6 +47,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 /// shutdown timeout cut requests off.
 pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
     let nofile = fdlimit::raise_nofile_limit();
+    fdlimit::return_large_buffers();
     match open_listeners(options)
         .and_then(|listeners| Server::new(app, options, max_body, listeners, nofile.ok()))
     {
@@ -116,6 +120,8 @@ pub(super) struct Server {
     pub(super) starved_since_live: Option<usize>,
     pub(super) next_sweep: Instant,
     pub(super) shutdown: Option<Shutdown>,
+    /// Connections that had their turn with bytes still waiting: driven again next round.
+    pub(super) again: Vec<usize>,
     pub(super) buf: Vec<u8>,
 }
 
@@ -192,6 +198,7 @@ impl Server {
             done: done_tx,
             waker,
             budget: Arc::new(Budget::new(options.body_memory)),
+            output_budget: Arc::new(Budget::new(options.body_memory.max(OUTPUT_MEMORY_MIN))),
             max_body,
             queue_wait: options.queue_wait,
             send_timeout: options.send_timeout,
@@ -214,6 +221,7 @@ impl Server {
             starved_since_live: None,
             next_sweep: Instant::now(),
             shutdown: None,
+            again: Vec::new(),
             buf: vec![0; 64 * 1024],
         })
     }
@@ -231,6 +239,9 @@ impl Server {
             if let Some(shutdown) = self.shutdown.filter(|s| !s.grace_over) {
                 wake_at = wake_at.min(shutdown.grace_end);
             }
+            if !self.again.is_empty() {
+                wake_at = now;
+            }
             match self
                 .poll
                 .poll(&mut events, Some(wake_at.saturating_duration_since(now)))
@@ -245,6 +256,9 @@ impl Server {
                     Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
                     Token(t) => self.pump(t - self.first_conn),
                 }
+            }
+            for index in std::mem::take(&mut self.again) {
+                self.pump(index);
             }
             self.collect_done();
             self.tick();
@@ -278,6 +292,7 @@ impl Server {
                 continue;
             };
             let Some(stream) = done.stream else {
+                self.pool.output_budget.release(done.held);
                 // The worker closed the socket, which also took it out of epoll.
                 if place.take().is_some() {
                     self.live -= 1;
@@ -286,13 +301,15 @@ impl Server {
                 continue;
             };
             let Some(slot) = place.as_mut() else {
+                self.pool.output_budget.release(done.held);
                 continue;
             };
             slot.stream = Some(stream);
             slot.fresh = false;
-            if !done.leftover.is_empty() {
+            if done.held > 0 {
                 // The worker sent what the socket took; the loop sends the rest.
-                slot.conn.push_output(&done.leftover);
+                slot.conn.push_output_vec(done.leftover);
+                slot.out_held += done.held;
                 slot.last_write = Instant::now();
             }
             match slot.conn.response_done() {
@@ -333,15 +350,24 @@ impl Server {
             self.answer_here(job.token, &job.request, response);
             self.pump(job.token);
         }
-        let expired: Vec<(usize, Phase, bool)> = self
+        let expired: Vec<usize> = self
             .slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
             .filter(|(_, s)| s.stream.is_some() && s.deadline.is_some_and(|d| now >= d))
-            .map(|(i, s)| (i, s.phase, s.flushed()))
+            .map(|(i, _)| i)
             .collect();
-        for (index, phase, flushed) in expired {
+        for index in expired {
+            // Bytes may be waiting that a busy loop has not read yet: read them first.
+            self.pump(index);
+            let Some(Some(slot)) = self.slots.get(index) else {
+                continue;
+            };
+            if slot.stream.is_none() || slot.deadline.is_none_or(|d| Instant::now() < d) {
+                continue;
+            }
+            let (phase, flushed) = (slot.phase, slot.flushed());
             let reason = match phase {
                 _ if !flushed => Some("send timeout".to_string()),
                 Phase::Idle => {

@@ -53,6 +53,8 @@ pub struct Slot {
     pub pending: Option<ReceivedRequest>,
     /// Where the body being received is kept.
     pub body: BodyHold,
+    /// Bytes of the answers' budget this connection's unsent output holds.
+    pub out_held: usize,
 }
 
 /// Where a body being received is kept: in the connection, with its share of the memory
@@ -80,6 +82,7 @@ impl Slot {
             deadline: Some(now + timers.header),
             pending: None,
             body: BodyHold::default(),
+            out_held: 0,
         }
     }
 

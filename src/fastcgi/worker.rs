@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -49,6 +50,8 @@ pub struct Done {
     pub stream: Option<Stream>,
     /// The end of the answer that the socket did not take at once.
     pub leftover: Vec<u8>,
+    /// Bytes of the answers' budget `leftover` holds, given back once it is sent.
+    pub held: usize,
 }
 
 #[derive(Debug, Default)]
@@ -126,6 +129,8 @@ pub struct Pool {
     pub waker: Arc<mio::Waker>,
     /// Request bodies held in memory, all connections together.
     pub budget: Arc<Budget>,
+    /// Ends of answers the event loop holds for slow readers, all connections together.
+    pub output_budget: Arc<Budget>,
     /// `--max-body`.
     pub max_body: u64,
     /// `--queue-wait`.
@@ -165,10 +170,12 @@ fn work(pool: &Pool) {
                 (None, Vec::new())
             }
         };
+        let held = leftover.len();
         let done = Done {
             token: job.token,
             stream,
             leftover,
+            held,
         };
         if pool.done.send(done).is_ok() {
             // If the loop has gone, there is nobody left to tell.
@@ -207,8 +214,18 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Vec<u8>> {
         timeout: pool.send_timeout,
     };
     let (bytes, mut tail) = respond::frame_fastcgi_response(response, job.request.id, &mut sink)?;
-    let sent = respond::write_now(&job.stream, &tail)?;
-    tail.drain(..sent);
+    let mut sent = respond::write_now(&job.stream, &tail)?;
+    // What the socket did not take goes to the event loop, within the answers' budget; past
+    // it, this worker keeps writing (at most --send-timeout without progress) until the
+    // rest fits: many large answers to slow readers cost workers, not unbounded memory.
+    while sent < tail.len() && !pool.output_budget.try_take(tail.len() - sent) {
+        respond::wait_writable(job.stream.as_raw_fd(), pool.send_timeout)?;
+        sent += respond::write_now(&job.stream, tail.get(sent..).unwrap_or_default())?;
+    }
+    if sent > 0 {
+        tail.drain(..sent);
+        tail.shrink_to_fit();
+    }
     if let Some(line) = line {
         line.log(status, bytes);
     }
