@@ -114,6 +114,8 @@ pub(super) struct Server {
     pub(super) settings: Settings,
     /// At --max-connections with nothing to close: new connections wait in the backlog.
     pub(super) accept_blocked: bool,
+    /// A connection came back from a worker since the last tick: it may make room.
+    pub(super) idle_returned: bool,
     /// Accepting paused after an accept error, until then or until a connection closes.
     pub(super) accept_retry_at: Option<Instant>,
     /// Connections open when accept last failed: fewer means a descriptor is free again.
@@ -217,6 +219,7 @@ impl Server {
             workers,
             settings,
             accept_blocked: false,
+            idle_returned: false,
             accept_retry_at: None,
             starved_since_live: None,
             next_sweep: Instant::now(),
@@ -306,6 +309,7 @@ impl Server {
             };
             slot.stream = Some(stream);
             slot.fresh = false;
+            self.idle_returned = true;
             if done.held > 0 {
                 // The worker sent what the socket took; the loop sends the rest.
                 slot.conn.push_output_vec(done.leftover);
@@ -322,8 +326,12 @@ impl Server {
     /// Timers: stalled and idle connections, requests waiting too long, accept retries.
     fn tick(&mut self) {
         let now = Instant::now();
+        // Looking for an evictable connection costs a scan: only when one may have become
+        // evictable (a connection came back from a worker) or at a sweep (the fresh grace).
+        let look = std::mem::take(&mut self.idle_returned) || now >= self.next_sweep;
         let room = self.accept_blocked
-            && (self.live < self.settings.max_connections || self.oldest_idle().is_some());
+            && (self.live < self.settings.max_connections
+                || (look && self.oldest_idle().is_some()));
         let fd_freed = self.starved_since_live.is_some_and(|live| self.live < live);
         if self.accept_retry_at.is_some_and(|at| now >= at) || fd_freed {
             self.accept_retry_at = None;
