@@ -79,18 +79,22 @@ impl Server {
                         err.kind(),
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
                     ) => {}
-                Err(err) => return self.accept_failed(&err),
+                Err(err) => {
+                    if !self.accept_failed(&err) {
+                        return;
+                    }
+                }
             }
         }
     }
 
-    /// EMFILE, ENFILE, ENOBUFS...: close an idle connection and try again, or stop
+    /// EMFILE, ENFILE, ENOBUFS...: close an idle connection and try again (`true`), or stop
     /// accepting until a connection closes (at most ACCEPT_RETRY); one warning per episode.
-    fn accept_failed(&mut self, err: &io::Error) {
+    fn accept_failed(&mut self, err: &io::Error) -> bool {
         if let Some(index) = self.oldest_idle() {
             log::debug!("accept failed: {err}; closed an idle connection to make room");
             self.close(index, None);
-            return;
+            return true;
         }
         if self.starved_since_live.is_none() {
             log::warn!(
@@ -100,6 +104,7 @@ impl Server {
         }
         self.starved_since_live = Some(self.live);
         self.accept_retry_at = Some(Instant::now() + ACCEPT_RETRY);
+        false
     }
 
     /// The evictable connection unused longest.
