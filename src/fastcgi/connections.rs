@@ -1,7 +1,7 @@
-//! The event loop's side of each connection: accepting (allow-list, --max-connections with
-//! admission control, descriptor shortage), reading and writing without blocking, handing
-//! complete requests to the workers, finishing answers the workers could not send at once,
-//! and answering from the loop itself when no handler is needed (413, 431, 503).
+//! The event side of each connection, run by the leading thread (see `threads`): accepting
+//! (allow-list, --max-connections with admission control, descriptor shortage), reading and
+//! writing without blocking, queueing complete requests for the handlers, finishing answers
+//! their threads could not send at once, and answering without a handler (413, 431, 503).
 
 use std::io::{self, Read, Write};
 use std::time::Instant;
@@ -122,11 +122,10 @@ impl Server {
     pub(super) fn add(&mut self, mut stream: Stream) {
         let index = self.free.pop().unwrap_or(self.slots.len());
         let token = Token(self.first_conn + index);
-        if let Err(err) = self.poll.registry().register(
-            &mut stream,
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        if let Err(err) =
+            self.registry
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        {
             log::warn!("dropped connection: cannot watch it: {err}");
             self.free.push(index);
             return;
@@ -150,7 +149,7 @@ impl Server {
         slot.body.forget(&self.pool.budget);
         self.pool.output_budget.release(slot.out_held);
         if let Some(mut stream) = slot.stream {
-            let _ = self.poll.registry().deregister(&mut stream);
+            let _ = self.registry.deregister(&mut stream);
         }
         self.live -= 1;
         self.free.push(index);
@@ -163,7 +162,7 @@ impl Server {
                 return;
             };
             if slot.stream.is_none() {
-                return; // a worker has it
+                return; // a handler runs on it
             }
             let outcome = drive(slot, &mut self.buf, &self.pool.budget);
             if slot.out_held > 0 && slot.conn.output().is_empty() {
@@ -226,7 +225,7 @@ impl Server {
         };
         slot.phase = Phase::Responding;
         slot.deadline = None;
-        self.pool.queue.push(Job {
+        self.ready.push_back(Job {
             token: index,
             stream,
             request,
@@ -236,7 +235,7 @@ impl Server {
         });
     }
 
-    /// Answers from the event loop (413, 431, 503): small responses queued on the connection.
+    /// Answers from the event side (413, 431, 503): small responses queued on the connection.
     pub(super) fn answer_here(
         &mut self,
         index: usize,

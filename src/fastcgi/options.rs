@@ -120,7 +120,8 @@ pub struct FastcgiOptions {
     #[arg(long, env = "PYCNIC_SOCKET_MODE", value_name = "MODE", value_parser = parse_mode)]
     pub socket_mode: Option<u32>,
 
-    /// Threads that run handlers [default: 4 per CPU, 4 to 64].
+    /// Handlers that run at once, each on its own thread (one thread more watches the
+    /// sockets) [default: 4 per CPU, 4 to 64].
     #[arg(long, env = "PYCNIC_WORKERS", value_name = "N", value_parser = parse_count)]
     pub workers: Option<usize>,
 

@@ -1,23 +1,22 @@
-//! The FastCGI server's event loop. One thread owns the listeners and every connection while
-//! it is idle, still receiving a request, or finishing an answer: it reads and writes without
-//! blocking and feeds the bytes to the connection's state machine, so idle, stalled and
-//! slow-reading connections cost no worker. A complete request goes to the worker pool with
-//! its socket; the worker runs the handler, writes what the socket takes and hands the socket
-//! back with the rest. Request bodies share one memory budget, past which they spill to
-//! unlinked files. Timers here close stalled and idle connections (whole-params and
-//! whole-body deadlines, so a trickle cannot hold a slot) and answer 503 for requests no
-//! worker took in time. At `--max-connections` (kept below RLIMIT_NOFILE) new connections
-//! wait in the kernel's backlog unless one idle between requests can make room.
-//! SIGTERM/SIGINT stop accepting and drain; the exit status is 1 when the shutdown timeout
-//! cut requests off.
+//! The FastCGI server's state and its event side. Whichever thread leads (see `threads`)
+//! waits for socket events and, under the server's lock, reads and writes without blocking
+//! and feeds the bytes to each connection's state machine, so idle, stalled and slow-reading
+//! connections cost no handler. A complete request is queued with its socket for a handler
+//! slot; the thread that runs it writes what the socket takes and gives the socket back with
+//! the rest. Request bodies share one memory budget, past which they spill to unlinked files.
+//! Timers here close stalled and idle connections (whole-params and whole-body deadlines, so
+//! a trickle cannot hold a slot) and answer 503 for requests no handler took in time. At
+//! `--max-connections` (kept below RLIMIT_NOFILE) new connections wait in the kernel's
+//! backlog unless one idle between requests can make room. SIGTERM/SIGINT stop accepting and
+//! drain; the exit status is 1 when the shutdown timeout cut requests off.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::app::App;
 
@@ -28,7 +27,8 @@ use super::options::FastcgiOptions;
 use super::record::Figures;
 use super::slot::{Slot, Timers};
 use super::spool::Budget;
-use super::worker::{self, Done, Pool, Queue};
+use super::threads;
+use super::worker::{self, Done, Job, Pool};
 
 const WAKER: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -48,10 +48,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
     let nofile = fdlimit::raise_nofile_limit();
     fdlimit::return_large_buffers();
+    let handlers = options.worker_count();
     match open_listeners(options)
         .and_then(|listeners| Server::new(app, options, max_body, listeners, nofile.ok()))
     {
-        Ok(mut server) => match server.run() {
+        Ok((server, poll)) => match threads::run(server, poll, handlers) {
             Ok(true) => std::process::ExitCode::SUCCESS,
             Ok(false) => std::process::ExitCode::FAILURE,
             Err(err) => {
@@ -101,16 +102,20 @@ pub(super) struct Settings {
 }
 
 pub(super) struct Server {
-    pub(super) poll: Poll,
+    pub(super) registry: Registry,
     pub(super) listeners: Vec<Listener>,
     pub(super) first_conn: usize,
     pub(super) slots: Vec<Option<Slot>>,
     pub(super) free: Vec<usize>,
     pub(super) live: usize,
     pub(super) signals: mio::net::UnixStream,
-    pub(super) done: Receiver<Done>,
     pub(super) pool: Arc<Pool>,
-    pub(super) workers: Vec<std::thread::JoinHandle<()>>,
+    /// Complete requests waiting for a handler slot, oldest first.
+    pub(super) ready: VecDeque<Job>,
+    /// Handlers that may start now (`--workers` minus those running).
+    pub(super) handlers_free: usize,
+    /// Set when the server stops: the exit status's reason.
+    pub(super) stopped: Option<Result<bool, (io::ErrorKind, String)>>,
     pub(super) settings: Settings,
     /// At --max-connections with nothing to close: new connections wait in the backlog.
     pub(super) accept_blocked: bool,
@@ -145,7 +150,7 @@ impl Server {
         max_body: u64,
         mut listeners: Vec<Listener>,
         nofile: Option<u64>,
-    ) -> io::Result<Server> {
+    ) -> io::Result<(Server, Poll)> {
         let poll = Poll::new()?;
         for (n, listener) in listeners.iter_mut().enumerate() {
             poll.registry()
@@ -156,7 +161,6 @@ impl Server {
         let mut signals = register_signals()?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let (done_tx, done) = mpsc::channel();
         let mut max_connections = options.max_connections;
         if let Some(nofile) = nofile {
             let cap = fdlimit::connection_cap(nofile, fdlimit::open_descriptors());
@@ -196,8 +200,6 @@ impl Server {
         };
         let pool = Arc::new(Pool {
             app,
-            queue: Arc::new(Queue::default()),
-            done: done_tx,
             waker,
             budget: Arc::new(Budget::new(options.body_memory)),
             output_budget: Arc::new(Budget::new(options.body_memory.max(OUTPUT_MEMORY_MIN))),
@@ -205,18 +207,18 @@ impl Server {
             queue_wait: options.queue_wait,
             send_timeout: options.send_timeout,
         });
-        let workers = worker::spawn(Arc::clone(&pool), options.worker_count())?;
-        Ok(Server {
-            poll,
+        let server = Server {
+            registry: poll.registry().try_clone()?,
             first_conn: FIRST_LISTENER + listeners.len(),
             listeners,
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
             signals,
-            done,
             pool,
-            workers,
+            ready: VecDeque::new(),
+            handlers_free: options.worker_count(),
+            stopped: None,
             settings,
             accept_blocked: false,
             idle_returned: false,
@@ -226,100 +228,138 @@ impl Server {
             shutdown: None,
             again: Vec::new(),
             buf: vec![0; 64 * 1024],
+        };
+        Ok((server, poll))
+    }
+
+    /// How long the leader may wait for events: until the next timer, or not at all when
+    /// connections wait for another turn.
+    pub(super) fn wait_for(&self) -> Duration {
+        let now = Instant::now();
+        if !self.again.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut wake_at = self.next_sweep;
+        if let Some(at) = self.accept_retry_at {
+            wake_at = wake_at.min(at);
+        }
+        if let Some(shutdown) = self.shutdown.filter(|s| !s.grace_over) {
+            wake_at = wake_at.min(shutdown.grace_end);
+        }
+        wake_at.saturating_duration_since(now)
+    }
+
+    /// Handles what the poller reported.
+    pub(super) fn handle_events(&mut self, events: &Events) {
+        for event in events.iter() {
+            match event.token() {
+                WAKER => {}
+                SIGNALS => self.on_signal(),
+                Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
+                Token(t) => self.pump(t - self.first_conn),
+            }
+        }
+    }
+
+    /// After events: connections due another turn, timers, the shutdown's progress.
+    pub(super) fn after_events(&mut self) {
+        for index in std::mem::take(&mut self.again) {
+            self.pump(index);
+        }
+        self.tick();
+        let Some(shutdown) = self.shutdown else {
+            return;
+        };
+        if !shutdown.grace_over && Instant::now() >= shutdown.grace_end {
+            self.end_grace();
+        }
+        if self.live == 0 {
+            log::info!("fastcgi: stopped");
+            self.stop(Ok(true));
+        } else if Instant::now() >= shutdown.deadline {
+            log::error!(
+                "shutdown timeout: cut off {} connections still open; exit status 1",
+                self.live
+            );
+            self.stop(Ok(false));
+        }
+    }
+
+    /// Stops every thread: `Ok(true)` a clean drain, `Ok(false)` requests cut off.
+    pub(super) fn stop(&mut self, outcome: io::Result<bool>) {
+        if self.stopped.is_none() {
+            self.stopped = Some(outcome.map_err(|err| (err.kind(), err.to_string())));
+        }
+    }
+
+    /// Whether the server has stopped, and how.
+    pub(super) fn outcome(&self) -> Option<io::Result<bool>> {
+        self.stopped.as_ref().map(|outcome| match outcome {
+            Ok(clean) => Ok(*clean),
+            Err((kind, message)) => Err(io::Error::new(*kind, message.clone())),
         })
     }
 
-    /// Runs until the shutdown ends: `true` after a clean drain, `false` when the shutdown
-    /// timeout cut requests off.
-    fn run(&mut self) -> io::Result<bool> {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let now = Instant::now();
-            let mut wake_at = self.next_sweep;
-            if let Some(at) = self.accept_retry_at {
-                wake_at = wake_at.min(at);
-            }
-            if let Some(shutdown) = self.shutdown.filter(|s| !s.grace_over) {
-                wake_at = wake_at.min(shutdown.grace_end);
-            }
-            if !self.again.is_empty() {
-                wake_at = now;
-            }
-            match self
-                .poll
-                .poll(&mut events, Some(wake_at.saturating_duration_since(now)))
-            {
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                other => other?,
-            }
-            for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    SIGNALS => self.on_signal(),
-                    Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
-                    Token(t) => self.pump(t - self.first_conn),
-                }
-            }
-            for index in std::mem::take(&mut self.again) {
-                self.pump(index);
-            }
-            self.collect_done();
-            self.tick();
-            if let Some(shutdown) = self.shutdown {
-                if !shutdown.grace_over && Instant::now() >= shutdown.grace_end {
-                    self.end_grace();
-                }
-                if self.live == 0 {
-                    break;
-                }
-                if Instant::now() >= shutdown.deadline {
-                    log::error!(
-                        "shutdown timeout: cut off {} connections still open; exit status 1",
-                        self.live
-                    );
-                    return Ok(false);
-                }
-            }
-        }
-        self.pool.queue.close();
-        for handle in self.workers.drain(..) {
-            let _ = handle.join();
-        }
-        log::info!("fastcgi: stopped");
-        Ok(true)
+    /// Requests that may start now.
+    pub(super) fn runnable_jobs(&self) -> usize {
+        self.ready.len().min(self.handlers_free)
     }
 
-    fn collect_done(&mut self) {
-        while let Ok(done) = self.done.try_recv() {
-            let Some(place) = self.slots.get_mut(done.token) else {
-                continue;
-            };
-            let Some(stream) = done.stream else {
-                self.pool.output_budget.release(done.held);
-                // The worker closed the socket, which also took it out of epoll.
-                if place.take().is_some() {
-                    self.live -= 1;
-                    self.free.push(done.token);
-                }
-                continue;
-            };
-            let Some(slot) = place.as_mut() else {
-                self.pool.output_budget.release(done.held);
-                continue;
-            };
-            slot.stream = Some(stream);
-            slot.fresh = false;
-            self.idle_returned = true;
-            if done.held > 0 {
-                // The worker sent what the socket took; the loop sends the rest.
-                slot.conn.push_output_vec(done.leftover);
-                slot.out_held += done.held;
-                slot.last_write = Instant::now();
+    /// The oldest request waiting, when a handler slot is free (it is then taken).
+    pub(super) fn next_job(&mut self) -> Option<Job> {
+        if self.handlers_free == 0 {
+            return None;
+        }
+        let job = self.ready.pop_front()?;
+        self.handlers_free -= 1;
+        Some(job)
+    }
+
+    /// A handler finished: its slot is free again, and the connection comes back with what
+    /// is left to send; it is driven on at once (its next request may be there already).
+    pub(super) fn give_back(&mut self, done: Done) {
+        self.handlers_free += 1;
+        let token = done.token;
+        let Some(place) = self.slots.get_mut(token) else {
+            return;
+        };
+        let Some(stream) = done.stream else {
+            self.pool.output_budget.release(done.held);
+            // The handler's thread closed the socket, which also took it out of epoll.
+            if place.take().is_some() {
+                self.live -= 1;
+                self.free.push(token);
             }
-            match slot.conn.response_done() {
-                Ok(()) => self.pump(done.token),
-                Err(err) => self.close(done.token, Some(err.to_string())),
-            }
+            self.wake_leader_if_done();
+            return;
+        };
+        let Some(slot) = place.as_mut() else {
+            self.pool.output_budget.release(done.held);
+            return;
+        };
+        slot.stream = Some(stream);
+        slot.fresh = false;
+        self.idle_returned = true;
+        if done.held > 0 {
+            // The handler's thread sent what the socket took; the event side sends the rest.
+            slot.conn.push_output_vec(done.leftover);
+            slot.out_held += done.held;
+            slot.last_write = Instant::now();
+        }
+        match slot.conn.response_done() {
+            Ok(()) => self.pump(token),
+            Err(err) => self.close(token, Some(err.to_string())),
+        }
+        if !self.again.is_empty() {
+            let _ = self.pool.waker.wake();
+        }
+        self.wake_leader_if_done();
+    }
+
+    /// The last connection closed during a shutdown: the leader need not wait for a timer.
+    fn wake_leader_if_done(&self) {
+        if self.shutdown.is_some() && self.live == 0 {
+            let _ = self.pool.waker.wake();
         }
     }
 
@@ -344,7 +384,16 @@ impl Server {
             return;
         }
         self.next_sweep = now + self.settings.sweep_every;
-        for job in self.pool.queue.take_stale(self.settings.queue_wait) {
+        let wait = self.settings.queue_wait;
+        let mut stale = Vec::new();
+        while self
+            .ready
+            .front()
+            .is_some_and(|job| job.received.elapsed() > wait)
+        {
+            stale.extend(self.ready.pop_front());
+        }
+        for job in stale {
             self.pool.budget.release(job.held);
             let Some(Some(slot)) = self.slots.get_mut(job.token) else {
                 continue;
@@ -411,7 +460,7 @@ impl Server {
             grace_over: false,
         });
         for mut listener in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut listener);
+            let _ = self.registry.deregister(&mut listener);
         }
     }
 

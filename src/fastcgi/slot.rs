@@ -1,4 +1,4 @@
-//! One connection as the event loop holds it: its state machine and socket, the clocks its
+//! One connection as the event side holds it: its state machine and socket, the clocks its
 //! deadlines run on (whole params, whole body with a minimum rate, idle, send), whether it may
 //! be closed to make room, and its request body's share of the memory budget (or its spool).
 
@@ -27,9 +27,9 @@ pub struct Timers {
     pub send: Duration,
 }
 
-/// One connection owned by the event loop; `stream` is `None` while a worker has it.
+/// One connection owned by the event side; `stream` is `None` while a handler runs on it.
 pub struct Slot {
-    /// The socket, unless a worker has it.
+    /// The socket, unless a handler runs on it.
     pub stream: Option<Stream>,
     /// The protocol state machine.
     pub conn: Connection,
@@ -40,7 +40,7 @@ pub struct Slot {
     /// Bytes read since it entered `phase`.
     pub phase_bytes: u64,
     /// When bytes last arrived: the order in which the web server last used connections
-    /// (not when responses finished, which workers report in any order).
+    /// (not when responses finished, which handlers finish in any order).
     pub last_active: Instant,
     /// When bytes last left.
     pub last_write: Instant,
@@ -48,7 +48,7 @@ pub struct Slot {
     pub fresh: bool,
     /// Closed when it passes.
     pub deadline: Option<Instant>,
-    /// A request received while earlier replies were still unsent: it goes to a worker once
+    /// A request received while earlier replies were still unsent: it goes to a handler once
     /// they are, so the answer never overtakes them.
     pub pending: Option<ReceivedRequest>,
     /// Where the body being received is kept.

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Body bytes held in memory by every connection and queued request together, at most
-/// `limit`. The event loop takes from it as bytes arrive; a worker gives back what its request
-/// held once the handler is done with it.
+/// `limit`. The event side takes from it as bytes arrive; a handler's thread gives back what
+/// its request held once the handler is done with it.
 #[derive(Debug)]
 pub struct Budget {
     limit: usize,

@@ -1,14 +1,12 @@
-//! The worker pool: a bounded set of threads takes complete requests from a queue, runs the
-//! app, and writes the answer with one write when the socket takes it. What the socket does
-//! not take goes back to the event loop with the connection, which finishes sending it, so a
-//! web server that reads slowly never holds a worker.
+//! Running one request: the handler (body read back from its spool if it spilled), then the
+//! answer in one write when the socket takes it. What the socket does not take goes back to
+//! the event side with the connection, which finishes sending it, so a web server that reads
+//! slowly never holds a handler thread.
 
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::Sender;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
@@ -54,78 +52,11 @@ pub struct Done {
     pub held: usize,
 }
 
-#[derive(Debug, Default)]
-struct QueueState {
-    jobs: VecDeque<Job>,
-    closed: bool,
-}
-
-/// The jobs waiting for a worker, oldest first.
-#[derive(Debug, Default)]
-pub struct Queue {
-    state: Mutex<QueueState>,
-    ready: Condvar,
-}
-
-impl Queue {
-    /// Queues a job and wakes one worker.
-    pub fn push(&self, job: Job) {
-        self.lock().jobs.push_back(job);
-        self.ready.notify_one();
-    }
-
-    /// Jobs that waited longer than `wait`: the event loop answers them 503 itself, so a
-    /// request never hangs behind busy workers.
-    pub fn take_stale(&self, wait: Duration) -> Vec<Job> {
-        let mut state = self.lock();
-        let mut stale = Vec::new();
-        while state
-            .jobs
-            .front()
-            .is_some_and(|job| job.received.elapsed() > wait)
-        {
-            stale.extend(state.jobs.pop_front());
-        }
-        stale
-    }
-
-    /// Workers finish the jobs queued, then stop.
-    pub fn close(&self) {
-        self.lock().closed = true;
-        self.ready.notify_all();
-    }
-
-    fn pop(&self) -> Option<Job> {
-        let mut state = self.lock();
-        loop {
-            if let Some(job) = state.jobs.pop_front() {
-                return Some(job);
-            }
-            if state.closed {
-                return None;
-            }
-            state = self
-                .ready
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        // A panic never happens while the lock is held; if one did, the queue is still whole.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// What workers share.
+/// What the threads that run handlers share.
 pub struct Pool {
     /// The application.
     pub app: Arc<App>,
-    /// Requests waiting for a worker.
-    pub queue: Arc<Queue>,
-    /// Connections going back to the event loop.
-    pub done: Sender<Done>,
-    /// Wakes the event loop after a `done` send.
+    /// Wakes the thread waiting for events (shutdown, connections to drive again).
     pub waker: Arc<mio::Waker>,
     /// Request bodies held in memory, all connections together.
     pub budget: Arc<Budget>,
@@ -139,48 +70,32 @@ pub struct Pool {
     pub send_timeout: Duration,
 }
 
-/// Starts `count` workers.
-pub fn spawn(pool: Arc<Pool>, count: usize) -> io::Result<Vec<std::thread::JoinHandle<()>>> {
-    (0..count)
-        .map(|n| {
-            let pool = Arc::clone(&pool);
-            std::thread::Builder::new()
-                .name(format!("fcgi-worker-{n}"))
-                .spawn(move || work(&pool))
-        })
-        .collect()
-}
-
-fn work(pool: &Pool) {
-    while let Some(mut job) = pool.queue.pop() {
-        let keep = job.request.keep_conn;
-        // The app never panics (App::handle catches it); this guard keeps the worker alive
-        // and the slot accounted for even if something around it does.
-        let written = catch_unwind(AssertUnwindSafe(|| run(pool, &mut job)));
-        pool.budget.release(std::mem::take(&mut job.held));
-        let (stream, leftover) = match written {
-            Ok(Ok(leftover)) if keep || !leftover.is_empty() => (Some(job.stream), leftover),
-            Ok(Ok(_)) => (None, Vec::new()),
-            Ok(Err(err)) => {
-                log::warn!("dropped connection: writing the response failed: {err}");
-                (None, Vec::new())
-            }
-            Err(_) => {
-                log::error!("dropped connection: the response path panicked");
-                (None, Vec::new())
-            }
-        };
-        let held = leftover.len();
-        let done = Done {
-            token: job.token,
-            stream,
-            leftover,
-            held,
-        };
-        if pool.done.send(done).is_ok() {
-            // If the loop has gone, there is nobody left to tell.
-            let _ = pool.waker.wake();
+/// Runs one request's handler and sends what the socket takes; returns the connection (or
+/// `None` when closed) with the rest, for the event side to finish.
+pub fn handle(pool: &Pool, mut job: Job) -> Done {
+    let keep = job.request.keep_conn;
+    // The app never panics (App::handle catches it); this guard keeps the thread alive and
+    // the slot accounted for even if something around it does.
+    let written = catch_unwind(AssertUnwindSafe(|| run(pool, &mut job)));
+    pool.budget.release(std::mem::take(&mut job.held));
+    let (stream, leftover) = match written {
+        Ok(Ok(leftover)) if keep || !leftover.is_empty() => (Some(job.stream), leftover),
+        Ok(Ok(_)) => (None, Vec::new()),
+        Ok(Err(err)) => {
+            log::warn!("dropped connection: writing the response failed: {err}");
+            (None, Vec::new())
         }
+        Err(_) => {
+            log::error!("dropped connection: the response path panicked");
+            (None, Vec::new())
+        }
+    };
+    let held = leftover.len();
+    Done {
+        token: job.token,
+        stream,
+        leftover,
+        held,
     }
 }
 
