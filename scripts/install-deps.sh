@@ -11,6 +11,8 @@
 #   libfcgi-bin           cgi-fcgi, a FastCGI client for shell checks
 #   systemd               systemd-socket-activate and systemd-analyze (conf/systemd/ tests)
 #   curl wrk hyperfine    HTTP client, load generator, command timer (scripts/bench*)
+#   gcc libfcgi-dev       scripts/bench-fastcgi.sh builds its C responders (the limit, libfcgi)
+#   php-fpm               the PHP-FPM peer of scripts/bench-fastcgi.sh
 set -euo pipefail
 
 need_cmd() { command -v "$1" >/dev/null 2>&1; }
@@ -26,6 +28,9 @@ need_cmd curl || missing+=(curl)
 need_cmd wrk || missing+=(wrk)
 need_cmd hyperfine || missing+=(hyperfine)
 need_cmd python3 || missing+=(python3)
+need_cmd gcc || missing+=(gcc)
+[ -e /usr/include/fcgiapp.h ] || missing+=(libfcgi-dev)
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
