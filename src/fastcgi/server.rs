@@ -114,6 +114,8 @@ pub(super) struct Server {
     pub(super) ready: VecDeque<Job>,
     /// Handlers that may start now (`--workers` minus those running).
     pub(super) handlers_free: usize,
+    /// The leadership left free while its holder runs a handler (see `threads`).
+    pub(super) leaderless: threads::Leaderless,
     /// Set when the server stops: the exit status's reason.
     pub(super) stopped: Option<Result<bool, (io::ErrorKind, String)>>,
     pub(super) settings: Settings,
@@ -218,6 +220,7 @@ impl Server {
             pool,
             ready: VecDeque::new(),
             handlers_free: options.worker_count(),
+            leaderless: threads::Leaderless::default(),
             stopped: None,
             settings,
             accept_blocked: false,

@@ -1,18 +1,27 @@
 //! The server's threads, leader/follower: one thread at a time (the leader) waits for socket
-//! events and handles them under the server's lock; when that completes a request it hands
-//! the leadership to a waiting follower and runs the handler itself, so the common request
-//! crosses no thread. Handlers run at most `--workers` at once; there is one thread more, so
+//! events and handles them under the server's lock; when that completes a request it leaves
+//! the leadership free and runs the handler itself, so the common request crosses no thread,
+//! then takes the leadership back. A watcher thread gives a free leadership to a waiting
+//! follower after 1 ms, so a slow handler never keeps the sockets unwatched. Handlers run at most `--workers` at once; there is one thread more, so
 //! someone always watches the sockets (timers, 503 after --queue-wait, accepting) even when
 //! every handler is busy. A thread back from a handler gives the connection back itself and
 //! drives it on (the next request may already be there).
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 
 use super::server::Server;
 use super::worker;
+
+/// How long the leadership may stay free while its last holder runs a handler before the
+/// watcher gives it to a waiting thread. Most handlers take microseconds: their thread takes
+/// the leadership back itself, and no other thread is woken for the request.
+const HANDOFF: Duration = Duration::from_millis(1);
+/// The watcher sleeps until woken once the leadership has not been left free for this long.
+const WATCH_LINGER: Duration = Duration::from_millis(50);
 
 /// What the threads share: the poller (held by the leader) and the server.
 struct Shared {
@@ -20,6 +29,29 @@ struct Shared {
     server: Mutex<Server>,
     /// Followers wait here for a request to run or the leadership to take.
     turn: Condvar,
+    /// The watcher waits here while nothing runs.
+    watch: Condvar,
+}
+
+/// The leadership left free while a handler runs, as the watcher sees it.
+#[derive(Debug)]
+pub(super) struct Leaderless {
+    /// Since when the leadership has been free, if it is.
+    pub(super) since: Option<Instant>,
+    /// When it was last left free.
+    pub(super) last: Instant,
+    /// The watcher sleeps without a timeout: wake it when leaving the leadership free.
+    pub(super) watcher_asleep: bool,
+}
+
+impl Default for Leaderless {
+    fn default() -> Leaderless {
+        Leaderless {
+            since: None,
+            last: Instant::now(),
+            watcher_asleep: false,
+        }
+    }
 }
 
 /// Runs the server on `handlers + 1` threads (this one included) until it stops: `true`
@@ -29,7 +61,14 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
         poll: Mutex::new((poll, Events::with_capacity(256))),
         server: Mutex::new(server),
         turn: Condvar::new(),
+        watch: Condvar::new(),
     });
+    let watcher = {
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("fcgi-watch".into())
+            .spawn(move || watch(&shared))?
+    };
     let mut others = Vec::with_capacity(handlers);
     for n in 0..handlers {
         let mine = Arc::clone(&shared);
@@ -48,12 +87,43 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
         }
     }
     let outcome = lead_or_follow(&shared);
+    shared.watch.notify_all();
     if matches!(outcome, Ok(true)) {
         for handle in others {
             let _ = handle.join();
         }
+        let _ = watcher.join();
     }
     outcome
+}
+
+/// Hands the leadership to a waiting thread when it has stayed free for [`HANDOFF`] (a
+/// handler that takes its time); sleeps while nothing leaves it free.
+fn watch(shared: &Shared) {
+    let mut server = lock(&shared.server);
+    while server.outcome().is_none() {
+        if server
+            .leaderless
+            .since
+            .is_some_and(|since| since.elapsed() >= HANDOFF)
+        {
+            // Until a follower takes it (one may be running a request just taken instead).
+            shared.turn.notify_one();
+        }
+        if server.leaderless.last.elapsed() < WATCH_LINGER {
+            server = shared
+                .watch
+                .wait_timeout(server, HANDOFF)
+                .map_or_else(|err| err.into_inner().0, |(guard, _)| guard);
+        } else {
+            server.leaderless.watcher_asleep = true;
+            server = shared
+                .watch
+                .wait(server)
+                .unwrap_or_else(PoisonError::into_inner);
+            server.leaderless.watcher_asleep = false;
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,6 +156,7 @@ fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
                 .unwrap_or_else(PoisonError::into_inner);
             continue;
         };
+        server.leaderless.since = None;
         let timeout = server.wait_for();
         drop(server);
         let (poll, events) = &mut *poller;
@@ -100,12 +171,23 @@ fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
         drop(poller);
         if server.outcome().is_some() {
             shared.turn.notify_all();
+            shared.watch.notify_all();
             continue;
         }
-        // This thread runs one of the requests; a follower takes each other one, and one
-        // more takes the leadership.
-        for _ in 0..server.runnable_jobs() {
-            shared.turn.notify_one();
+        // This thread runs one of the requests and a follower each other one. The leadership
+        // stays free: this thread takes it back after a quick handler, and the watcher gives
+        // it to a follower if the handler takes longer.
+        let runnable = server.runnable_jobs();
+        if runnable > 0 {
+            for _ in 1..runnable {
+                shared.turn.notify_one();
+            }
+            let now = Instant::now();
+            server.leaderless.since = Some(now);
+            server.leaderless.last = now;
+            if server.leaderless.watcher_asleep {
+                shared.watch.notify_one();
+            }
         }
     }
 }
