@@ -7,9 +7,10 @@
 //! process's limits.
 //!
 //! The model: `--workers` + 1 threads take turns; one (the leader) waits for socket events
-//! and handles them, and when that completes a request it passes the leadership on and runs
-//! the handler itself, so the common request crosses no thread; it writes what the socket
-//! takes and leaves the rest to the event side, so only handlers ever hold a thread.
+//! and handles them, and when that completes a request it runs the handler itself and takes
+//! the leadership back, so the common request crosses no thread (a watcher hands the
+//! leadership on when a handler takes over 1 ms); it writes what the socket takes and leaves
+//! the rest to the event side, so only handlers ever hold a thread.
 //! Everything buffered is bounded: connections (below RLIMIT_NOFILE, the excess waits in the
 //! listen backlog), bodies in memory (past the budget they spill to disk), answers waiting
 //! for slow readers (past the budget the handler's thread writes them itself).
