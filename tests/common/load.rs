@@ -6,7 +6,7 @@
 //! Included next to `fcgi_client.rs`: `#[path = "common/load.rs"] mod load;`.
 #![allow(dead_code)]
 
-use std::io;
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -55,32 +55,68 @@ pub fn fastcgi_with_fd_limit(bin: &Path, args: &[&str], nofile: u64) -> Server {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test port");
     let addr = listener.local_addr().expect("local addr");
     let dir = TempDir::new("fd-limit");
+    let mut server = spawn_on(bin, args, OwnedFd::from(listener), dir, Some(nofile));
+    server.addr = Some(addr);
+    server
+}
+
+/// `bin fastcgi args...` on a fresh unix listening socket (fd 0), at [`unix_socket`].
+pub fn fastcgi_on_unix(bin: &Path, args: &[&str]) -> Server {
+    let dir = TempDir::new("unix");
+    let listener =
+        std::os::unix::net::UnixListener::bind(dir.path().join("fcgi.sock")).expect("bind");
+    spawn_on(bin, args, OwnedFd::from(listener), dir, None)
+}
+
+/// Where a server from [`fastcgi_on_unix`] listens.
+pub fn unix_socket(server: &Server) -> std::path::PathBuf {
+    server.dir.path().join("fcgi.sock")
+}
+
+/// Starts `bin fastcgi args...` with `listener` on fd 0, its stderr in `dir`.
+fn spawn_on(
+    bin: &Path,
+    args: &[&str],
+    listener: OwnedFd,
+    dir: TempDir,
+    nofile: Option<u64>,
+) -> Server {
     let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
     let mut command = Command::new(bin);
     command
         .arg("fastcgi")
         .args(args)
         .env("RUST_LOG", "info")
-        .stdin(Stdio::from(OwnedFd::from(listener)))
+        .stdin(Stdio::from(listener))
         .stdout(Stdio::null())
         .stderr(log);
-    // SAFETY: setrlimit is async-signal-safe; it only lowers the child's own limit.
-    unsafe {
-        command.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: nofile,
-                rlim_max: nofile,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+    if let Some(nofile) = nofile {
+        // SAFETY: setrlimit is async-signal-safe; it only lowers the child's own limit.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: nofile,
+                    rlim_max: nofile,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
     Server {
         child: Some(command.spawn().expect("start the server")),
-        addr: Some(addr),
+        addr: None,
         dir,
+    }
+}
+
+/// A second handle on the client's socket, for a thread that writes while another reads.
+pub fn writer_of(client: &Client) -> Box<dyn Write + Send> {
+    match client {
+        Client::Tcp(stream) => Box::new(stream.try_clone().expect("a second handle")),
+        Client::Unix(stream) => Box::new(stream.try_clone().expect("a second handle")),
     }
 }
 
