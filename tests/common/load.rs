@@ -1,7 +1,7 @@
 //! Helpers of the overload tests (tests/fastcgi_overload.rs): one heavy test at a time per
 //! test process, the server's peak resident memory, a server started under a lowered
-//! RLIMIT_NOFILE, requests built once and shared by many connections, and a reply reader
-//! that keeps a summary instead of a multi-megabyte body.
+//! RLIMIT_NOFILE or on a unix socket, request bytes with nginx-like params, a receive-buffer
+//! knob, a second handle on a client's socket, and timed one-shot requests.
 //!
 //! Included next to `fcgi_client.rs`: `#[path = "common/load.rs"] mod load;`.
 #![allow(dead_code)]
@@ -138,78 +138,6 @@ pub fn http_request(
         params.push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
     }
     request_bytes(id, keep, &as_refs(&params), body)
-}
-
-/// A reply kept short: the status, the STDOUT byte count, the head and the last bytes.
-#[derive(Clone, Debug, Default)]
-pub struct Summary {
-    /// The `Status:` line's code (0 when missing).
-    pub status: u16,
-    /// All FCGI_STDOUT bytes received.
-    pub stdout_len: usize,
-    /// The first 4 KiB of STDOUT (the CGI headers and the start of the body).
-    pub head: Vec<u8>,
-    /// The last 256 bytes of STDOUT.
-    pub tail: Vec<u8>,
-    /// (appStatus, protocolStatus) of END_REQUEST.
-    pub end: Option<(u32, u8)>,
-}
-
-impl Summary {
-    /// Whether the tail of the body holds `text`.
-    pub fn tail_has(&self, text: &str) -> bool {
-        String::from_utf8_lossy(&self.tail).contains(text)
-    }
-}
-
-/// Reads the records of request `id` until its END_REQUEST, keeping a [`Summary`].
-pub fn read_summary(client: &mut Client, id: u16) -> io::Result<Summary> {
-    let mut summary = Summary::default();
-    loop {
-        let Some(rec) = client.read_record()? else {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "closed before END_REQUEST after {} STDOUT bytes",
-                    summary.stdout_len
-                ),
-            ));
-        };
-        if rec.id != id {
-            return Err(io::Error::other(format!(
-                "record for another request: {rec:?}"
-            )));
-        }
-        match rec.record_type {
-            STDOUT => {
-                summary.stdout_len += rec.content.len();
-                let room = 4096usize.saturating_sub(summary.head.len());
-                summary
-                    .head
-                    .extend_from_slice(&rec.content[..room.min(rec.content.len())]);
-                summary.tail.extend_from_slice(&rec.content);
-                let excess = summary.tail.len().saturating_sub(256);
-                summary.tail.drain(..excess);
-            }
-            STDERR => {}
-            END_REQUEST => {
-                let c = &rec.content;
-                summary.end = Some((u32::from_be_bytes([c[0], c[1], c[2], c[3]]), c[4]));
-                let text = String::from_utf8_lossy(&summary.head);
-                summary.status = text
-                    .strip_prefix("Status: ")
-                    .and_then(|rest| rest.get(..3))
-                    .and_then(|code| code.parse().ok())
-                    .unwrap_or(0);
-                return Ok(summary);
-            }
-            other => {
-                return Err(io::Error::other(format!(
-                    "unexpected record type {other} in a reply"
-                )));
-            }
-        }
-    }
 }
 
 /// The TCP stream under a test client.
