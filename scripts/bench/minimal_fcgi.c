@@ -296,6 +296,7 @@ static void on_accept(int lfd) {
         if (!c) { close(fd); continue; }
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) { close_conn(c); continue; }
+        on_readable(c);   /* the request often came with the connection: no epoll round */
     }
 }
 

@@ -1,12 +1,12 @@
 //! Helpers of the overload tests (tests/fastcgi_overload.rs): one heavy test at a time per
 //! test process, the server's peak resident memory, a server started under a lowered
-//! RLIMIT_NOFILE, requests built once and shared by many connections, and a reply reader
-//! that keeps a summary instead of a multi-megabyte body.
+//! RLIMIT_NOFILE or on a unix socket, request bytes with nginx-like params, a receive-buffer
+//! knob, a second handle on a client's socket, and timed one-shot requests.
 //!
 //! Included next to `fcgi_client.rs`: `#[path = "common/load.rs"] mod load;`.
 #![allow(dead_code)]
 
-use std::io;
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -55,32 +55,68 @@ pub fn fastcgi_with_fd_limit(bin: &Path, args: &[&str], nofile: u64) -> Server {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test port");
     let addr = listener.local_addr().expect("local addr");
     let dir = TempDir::new("fd-limit");
+    let mut server = spawn_on(bin, args, OwnedFd::from(listener), dir, Some(nofile));
+    server.addr = Some(addr);
+    server
+}
+
+/// `bin fastcgi args...` on a fresh unix listening socket (fd 0), at [`unix_socket`].
+pub fn fastcgi_on_unix(bin: &Path, args: &[&str]) -> Server {
+    let dir = TempDir::new("unix");
+    let listener =
+        std::os::unix::net::UnixListener::bind(dir.path().join("fcgi.sock")).expect("bind");
+    spawn_on(bin, args, OwnedFd::from(listener), dir, None)
+}
+
+/// Where a server from [`fastcgi_on_unix`] listens.
+pub fn unix_socket(server: &Server) -> std::path::PathBuf {
+    server.dir.path().join("fcgi.sock")
+}
+
+/// Starts `bin fastcgi args...` with `listener` on fd 0, its stderr in `dir`.
+fn spawn_on(
+    bin: &Path,
+    args: &[&str],
+    listener: OwnedFd,
+    dir: TempDir,
+    nofile: Option<u64>,
+) -> Server {
     let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
     let mut command = Command::new(bin);
     command
         .arg("fastcgi")
         .args(args)
         .env("RUST_LOG", "info")
-        .stdin(Stdio::from(OwnedFd::from(listener)))
+        .stdin(Stdio::from(listener))
         .stdout(Stdio::null())
         .stderr(log);
-    // SAFETY: setrlimit is async-signal-safe; it only lowers the child's own limit.
-    unsafe {
-        command.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: nofile,
-                rlim_max: nofile,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+    if let Some(nofile) = nofile {
+        // SAFETY: setrlimit is async-signal-safe; it only lowers the child's own limit.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: nofile,
+                    rlim_max: nofile,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
     Server {
         child: Some(command.spawn().expect("start the server")),
-        addr: Some(addr),
+        addr: None,
         dir,
+    }
+}
+
+/// A second handle on the client's socket, for a thread that writes while another reads.
+pub fn writer_of(client: &Client) -> Box<dyn Write + Send> {
+    match client {
+        Client::Tcp(stream) => Box::new(stream.try_clone().expect("a second handle")),
+        Client::Unix(stream) => Box::new(stream.try_clone().expect("a second handle")),
     }
 }
 
@@ -102,78 +138,6 @@ pub fn http_request(
         params.push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
     }
     request_bytes(id, keep, &as_refs(&params), body)
-}
-
-/// A reply kept short: the status, the STDOUT byte count, the head and the last bytes.
-#[derive(Clone, Debug, Default)]
-pub struct Summary {
-    /// The `Status:` line's code (0 when missing).
-    pub status: u16,
-    /// All FCGI_STDOUT bytes received.
-    pub stdout_len: usize,
-    /// The first 4 KiB of STDOUT (the CGI headers and the start of the body).
-    pub head: Vec<u8>,
-    /// The last 256 bytes of STDOUT.
-    pub tail: Vec<u8>,
-    /// (appStatus, protocolStatus) of END_REQUEST.
-    pub end: Option<(u32, u8)>,
-}
-
-impl Summary {
-    /// Whether the tail of the body holds `text`.
-    pub fn tail_has(&self, text: &str) -> bool {
-        String::from_utf8_lossy(&self.tail).contains(text)
-    }
-}
-
-/// Reads the records of request `id` until its END_REQUEST, keeping a [`Summary`].
-pub fn read_summary(client: &mut Client, id: u16) -> io::Result<Summary> {
-    let mut summary = Summary::default();
-    loop {
-        let Some(rec) = client.read_record()? else {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "closed before END_REQUEST after {} STDOUT bytes",
-                    summary.stdout_len
-                ),
-            ));
-        };
-        if rec.id != id {
-            return Err(io::Error::other(format!(
-                "record for another request: {rec:?}"
-            )));
-        }
-        match rec.record_type {
-            STDOUT => {
-                summary.stdout_len += rec.content.len();
-                let room = 4096usize.saturating_sub(summary.head.len());
-                summary
-                    .head
-                    .extend_from_slice(&rec.content[..room.min(rec.content.len())]);
-                summary.tail.extend_from_slice(&rec.content);
-                let excess = summary.tail.len().saturating_sub(256);
-                summary.tail.drain(..excess);
-            }
-            STDERR => {}
-            END_REQUEST => {
-                let c = &rec.content;
-                summary.end = Some((u32::from_be_bytes([c[0], c[1], c[2], c[3]]), c[4]));
-                let text = String::from_utf8_lossy(&summary.head);
-                summary.status = text
-                    .strip_prefix("Status: ")
-                    .and_then(|rest| rest.get(..3))
-                    .and_then(|code| code.parse().ok())
-                    .unwrap_or(0);
-                return Ok(summary);
-            }
-            other => {
-                return Err(io::Error::other(format!(
-                    "unexpected record type {other} in a reply"
-                )));
-            }
-        }
-    }
 }
 
 /// The TCP stream under a test client.
