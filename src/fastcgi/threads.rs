@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll};
 
 use super::server::Server;
-use super::worker;
+use super::worker::{self, Done, Job};
 
 /// How long the leadership may stay free while its last holder runs a handler before the
 /// watcher gives it to a waiting thread. Most handlers take microseconds: their thread takes
@@ -188,6 +188,87 @@ fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
             if server.leaderless.watcher_asleep {
                 shared.watch.notify_one();
             }
+        }
+    }
+}
+
+/// What the threads ask of the server: requests to run, connections to give back, the end.
+impl Server {
+    /// Stops every thread: `Ok(true)` a clean drain, `Ok(false)` requests cut off.
+    pub(super) fn stop(&mut self, outcome: io::Result<bool>) {
+        if self.stopped.is_none() {
+            self.stopped = Some(outcome.map_err(|err| (err.kind(), err.to_string())));
+        }
+    }
+
+    /// Whether the server has stopped, and how.
+    pub(super) fn outcome(&self) -> Option<io::Result<bool>> {
+        self.stopped.as_ref().map(|outcome| match outcome {
+            Ok(clean) => Ok(*clean),
+            Err((kind, message)) => Err(io::Error::new(*kind, message.clone())),
+        })
+    }
+
+    /// Requests that may start now.
+    pub(super) fn runnable_jobs(&self) -> usize {
+        self.ready.len().min(self.handlers_free)
+    }
+
+    /// The oldest request waiting, when a handler slot is free (it is then taken).
+    pub(super) fn next_job(&mut self) -> Option<Job> {
+        if self.handlers_free == 0 {
+            return None;
+        }
+        let job = self.ready.pop_front()?;
+        self.handlers_free -= 1;
+        Some(job)
+    }
+
+    /// A handler finished: its slot is free again, and the connection comes back with what
+    /// is left to send; it is driven on at once (its next request may be there already).
+    pub(super) fn give_back(&mut self, done: Done) {
+        self.handlers_free += 1;
+        let token = done.token;
+        let Some(place) = self.slots.get_mut(token) else {
+            return;
+        };
+        let Some(stream) = done.stream else {
+            self.pool.output_budget.release(done.held);
+            // The handler's thread closed the socket, which also took it out of epoll.
+            if place.take().is_some() {
+                self.live -= 1;
+                self.free.push(token);
+            }
+            self.wake_leader_if_done();
+            return;
+        };
+        let Some(slot) = place.as_mut() else {
+            self.pool.output_budget.release(done.held);
+            return;
+        };
+        slot.stream = Some(stream);
+        slot.fresh = false;
+        self.idle_returned = true;
+        if done.held > 0 {
+            // The handler's thread sent what the socket took; the event side sends the rest.
+            slot.conn.push_output_vec(done.leftover);
+            slot.out_held += done.held;
+            slot.last_write = Instant::now();
+        }
+        match slot.conn.response_done() {
+            Ok(()) => self.pump(token),
+            Err(err) => self.close(token, Some(err.to_string())),
+        }
+        if !self.again.is_empty() {
+            let _ = self.pool.waker.wake();
+        }
+        self.wake_leader_if_done();
+    }
+
+    /// The last connection closed during a shutdown: the leader need not wait for a timer.
+    fn wake_leader_if_done(&self) {
+        if self.shutdown.is_some() && self.live == 0 {
+            let _ = self.pool.waker.wake();
         }
     }
 }
