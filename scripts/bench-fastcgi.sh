@@ -1,31 +1,37 @@
 #!/usr/bin/env bash
-# FastCGI throughput and latency through a real nginx, side by side in one run (loopback only):
-#   nginx `return 200` itself (the floor), pycnic over TCP with a new upstream connection per
-#   request, pycnic with kept-alive upstream connections (fastcgi_keep_conn + keepalive), the
-#   same over a unix socket, and PHP-FPM answering the same JSON (the usual peer) when
-#   php-fpm is installed or can be (PEER_PHP=0 skips it).
-# Each configuration runs ROUNDS times, interleaved; the medians of requests/s and p99 are
-# printed, with resident memory of the pycnic server idle and at its peak under load.
-# Usage: scripts/bench-fastcgi.sh [SECONDS_PER_RUN] [ROUNDS] [CONNECTIONS]
+# FastCGI behind a real nginx, side by side in one interleaved run (loopback only). Every app
+# answers GET /login with `Cookie: session_id=abc` by {"session_id":"abc"}, as the pycnic seed
+# does:
+#   limit    scripts/bench/minimal_fcgi.c: one thread, one epoll loop, one write per answer;
+#            the most any FastCGI app can reach behind this nginx on this machine
+#   pycnic   target/release/pycnic fastcgi (the seed binary)
+#   libfcgi  scripts/bench/libfcgi_login.c: the classic C libfcgi accept loop (needs
+#            libfcgi-dev; skipped when missing), one process per mode
+#   php-fpm  a PHP script under php-fpm, pm static, 4 children per mode (skipped when missing,
+#            or with PEER_PHP=0)
+# in four modes at 32 connections: TCP with a new upstream connection per request, TCP with
+# kept-alive upstream connections (keepalive + fastcgi_keep_conn), the same two over a unix
+# socket (limit and pycnic only); and both TCP modes again at 256 connections.
+# nginx (worker_processes 1) and the apps are pinned to CPU 0, wrk to CPU 1 (taskset), as a
+# user's single-core share would be. Each configuration runs ROUNDS times, interleaved; the
+# table prints medians of req/s, p50 and p99 (wrk --latency through a Lua done() hook, in a
+# fixed format), timeouts and errors summed over the rounds, and req/s as a ratio to the
+# limit in the same mode. Absolute figures move with the machine's load; ratios less so.
+# Usage: scripts/bench-fastcgi.sh [SECONDS_PER_RUN] [ROUNDS]
+#   environment: CONNS (32) and CONNS_HIGH (256, 0 skips) connection counts, PEER_PHP=0
+#   skips PHP-FPM, BENCH_KEEP=1 keeps the work directory (configurations, wrk outputs, logs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-5}
 rounds=${2:-3}
-conns=${3:-32}
-for tool in nginx wrk; do
+conns=${CONNS:-32}
+conns_high=${CONNS_HIGH:-256}
+for tool in nginx wrk gcc taskset curl python3; do
     command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || {
         echo "$tool missing: run scripts/install-deps.sh" >&2; exit 2; }
 done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-
-php_fpm=
-if [ "${PEER_PHP:-1}" = 1 ]; then
-    php_fpm=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -1 || true)
-    if [ -z "$php_fpm" ] && [ "$(id -u)" = 0 ]; then
-        (apt-get install -y -q php-fpm >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q php-fpm >/dev/null 2>&1; }) || true
-        php_fpm=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -1 || true)
-    fi
-fi
+[ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs (apps on CPU 0, wrk on CPU 1)" >&2; exit 2; }
 
 cargo build --release --locked -q
 bin="$PWD/target/release/pycnic"
@@ -35,9 +41,23 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
+    if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+
+gcc -O2 -Wall -Wextra -o "$work/minimal_fcgi" scripts/bench/minimal_fcgi.c
+have_libfcgi=
+if [ -e /usr/include/fcgiapp.h ]; then
+    gcc -O2 -Wall -Wextra -o "$work/libfcgi_login" scripts/bench/libfcgi_login.c -lfcgi
+    have_libfcgi=1
+else
+    echo "libfcgi-dev missing: no C libfcgi peer (scripts/install-deps.sh installs it)" >&2
+fi
+php_fpm=
+if [ "${PEER_PHP:-1}" = 1 ]; then
+    php_fpm=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -1 || true)
+    [ -n "$php_fpm" ] || echo "php-fpm missing: no PHP-FPM peer" >&2
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -49,16 +69,52 @@ wait_port() {
     tail -n 20 "$work"/*.log >&2 || true
     return 1
 }
+wait_socket() {
+    for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
+    echo "no socket $1" >&2; return 1
+}
+# Started as `$cpu0 program &` (not through a function), so that $! is the program itself.
+cpu0="taskset -c 0"
 
-fcgi_port=$(free_port)
-RUST_LOG=warn "$bin" fastcgi --listen "127.0.0.1:$fcgi_port" --listen "unix:$work/pycnic.sock" \
-    --socket-mode 666 2>"$work/pycnic.log" &
+# The apps, each on CPU 0. The event-loop servers (limit, pycnic) serve every mode from one
+# process; libfcgi and PHP-FPM get one process (pool) per mode, because the connection nginx
+# keeps alive holds a libfcgi process, or a PHP-FPM child, for as long as it stays open.
+declare -A upstream   # "<app> <mode>" -> the address nginx passes to
+limit_port=$(free_port)
+$cpu0 "$work/minimal_fcgi" --listen "127.0.0.1:$limit_port" --listen "unix:$work/limit.sock" \
+    2>"$work/limit.log" &
+pids+=("$!")
+wait_port "$limit_port"
+upstream[limit tcp_new]="127.0.0.1:$limit_port"
+upstream[limit tcp_keep]="127.0.0.1:$limit_port"
+upstream[limit unix_new]="unix:$work/limit.sock"
+upstream[limit unix_keep]="unix:$work/limit.sock"
+
+pycnic_port=$(free_port)
+RUST_LOG=warn $cpu0 "$bin" fastcgi --listen "127.0.0.1:$pycnic_port" \
+    --listen "unix:$work/pycnic.sock" --socket-mode 666 2>"$work/pycnic.log" &
 app_pid=$!; pids+=("$app_pid")
-wait_port "$fcgi_port"
+wait_port "$pycnic_port"
+upstream[pycnic tcp_new]="127.0.0.1:$pycnic_port"
+upstream[pycnic tcp_keep]="127.0.0.1:$pycnic_port"
+upstream[pycnic unix_new]="unix:$work/pycnic.sock"
+upstream[pycnic unix_keep]="unix:$work/pycnic.sock"
+apps=(limit pycnic)
 
-php_upstream=
+if [ -n "$have_libfcgi" ]; then
+    for mode in tcp_new tcp_keep; do
+        libfcgi_port=$(free_port)
+        $cpu0 "$work/libfcgi_login" "127.0.0.1:$libfcgi_port" 2>"$work/libfcgi-$mode.log" &
+        pids+=("$!")
+        wait_port "$libfcgi_port"
+        upstream[libfcgi $mode]="127.0.0.1:$libfcgi_port"
+    done
+    apps+=(libfcgi)
+fi
+
 if [ -n "$php_fpm" ]; then
-    php_port=$(free_port)
+    php_new=$(free_port)
+    php_keep=$(free_port)
     cat > "$work/login.php" <<'PHP'
 <?php
 header('Content-Type: application/json');
@@ -68,100 +124,182 @@ PHP
 [global]
 error_log = $work/php-fpm.log
 daemonize = no
-[bench]
-listen = 127.0.0.1:$php_port
+[new]
+listen = 127.0.0.1:$php_new
+pm = static
+pm.max_children = 4
+clear_env = no
+[keep]
+listen = 127.0.0.1:$php_keep
 pm = static
 pm.max_children = 4
 clear_env = no
 EOF
-    "$php_fpm" -n -y "$work/php-fpm.conf" -R -F 2>>"$work/php-fpm.log" &
+    $cpu0 "$php_fpm" -n -y "$work/php-fpm.conf" -R -F 2>>"$work/php-fpm.log" &
     pids+=("$!")
-    wait_port "$php_port"
-    php_upstream="server 127.0.0.1:$php_port;"
+    wait_port "$php_new"
+    wait_port "$php_keep"
+    upstream[php-fpm tcp_new]="127.0.0.1:$php_new"
+    upstream[php-fpm tcp_keep]="127.0.0.1:$php_keep"
+    apps+=(php-fpm)
 fi
 
+# One nginx server (port) per app and mode.
+modes=(tcp_new tcp_keep unix_new unix_keep)
 declare -A port
-for name in floor tcp_new tcp_keep unix_keep php_keep; do port[$name]=$(free_port); done
-php_blocks=
-if [ -n "$php_upstream" ]; then
-    php_blocks="upstream php { $php_upstream keepalive $((conns * 2)); }
-    server { listen 127.0.0.1:${port[php_keep]};
-        location / { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $work/login.php;
-                     fastcgi_keep_conn on; fastcgi_pass php; } }"
-fi
+servers=
+upstreams=
+for app in "${apps[@]}"; do
+    for mode in "${modes[@]}"; do
+        transport=${mode%_*}
+        addr=${upstream[$app $mode]:-}
+        [ -n "$addr" ] || continue
+        p=$(free_port)
+        port[$app $mode]=$p
+        script=
+        [ "$app" = php-fpm ] && script="fastcgi_param SCRIPT_FILENAME $work/login.php;"
+        if [ "${mode#*_}" = keep ]; then
+            name="up_${app//-/_}_$transport"
+            upstreams+="upstream $name { server $addr; keepalive 512; }
+    "
+            pass="fastcgi_keep_conn on; fastcgi_pass $name;"
+        else
+            pass="fastcgi_pass $addr;"
+        fi
+        servers+="server { listen 127.0.0.1:$p backlog=4096;
+        location / { include /etc/nginx/fastcgi_params; $script $pass } }
+    "
+    done
+done
 cat > "$work/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
 user root;
-events { worker_connections 4096; }
+events { worker_connections 8192; }
 http {
     access_log off;
-    upstream pycnic_tcp  { server 127.0.0.1:$fcgi_port; keepalive $((conns * 2)); }
-    upstream pycnic_unix { server unix:$work/pycnic.sock; keepalive $((conns * 2)); }
-    server { listen 127.0.0.1:${port[floor]};
-        location / { default_type application/json; return 200 '{"session_id":null}'; } }
-    server { listen 127.0.0.1:${port[tcp_new]};
-        location / { include /etc/nginx/fastcgi_params; fastcgi_pass 127.0.0.1:$fcgi_port; } }
-    server { listen 127.0.0.1:${port[tcp_keep]};
-        location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass pycnic_tcp; } }
-    server { listen 127.0.0.1:${port[unix_keep]};
-        location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass pycnic_unix; } }
-    $php_blocks
+    $upstreams
+    $servers
 }
 EOF
-"$nginx_bin" -p "$work" -c "$work/nginx.conf" 2>>"$work/nginx-error.log" &
+$cpu0 "$nginx_bin" -p "$work" -c "$work/nginx.conf" 2>>"$work/nginx-error.log" &
 pids+=("$!")
-wait_port "${port[floor]}"
+first_key=$(printf '%s\n' "${!port[@]}" | head -1)
+wait_port "${port[$first_key]}"
 
-configs=(floor tcp_new tcp_keep unix_keep)
-[ -n "$php_upstream" ] && configs+=(php_keep)
-# Each answers before anything is timed.
-for name in "${configs[@]}"; do
-    body=$(curl -sS "http://127.0.0.1:${port[$name]}/login")
-    echo "$name: $body"
+# Every configuration answers correctly before anything is timed.
+want='{"session_id":"abc"}'
+configs=()
+for mode in "${modes[@]}"; do
+    for app in "${apps[@]}"; do
+        p=${port[$app $mode]:-}
+        [ -n "$p" ] || continue
+        body=$(curl -sS -H 'Cookie: session_id=abc' "http://127.0.0.1:$p/login")
+        if [ "$body" != "$want" ]; then
+            echo "$app $mode answers $body, not $want" >&2
+            tail -n 20 "$work"/*.log >&2 || true
+            exit 1
+        fi
+        configs+=("$app:$mode")
+    done
 done
+echo "every configuration answers $want: ${configs[*]}"
+
+cat > "$work/report.lua" <<'LUA'
+wrk.headers["Cookie"] = "session_id=abc"
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format(
+        "BENCH requests=%d duration_us=%d p50_us=%.0f p99_us=%.0f connect=%d read=%d write=%d status=%d timeout=%d\n",
+        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+        e.connect, e.read, e.write, e.status, e.timeout))
+end
+LUA
 
 rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 idle_rss=$(rss "$app_pid" VmRSS)
 
+levels=("$conns")
+[ "$conns_high" -gt 0 ] && levels+=("$conns_high")
+runs=0
 for round in $(seq "$rounds"); do
-    for name in "${configs[@]}"; do
-        wrk -t1 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:${port[$name]}/login" \
-            > "$work/wrk-$name-$round.txt"
+    for level in "${levels[@]}"; do
+        for config in "${configs[@]}"; do
+            app=${config%%:*}; mode=${config#*:}
+            # At the high level only the TCP modes run.
+            if [ "$level" != "$conns" ] && [ "${mode%_*}" != tcp ]; then continue; fi
+            taskset -c 1 wrk -t1 -c"$level" -d"${seconds}s" --latency -s "$work/report.lua" \
+                "http://127.0.0.1:${port[$app $mode]}/login" \
+                > "$work/wrk-$app-$mode-$level-$round.txt" 2>&1 || true
+            runs=$((runs + 1))
+        done
     done
 done
 peak_rss=$(rss "$app_pid" VmHWM)
 
-python3 - "$work" "$rounds" "${configs[@]}" <<'PY'
-import re, statistics, sys
-work, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-label = {"floor": "nginx return 200 (floor)", "tcp_new": "pycnic TCP, new connection",
-         "tcp_keep": "pycnic TCP, keep-alive", "unix_keep": "pycnic unix, keep-alive",
-         "php_keep": "PHP-FPM TCP, keep-alive"}
-def ms(text):
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
-rows = {}
-for name in names:
-    rps, p99, errors = [], [], 0
+python3 - "$work" "$rounds" "$conns" "$conns_high" "${configs[@]}" <<'PY'
+import glob, re, statistics, sys
+work, rounds, low, high = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+configs = [c.split(":") for c in sys.argv[5:]]
+apps = list(dict.fromkeys(app for app, _ in configs))
+mode_label = {"tcp_new": "TCP, new connection per request", "tcp_keep": "TCP, kept-alive upstream",
+              "unix_new": "unix, new connection", "unix_keep": "unix, kept-alive"}
+
+def result(app, mode, level):
+    rps, p50, p99, timeouts, errors, missing = [], [], [], 0, 0, 0
     for r in range(1, rounds + 1):
-        out = open(f"{work}/wrk-{name}-{r}.txt").read()
-        rps.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
-        p99.append(ms(re.search(r"99%\s+(\S+)", out).group(1)))
-        m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        errors += int(m.group(1)) if m else 0
-        m = re.search(r"Socket errors: (.*)", out)
-        errors += sum(int(x) for x in re.findall(r"\d+", m.group(1))) if m else 0
-    rows[name] = (statistics.median(rps), statistics.median(p99), errors)
-floor = rows["floor"][0]
-print(f"\n{'configuration':<30} {'req/s':>9} {'x floor':>8} {'p99 ms':>8} {'errors':>7}")
-for name in names:
-    rps, p99, errors = rows[name]
-    print(f"{label[name]:<30} {rps:>9.0f} {rps/floor:>8.2f} {p99:>8.2f} {errors:>7}")
-if "php_keep" in rows:
-    print(f"pycnic keep-alive / PHP-FPM keep-alive: x{rows['tcp_keep'][0]/rows['php_keep'][0]:.2f} req/s")
+        try:
+            text = open(f"{work}/wrk-{app}-{mode}-{level}-{r}.txt").read()
+        except FileNotFoundError:
+            return None
+        m = re.search(r"^BENCH (.*)$", text, re.M)
+        if not m:
+            missing += 1
+            continue
+        f = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+        rps.append(f["requests"] / (f["duration_us"] / 1e6))
+        p50.append(f["p50_us"] / 1e3)
+        p99.append(f["p99_us"] / 1e3)
+        timeouts += int(f["timeout"])
+        errors += int(f["connect"] + f["read"] + f["write"] + f["status"])
+    if not rps:
+        return None
+    return statistics.median(rps), statistics.median(p50), statistics.median(p99), timeouts, errors, missing
+
+levels = [low] + ([high] if int(high) > 0 else [])
+summary = []
+for level in levels:
+    for mode in mode_label:
+        rows = {app: result(app, mode, level) for app in apps}
+        rows = {a: r for a, r in rows.items() if r}
+        if not rows:
+            continue
+        limit = rows.get("limit", (None,))[0]
+        print(f"\n{mode_label[mode]} @ {level} connections")
+        print(f"  {'app':<9} {'req/s':>9} {'x limit':>8} {'p50 ms':>8} {'p99 ms':>8} {'timeouts':>9} {'errors':>7}")
+        for app, (rps, p50, p99, timeouts, errors, missing) in rows.items():
+            ratio = f"{rps / limit:.2f}" if limit else "-"
+            note = f"  ({missing} runs without a result)" if missing else ""
+            print(f"  {app:<9} {rps:>9.0f} {ratio:>8} {p50:>8.2f} {p99:>8.2f} {timeouts:>9} {errors:>7}{note}")
+        summary.append((mode, level, rows, limit))
+
+def cell(rows, app, limit, with_ratio=True):
+    r = rows.get(app)
+    if not r:
+        return "–"
+    text = f"{r[0] / 1e3:.1f}k"
+    if with_ratio and limit:
+        text += f" ({r[0] / limit:.2f})"
+    return text + f", p99 {r[2]:.1f} ms" + (f", {r[3]} timeouts" if r[3] else "")
+
+print("\n| mode | limit | pycnic (x limit) | C libfcgi (x limit) | PHP-FPM (x limit) |")
+print("|---|---|---|---|---|")
+for mode, level, rows, limit in summary:
+    print(f"| {mode_label[mode]} @ {level} | {cell(rows, 'limit', limit, False)} | {cell(rows, 'pycnic', limit)} "
+          f"| {cell(rows, 'libfcgi', limit)} | {cell(rows, 'php-fpm', limit)} |")
 PY
-echo "pycnic resident memory: idle ${idle_rss} kB, peak under load $peak_rss kB"
-echo "(medians of $rounds interleaved ${seconds}s runs, wrk -t1 -c$conns, nginx worker_processes 1)"
+echo "pycnic resident memory: idle ${idle_rss} kB, peak under load ${peak_rss} kB"
+echo "(medians of $rounds interleaved ${seconds}s runs, $runs runs in all; wrk -t1 on CPU 1;"
+echo " nginx worker_processes 1 and the apps on CPU 0; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -18,6 +18,8 @@
 #   curl wrk hyperfine    HTTP client, load generator, command timer (scripts/bench*)
 #   redis-server          Redis: the sessions tests start their own on a free loopback port
 #   memcached             memcached: the sessions tests start their own on a free loopback port
+#   gcc libfcgi-dev       scripts/bench-fastcgi.sh builds its C responders (the limit, libfcgi)
+#   php-fpm               the PHP-FPM peer of scripts/bench-fastcgi.sh
 set -euo pipefail
 
 check_only=
@@ -40,6 +42,9 @@ need_cmd curl || missing+=(curl)
 need_cmd wrk || missing+=(wrk)
 need_cmd hyperfine || missing+=(hyperfine)
 need_cmd python3 || missing+=(python3)
+need_cmd gcc || missing+=(gcc)
+[ -e /usr/include/fcgiapp.h ] || missing+=(libfcgi-dev)
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
 need_cmd redis-server || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 need_cmd memcached || [ -x /usr/bin/memcached ] || missing+=(memcached)
 

@@ -62,8 +62,6 @@ pub mod cli;
 mod cli_sessions;
 pub mod cookie;
 pub mod error;
-// documented by the server rewrite
-#[allow(missing_docs)]
 pub mod fastcgi;
 pub mod gateway;
 pub mod handler;

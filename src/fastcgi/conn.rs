@@ -34,7 +34,10 @@ enum State {
         id: u16,
         keep_conn: bool,
         params: Pairs,
+        /// The part of the body still held here (the owner may take it, see `take_body`).
         body: Vec<u8>,
+        /// Every body byte received, taken or not: what the limit counts.
+        received: u64,
     },
     Responding {
         keep_conn: bool,
@@ -53,16 +56,20 @@ pub struct Connection {
     state: State,
     input: Vec<u8>,
     output: Vec<u8>,
+    /// Bytes at the front of `output` already written.
+    output_sent: usize,
     events: VecDeque<Event>,
     limits: ConnLimits,
 }
 
 impl Connection {
+    /// A connection that has received nothing yet.
     pub fn new(limits: ConnLimits) -> Connection {
         Connection {
             state: State::Idle,
             input: Vec::new(),
             output: Vec::new(),
+            output_sent: 0,
             events: VecDeque::new(),
             limits,
         }
@@ -104,17 +111,42 @@ impl Connection {
 
     /// Replies to send, in order, before anything else is written to this connection.
     pub fn output(&self) -> &[u8] {
-        &self.output
+        self.output.get(self.output_sent..).unwrap_or_default()
     }
 
-    /// `count` bytes of [`Connection::output`] were written.
+    /// `count` bytes of [`Connection::output`] were written. The buffer is compacted only
+    /// when most of it is sent, so a large answer written piece by piece is not moved again
+    /// and again; a large buffer is freed once empty.
     pub fn consume_output(&mut self, count: usize) {
-        self.output.drain(..count.min(self.output.len()));
+        self.output_sent = self
+            .output_sent
+            .saturating_add(count)
+            .min(self.output.len());
+        if self.output_sent == self.output.len() {
+            if self.output.capacity() > 1 << 20 {
+                self.output = Vec::new();
+            }
+            self.output.clear();
+            self.output_sent = 0;
+        } else if self.output_sent >= 64 * 1024 && self.output_sent * 2 >= self.output.len() {
+            self.output.drain(..self.output_sent);
+            self.output_sent = 0;
+        }
     }
 
     /// Queues bytes the owner built (a 413 or 503 answer written from the event loop).
     pub fn push_output(&mut self, bytes: &[u8]) {
         self.output.extend_from_slice(bytes);
+    }
+
+    /// Queues bytes the owner built, taking the buffer itself when nothing else waits.
+    pub fn push_output_vec(&mut self, bytes: Vec<u8>) {
+        if self.output().is_empty() {
+            self.output = bytes;
+            self.output_sent = 0;
+        } else {
+            self.output.extend_from_slice(&bytes);
+        }
     }
 
     /// The response to the event handed out (END_REQUEST included) is sent or queued: go on
@@ -134,6 +166,24 @@ impl Connection {
         self.process()
     }
 
+    /// Body bytes of the request being received that are held here (not yet taken).
+    pub fn body_buffered(&self) -> usize {
+        match &self.state {
+            State::Body { body, .. } => body.len(),
+            _ => 0,
+        }
+    }
+
+    /// Takes the body bytes held so far (the owner spills them to a file when buffered bodies
+    /// pass its memory budget); the request handed out later carries only the bytes after.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        match &mut self.state {
+            State::Body { body, .. } => std::mem::take(body),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Where the connection stands, for the owner's timers and read interest.
     pub fn phase(&self) -> Phase {
         match self.state {
             State::Idle if self.input.is_empty() => Phase::Idle,
@@ -341,6 +391,7 @@ impl Connection {
                 keep_conn,
                 params: request.params,
                 body: request.body,
+                received: 0,
             };
         }
         Ok(())
@@ -366,12 +417,20 @@ impl Connection {
                 return Ok(());
             }
             State::Body {
-                id: current, body, ..
+                id: current,
+                body,
+                received,
+                ..
             } if *current == id => {
-                let fits =
-                    u64::try_from(body.len() + content.len()).is_ok_and(|len| len <= max_body);
-                if fits && !content.is_empty() {
+                let total = u64::try_from(content.len())
+                    .ok()
+                    .and_then(|len| received.checked_add(len));
+                if let Some(total) = total
+                    && total <= max_body
+                    && !content.is_empty()
+                {
                     body.extend_from_slice(content);
+                    *received = total;
                     return Ok(());
                 }
             }
@@ -383,6 +442,7 @@ impl Connection {
             keep_conn,
             params,
             body,
+            ..
         } = std::mem::replace(&mut self.state, State::Closed)
         else {
             return Ok(());

@@ -297,6 +297,31 @@ fn undeclared_body_is_read_to_the_empty_stdin_up_to_the_limit() {
 }
 
 #[test]
+fn a_body_taken_piece_by_piece_still_counts_against_the_limit() {
+    for (case, len, too_large) in [("under", 100, false), ("over", 101, true)] {
+        let mut conn = Connection::new(LIMITS);
+        let pairs: [(&[u8], &[u8]); 1] = [(b"CONTENT_LENGTH", b"")];
+        conn.receive(&[begin(1, role::RESPONDER, 0), params(1, &pairs)].concat())
+            .unwrap();
+        let mut taken = Vec::new();
+        for chunk in vec![5u8; len].chunks(30) {
+            conn.receive(&record(kind::STDIN, 1, chunk)).unwrap();
+            assert!(conn.body_buffered() <= 30, "{case}: taken before");
+            taken.extend(conn.take_body());
+        }
+        conn.receive(&record(kind::STDIN, 1, b"")).unwrap();
+        match (conn.next_event(), too_large) {
+            (Some(Event::Request(got)), false) => {
+                assert!(got.body.is_empty(), "{case}: the rest only");
+                assert_eq!(taken, vec![5; len], "{case}");
+            }
+            (Some(Event::BodyTooLarge(_)), true) => {}
+            (other, _) => panic!("{case}: got {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn eof_while_discarding_an_answered_body_is_clean() {
     let mut conn = Connection::new(LIMITS);
     let bytes = [

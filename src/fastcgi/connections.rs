@@ -1,6 +1,7 @@
-//! The event loop's side of each connection: accepting (allow-list, --max-connections,
-//! accept errors), reading and writing without blocking, handing complete requests to the
-//! workers, and answering from the loop itself when no handler is needed (413, 503).
+//! The event side of each connection, run by the leading thread (see `threads`): accepting
+//! (allow-list, --max-connections with admission control, descriptor shortage), reading and
+//! writing without blocking, queueing complete requests for the handlers, finishing answers
+//! their threads could not send at once, and answering without a handler (413, 431, 503).
 
 use std::io::{self, Read, Write};
 use std::time::Instant;
@@ -10,27 +11,24 @@ use mio::{Interest, Token};
 use super::conn::{Connection, Event, Phase, ReceivedRequest};
 use super::listen::{Peer, Stream};
 use super::options::peer_allowed;
+use super::respond::{self, AccessLine};
 use super::server::{ACCEPT_RETRY, Server};
-use super::worker::{self, AccessLine, Job};
+use super::slot::Slot;
+use super::worker::{self, Job};
 
 /// Stop reading from a connection whose replies pile up unread (GET_VALUES floods).
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
-/// One connection owned by the event loop; `stream` is `None` while a worker has it.
-pub(super) struct Slot {
-    pub(super) stream: Option<Stream>,
-    pub(super) conn: Connection,
-    pub(super) phase: Phase,
-    pub(super) deadline: Option<Instant>,
-    /// When bytes last arrived: the order in which the web server last used connections
-    /// (not when responses finished, which workers report in any order).
-    pub(super) last_active: Instant,
-}
+/// Reads of one connection in a row before the loop turns to others (64 KiB each): a fast
+/// sender of a large body cannot keep the loop from the rest.
+const READS_IN_A_ROW: usize = 16;
 
 /// What driving a connection came to.
 enum Outcome {
-    /// Waits for more bytes (or room to write); `true` when bytes arrived.
-    Wait(bool),
+    /// Waits for more bytes (or room to write).
+    Wait,
+    /// Had its turn with bytes still to read: driven again after the other connections.
+    Yield,
     Event(Event),
     /// Close; the reason is logged as a warning when there is one.
     Close(Option<String>),
@@ -43,15 +41,16 @@ impl Server {
         }
     }
 
+    /// Accepts while there is room. At --max-connections, the connection idle longest
+    /// between requests is closed for each new one; when none may be, the rest stay in the
+    /// kernel's backlog (admission control) until a slot frees.
     pub(super) fn accept(&mut self, n: usize) {
         loop {
-            if self.shutdown_deadline.is_some() {
+            if self.shutdown.is_some() || self.accept_retry_at.is_some() {
                 return;
             }
             let full = self.live >= self.settings.max_connections;
             if full && self.oldest_idle().is_none() {
-                // Nothing to make room with: leave new connections in the backlog until a
-                // slot frees (stalled ones time out), rather than refuse them.
                 self.accept_blocked = true;
                 return;
             }
@@ -64,8 +63,9 @@ impl Server {
                     drop(stream);
                 }
                 Ok((stream, _)) => {
+                    self.starved_since_live = None;
                     if full && let Some(index) = self.oldest_idle() {
-                        log::info!(
+                        log::debug!(
                             "closed an idle connection to make room (--max-connections {})",
                             self.settings.max_connections
                         );
@@ -80,28 +80,41 @@ impl Server {
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
                     ) => {}
                 Err(err) => {
-                    // EMFILE, ENFILE, ENOBUFS...: never fatal; try again shortly.
-                    log::warn!(
-                        "accept failed: {err}; retrying in {} ms",
-                        ACCEPT_RETRY.as_millis()
-                    );
-                    self.accept_retry_at = Some(Instant::now() + ACCEPT_RETRY);
-                    return;
+                    if !self.accept_failed(&err) {
+                        return;
+                    }
                 }
             }
         }
     }
 
-    /// The connection idle the longest: closed to make room for a new one, since a web
-    /// server reopens an idle connection cheaply while a refused one is a failed request.
+    /// EMFILE, ENFILE, ENOBUFS...: close an idle connection and try again (`true`), or stop
+    /// accepting until a connection closes (at most ACCEPT_RETRY); one warning per episode.
+    fn accept_failed(&mut self, err: &io::Error) -> bool {
+        if let Some(index) = self.oldest_idle() {
+            log::debug!("accept failed: {err}; closed an idle connection to make room");
+            self.close(index, None);
+            return true;
+        }
+        if self.starved_since_live.is_none() {
+            log::warn!(
+                "accept failed: {err}; accepting again when a connection closes ({} open)",
+                self.live
+            );
+        }
+        self.starved_since_live = Some(self.live);
+        self.accept_retry_at = Some(Instant::now() + ACCEPT_RETRY);
+        false
+    }
+
+    /// The evictable connection unused longest.
     pub(super) fn oldest_idle(&self) -> Option<usize> {
+        let now = Instant::now();
         self.slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-            .filter(|(_, s)| {
-                s.stream.is_some() && s.phase == Phase::Idle && s.conn.output().is_empty()
-            })
+            .filter(|(_, s)| s.evictable(now))
             .min_by_key(|(_, s)| s.last_active)
             .map(|(i, _)| i)
     }
@@ -109,23 +122,16 @@ impl Server {
     pub(super) fn add(&mut self, mut stream: Stream) {
         let index = self.free.pop().unwrap_or(self.slots.len());
         let token = Token(self.first_conn + index);
-        if let Err(err) = self.poll.registry().register(
-            &mut stream,
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        if let Err(err) =
+            self.registry
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        {
             log::warn!("dropped connection: cannot watch it: {err}");
             self.free.push(index);
             return;
         }
-        let now = Instant::now();
-        let slot = Slot {
-            stream: Some(stream),
-            conn: Connection::new(self.settings.limits),
-            phase: Phase::Idle,
-            deadline: Some(now + self.settings.header_timeout.max(self.settings.idle_timeout)),
-            last_active: now,
-        };
+        let conn = Connection::new(self.settings.limits);
+        let slot = Slot::new(stream, conn, Instant::now(), &self.settings.timers);
         match self.slots.get_mut(index) {
             Some(place) => *place = Some(slot),
             None => self.slots.push(Some(slot)),
@@ -134,14 +140,16 @@ impl Server {
     }
 
     pub(super) fn close(&mut self, index: usize, reason: Option<String>) {
-        let Some(slot) = self.slots.get_mut(index).and_then(Option::take) else {
+        let Some(mut slot) = self.slots.get_mut(index).and_then(Option::take) else {
             return;
         };
         if let Some(reason) = reason {
             log::warn!("dropped connection: {reason}");
         }
+        slot.body.forget(&self.pool.budget);
+        self.pool.output_budget.release(slot.out_held);
         if let Some(mut stream) = slot.stream {
-            let _ = self.poll.registry().deregister(&mut stream);
+            let _ = self.registry.deregister(&mut stream);
         }
         self.live -= 1;
         self.free.push(index);
@@ -150,35 +158,35 @@ impl Server {
     /// Reads, writes and answers on one connection until it has to wait.
     pub(super) fn pump(&mut self, index: usize) {
         loop {
-            let shutting_down = self.shutdown_deadline.is_some();
             let Some(Some(slot)) = self.slots.get_mut(index) else {
                 return;
             };
             if slot.stream.is_none() {
-                return; // a worker has it
+                return; // a handler runs on it
             }
-            match drive(slot, &mut self.buf) {
-                Outcome::Wait(progressed) => {
-                    let now = Instant::now();
-                    let phase = slot.conn.phase();
-                    if progressed {
-                        slot.last_active = now;
-                    }
-                    if phase != slot.phase || (phase == Phase::Body && progressed) {
-                        slot.phase = phase;
-                        slot.deadline = match phase {
-                            Phase::Idle => Some(now + self.settings.idle_timeout),
-                            Phase::Responding => None,
-                            _ => Some(now + self.settings.header_timeout),
-                        };
-                    }
-                    if shutting_down && phase == Phase::Idle && slot.conn.output().is_empty() {
+            let outcome = drive(slot, &mut self.buf, &self.pool.budget);
+            if slot.out_held > 0 && slot.conn.output().is_empty() {
+                self.pool
+                    .output_budget
+                    .release(std::mem::take(&mut slot.out_held));
+            }
+            match outcome {
+                Outcome::Yield => {
+                    slot.rearm(Instant::now(), &self.settings.timers);
+                    self.again.push(index);
+                    return;
+                }
+                Outcome::Wait => {
+                    slot.rearm(Instant::now(), &self.settings.timers);
+                    let idle = slot.phase == Phase::Idle && slot.flushed();
+                    if idle && self.shutdown.is_some_and(|s| s.grace_over) {
                         self.close(index, None);
                     }
                     return;
                 }
                 Outcome::Close(reason) => return self.close(index, reason),
                 Outcome::Event(Event::BodyTooLarge(request)) => {
+                    slot.body.forget(&self.pool.budget);
                     let response = worker::too_large_response(
                         &self.pool.app,
                         &request.params,
@@ -191,29 +199,43 @@ impl Server {
                     let response = worker::headers_too_large_response(&self.pool.app, &reason);
                     self.answer_here(index, &request, response);
                 }
-                Outcome::Event(Event::Request(request)) => return self.dispatch(index, request),
+                Outcome::Event(Event::Request(request)) => {
+                    if slot.conn.output().is_empty() {
+                        return self.dispatch(index, request);
+                    }
+                    // Earlier replies are still unsent: the answer goes after them.
+                    slot.pending = Some(request);
+                }
             }
         }
     }
 
-    fn dispatch(&mut self, index: usize, request: ReceivedRequest) {
+    fn dispatch(&mut self, index: usize, mut request: ReceivedRequest) {
         let Some(Some(slot)) = self.slots.get_mut(index) else {
             return;
+        };
+        let Some((spool, held)) = slot
+            .body
+            .settle(&mut slot.conn, &mut request, &self.pool.budget)
+        else {
+            return self.close(index, None);
         };
         let Some(stream) = slot.stream.take() else {
             return;
         };
         slot.phase = Phase::Responding;
         slot.deadline = None;
-        self.pool.queue.push(Job {
+        self.ready.push_back(Job {
             token: index,
             stream,
             request,
+            spool,
+            held,
             received: Instant::now(),
         });
     }
 
-    /// Answers from the event loop (413, 503): small responses queued on the connection.
+    /// Answers from the event side (413, 431, 503): small responses queued on the connection.
     pub(super) fn answer_here(
         &mut self,
         index: usize,
@@ -226,10 +248,15 @@ impl Server {
         let line = AccessLine::new(&request.params, Instant::now());
         let status = response.status;
         let mut bytes = Vec::new();
-        match worker::write_fastcgi_response(response, request.id, &mut bytes) {
-            Ok(count) => line.log(status, count),
+        match respond::write_fastcgi_response(response, request.id, &mut bytes) {
+            Ok(count) => {
+                if let Some(line) = line {
+                    line.log(status, count);
+                }
+            }
             Err(err) => log::error!("could not build a {status} answer: {err}"),
         }
+        slot.fresh = false;
         slot.conn.push_output(&bytes);
         if let Err(err) = slot.conn.response_done() {
             slot.conn.close();
@@ -239,20 +266,28 @@ impl Server {
 }
 
 /// Flushes replies and reads requests on one connection until it must wait or has news.
-fn drive(slot: &mut Slot, buf: &mut [u8]) -> Outcome {
+fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outcome {
     let Some(stream) = slot.stream.as_ref() else {
-        return Outcome::Wait(false);
+        return Outcome::Wait;
     };
-    let mut progressed = false;
+    let mut reads = 0;
     loop {
         while !slot.conn.output().is_empty() {
             match (&mut &*stream).write(slot.conn.output()) {
                 Ok(0) => return Outcome::Close(Some("the web server stopped reading".into())),
-                Ok(n) => slot.conn.consume_output(n),
+                Ok(n) => {
+                    slot.conn.consume_output(n);
+                    slot.last_write = Instant::now();
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Outcome::Close(Some(format!("write failed: {err}"))),
             }
+        }
+        if slot.conn.output().is_empty()
+            && let Some(request) = slot.pending.take()
+        {
+            return Outcome::Event(Event::Request(request));
         }
         if let Some(event) = slot.conn.next_event() {
             return Outcome::Event(event);
@@ -261,24 +296,30 @@ fn drive(slot: &mut Slot, buf: &mut [u8]) -> Outcome {
             return Outcome::Close(None);
         }
         if !slot.conn.wants_input() || slot.conn.output().len() >= OUTPUT_HIGH_WATER {
-            return Outcome::Wait(progressed);
+            return Outcome::Wait;
         }
+        if reads == READS_IN_A_ROW {
+            return Outcome::Yield;
+        }
+        reads += 1;
         match (&mut &*stream).read(buf) {
             Ok(0) => {
                 return match slot.conn.receive_eof() {
-                    Ok(()) => Outcome::Close(None),
+                    Ok(()) if slot.conn.output().is_empty() => Outcome::Close(None),
+                    // Replies owed before the web server's EOF are still sent.
+                    Ok(()) => Outcome::Wait,
                     Err(err) => Outcome::Close(Some(err.to_string())),
                 };
             }
             Ok(n) => {
-                progressed = true;
+                slot.last_active = Instant::now();
+                slot.phase_bytes += n as u64;
                 if let Err(err) = slot.conn.receive(buf.get(..n).unwrap_or_default()) {
                     return Outcome::Close(Some(err.to_string()));
                 }
+                slot.body.account(&mut slot.conn, budget);
             }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                return Outcome::Wait(progressed);
-            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Outcome::Wait,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => return Outcome::Close(Some(format!("read failed: {err}"))),
         }

@@ -8,18 +8,26 @@ use super::record::{Figures, Pairs, RecordError};
 /// What one connection may receive, and what GET_VALUES reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnLimits {
+    /// The most FCGI_PARAMS bytes one request may send (`--max-params-bytes`).
     pub max_params_bytes: usize,
+    /// The most name-value pairs one request may send (`--max-params`).
     pub max_params_count: usize,
+    /// The largest body accepted (`--max-body`); past it the request is answered 413.
     pub max_body: u64,
+    /// What FCGI_GET_VALUES answers (FCGI_MAX_CONNS, FCGI_MAX_REQS).
     pub figures: Figures,
 }
 
 /// A Responder request whose params (and body, unless over the limit) have arrived.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceivedRequest {
+    /// The FastCGI request id, repeated in every record of the answer.
     pub id: u16,
+    /// FCGI_KEEP_CONN: the web server keeps the connection open after the answer.
     pub keep_conn: bool,
+    /// The CGI meta-variables (FCGI_PARAMS), in the order they came.
     pub params: Pairs,
+    /// The body (FCGI_STDIN) as received, at most the body limit.
     pub body: Vec<u8>,
 }
 
@@ -42,14 +50,18 @@ pub enum Event {
 /// Why a connection must be closed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConnError {
+    /// A record that cannot be decoded.
     Record(RecordError),
     /// A record a web server never sends, or one out of place in the request it names.
     Unexpected {
+        /// The record's type.
         record_type: u8,
+        /// The request id it names.
         request_id: u16,
     },
     /// The web server closed the connection inside a record or a request.
     Eof {
+        /// What was being received: a record, params or a body.
         inside: &'static str,
     },
 }

@@ -24,6 +24,7 @@ const SD_LISTEN_FDS_START: RawFd = 3;
 /// A listening socket, TCP or unix.
 #[derive(Debug)]
 pub enum Listener {
+    /// A TCP listener (`--listen HOST:PORT`, or one inherited).
     Tcp(TcpListener),
     /// The path is removed at exit when we created the file.
     Unix(UnixListener, Option<PathBuf>),
@@ -32,14 +33,18 @@ pub enum Listener {
 /// Who connected: an address to check against the allow-list, or a unix-socket peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Peer {
+    /// A TCP peer's address.
     Ip(IpAddr),
+    /// A unix-socket peer (always allowed).
     Unix,
 }
 
 /// An accepted connection.
 #[derive(Debug)]
 pub enum Stream {
+    /// A TCP connection (TCP_NODELAY set).
     Tcp(TcpStream),
+    /// A unix-socket connection.
     Unix(UnixStream),
 }
 
@@ -60,6 +65,7 @@ impl Listener {
         }
     }
 
+    /// The listener as logs name it: `127.0.0.1:9000` or `unix:/run/pycnic.sock`.
     pub fn describe(&self) -> String {
         match self {
             Listener::Tcp(listener) => listener
@@ -108,6 +114,7 @@ impl Source for Listener {
 }
 
 impl Stream {
+    /// Whether this is a TCP connection (so TCP_NODELAY applies).
     pub fn is_tcp(&self) -> bool {
         matches!(self, Stream::Tcp(_))
     }
@@ -164,24 +171,41 @@ impl Source for Stream {
     }
 }
 
-/// Binds a `--listen` address; a unix socket gets its mode, owner and group before this
+/// The listen backlog asked for; the kernel caps it at net.core.somaxconn (4096 on current
+/// Linux). mio listens with 128, which a burst of web-server connections overflows, and a
+/// SYN dropped there is only retried after a second.
+const BACKLOG: libc::c_int = 4096;
+
+/// Binds a `--listen` address, with a deep backlog (connections past `--max-connections`
+/// wait there until a slot frees); a unix socket gets its mode, owner and group before this
 /// returns. A host name must have been resolved first ([`FastcgiOptions::resolve_hosts`](
 /// super::FastcgiOptions::resolve_hosts)); one that resolves to a single address is bound here.
 pub fn bind(addr: &ListenAddr, perms: SocketPerms) -> io::Result<Listener> {
-    match addr {
-        ListenAddr::Tcp(addr) => TcpListener::bind(*addr).map(Listener::Tcp),
-        ListenAddr::Host(..) => match addr.resolve() {
-            Ok(resolved) => match resolved.as_slice() {
+    let listener = match addr {
+        ListenAddr::Tcp(addr) => TcpListener::bind(*addr).map(Listener::Tcp)?,
+        ListenAddr::Host(..) => {
+            let resolved = addr
+                .resolve()
+                .map_err(|err| io::Error::new(io::ErrorKind::NotFound, err))?;
+            return match resolved.as_slice() {
                 [one] => bind(one, perms),
                 _ => Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!("{addr} resolves to several addresses: resolve it first"),
                 )),
-            },
-            Err(err) => Err(io::Error::new(io::ErrorKind::NotFound, err)),
-        },
-        ListenAddr::Unix(path) => bind_unix(path, perms),
+            };
+        }
+        ListenAddr::Unix(path) => bind_unix(path, perms)?,
+    };
+    let fd = match &listener {
+        Listener::Tcp(l) => l.as_raw_fd(),
+        Listener::Unix(l, _) => l.as_raw_fd(),
+    };
+    // SAFETY: listen on a socket we own; Linux lets a listening socket raise its backlog.
+    if unsafe { libc::listen(fd, BACKLOG) } == -1 {
+        return Err(io::Error::last_os_error());
     }
+    Ok(listener)
 }
 
 /// Binds a unix socket. A file left by a dead server is replaced; one a live server answers

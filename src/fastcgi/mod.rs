@@ -1,15 +1,33 @@
 //! FastCGI 1.0 transport (Responder role): the sans-IO codec (`record`), one connection's
-//! state machine (`conn`), and the server that runs the app behind nginx, Apache or lighttpd
-//! (`listen`, `options`, `server`, `connections`, `worker`).
+//! state machine (`conn`), and the server that runs the app behind nginx, Apache or lighttpd:
+//! `listen` and `options` set it up, `threads` runs it (leader/follower), `server` holds its
+//! state, timers, signals and shutdown, `connections` and `slot` its side of each connection
+//! (accepting, reading, deadlines), `spool` the memory budget for bodies and the files they
+//! spill to, `worker` one request's run, `respond` the framing of answers, `fdlimit` the
+//! process's limits.
+//!
+//! The model: `--workers` + 1 threads take turns; one (the leader) waits for socket events
+//! and handles them, and when that completes a request it runs the handler itself and takes
+//! the leadership back, so the common request crosses no thread (a watcher hands the
+//! leadership on when a handler takes over 1 ms); it writes what the socket takes and leaves
+//! the rest to the event side, so only handlers ever hold a thread.
+//! Everything buffered is bounded: connections (below RLIMIT_NOFILE, the excess waits in the
+//! listen backlog), bodies in memory (past the budget they spill to disk), answers waiting
+//! for slow readers (past the budget the handler's thread writes them itself).
 
 pub mod conn;
 mod connections;
 mod event;
+mod fdlimit;
 mod ids;
 pub mod listen;
 pub mod options;
 pub mod record;
+mod respond;
 pub mod server;
+mod slot;
+mod spool;
+mod threads;
 pub mod worker;
 
 pub use listen::inherited_listener_present;

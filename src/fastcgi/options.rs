@@ -150,6 +150,21 @@ fn parse_mode(text: &str) -> Result<u32, String> {
     }
 }
 
+/// A size in bytes, with an optional K, M or G suffix (powers of 1024): `64M`, `512K`, `0`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (text.get(..at), 1 << 10),
+        Some((at, 'm' | 'M')) => (text.get(..at), 1 << 20),
+        Some((at, 'g' | 'G')) => (text.get(..at), 1 << 30),
+        _ => (Some(text), 1),
+    };
+    digits
+        .and_then(|d| d.trim().parse::<usize>().ok())
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("{text:?} is not a size such as 64M, 512K or 1048576"))
+}
+
 fn parse_count(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(0) | Err(_) => Err(format!("{text:?} is not a positive number")),
@@ -178,11 +193,14 @@ pub struct FastcgiOptions {
     #[command(flatten)]
     pub socket_mode: SocketPerms,
 
-    /// Threads that run handlers [default: 4 per CPU, 4 to 64].
+    /// Handlers that run at once, each on its own thread (one thread more watches the
+    /// sockets) [default: 4 per CPU, 4 to 64].
     #[arg(long, env = "PYCNIC_WORKERS", value_name = "N", value_parser = parse_count)]
     pub workers: Option<usize>,
 
-    /// Open connections at most; past it the oldest idle one is closed to make room.
+    /// Open connections at most (kept below what RLIMIT_NOFILE allows). Past it, the
+    /// connection idle longest between requests is closed to make room; when none is, new
+    /// connections wait in the kernel's listen backlog until a slot frees.
     #[arg(long, env = "PYCNIC_MAX_CONNECTIONS", value_name = "N", default_value_t = 1024,
           value_parser = parse_count)]
     pub max_connections: usize,
@@ -197,8 +215,8 @@ pub struct FastcgiOptions {
           value_parser = parse_count)]
     pub max_params: usize,
 
-    /// Seconds a request may take from BEGIN_REQUEST to its last param, and between two
-    /// pieces of its body.
+    /// Seconds a new connection may take to send its request's params (from connecting to
+    /// the last param, whatever arrives meanwhile), and at most between two pieces of a body.
     #[arg(long, env = "PYCNIC_HEADER_TIMEOUT", value_name = "SECONDS", default_value = "10",
           value_parser = parse_seconds)]
     pub header_timeout: Duration,
@@ -217,6 +235,23 @@ pub struct FastcgiOptions {
     #[arg(long, env = "PYCNIC_SEND_TIMEOUT", value_name = "SECONDS", default_value = "60",
           value_parser = parse_seconds)]
     pub send_timeout: Duration,
+
+    /// Seconds a request body may take in all, extended by one second for every
+    /// --body-min-rate bytes received (Apache mod_reqtimeout's body=20,MinRate=500).
+    #[arg(long, env = "PYCNIC_BODY_TIMEOUT", value_name = "SECONDS", default_value = "20",
+          value_parser = parse_seconds)]
+    pub body_timeout: Duration,
+
+    /// Bytes per second that extend --body-timeout by one second each.
+    #[arg(long, env = "PYCNIC_BODY_MIN_RATE", value_name = "BYTES", default_value = "500",
+          value_parser = parse_count)]
+    pub body_min_rate: usize,
+
+    /// Request-body bytes held in memory by all connections together (K, M, G suffixes);
+    /// a body that would pass it is spilled to an unlinked file in TMPDIR.
+    #[arg(long, env = "PYCNIC_BODY_MEMORY", value_name = "SIZE", default_value = "64M",
+          value_parser = parse_size)]
+    pub body_memory: usize,
 
     /// Seconds SIGTERM/SIGINT wait for requests already received to finish.
     #[arg(long, env = "PYCNIC_SHUTDOWN_TIMEOUT", value_name = "SECONDS", default_value = "30",
@@ -352,5 +387,11 @@ mod tests {
         assert_eq!(parse_mode("0o600"), Ok(0o600));
         assert!(parse_mode("999").is_err());
         assert!(parse_count("0").is_err());
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("12X").is_err());
     }
 }

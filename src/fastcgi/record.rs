@@ -74,13 +74,24 @@ pub enum RecordError {
     /// Record type 0 does not exist.
     TypeZero,
     /// A record whose content has a fixed size came with another size.
-    BadContentLength { record_type: u8, length: u16 },
+    BadContentLength {
+        /// The record's type.
+        record_type: u8,
+        /// The content length it came with.
+        length: u16,
+    },
     /// A name-value length runs past the end of the content that holds it.
     PairOverrun,
     /// The params passed `max_bytes`.
-    ParamsTooLarge { limit: usize },
+    ParamsTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The params passed `max_count` pairs.
-    TooManyParams { limit: usize },
+    TooManyParams {
+        /// The limit in pairs.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for RecordError {
@@ -104,9 +115,13 @@ impl std::error::Error for RecordError {}
 /// A record header (FCGI_Header, spec §8); `reserved` is ignored on input, 0 on output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// FCGI_* record type.
     pub record_type: u8,
+    /// The request the record belongs to (0: a management record).
     pub request_id: u16,
+    /// Bytes of content that follow the header.
     pub content_length: u16,
+    /// Bytes of padding after the content.
     pub padding_length: u8,
 }
 
@@ -146,7 +161,9 @@ impl Header {
 /// One complete record borrowed from an input buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
+    /// The record's header.
     pub header: Header,
+    /// Its content, without the padding.
     pub content: &'a [u8],
 }
 
@@ -172,7 +189,9 @@ pub fn parse_record(buf: &[u8]) -> Result<Option<(Record<'_>, usize)>, RecordErr
 /// The body of FCGI_BEGIN_REQUEST (FCGI_BeginRequestBody, spec §5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BeginRequest {
+    /// FCGI_RESPONDER, FCGI_AUTHORIZER or FCGI_FILTER.
     pub role: u16,
+    /// FCGI_KEEP_CONN and future flags.
     pub flags: u8,
 }
 
@@ -191,6 +210,7 @@ impl BeginRequest {
         }
     }
 
+    /// FCGI_KEEP_CONN: the connection stays open after this request.
     pub fn keep_conn(&self) -> bool {
         self.flags & KEEP_CONN != 0
     }
@@ -320,6 +340,7 @@ pub struct ParamsDecoder {
 }
 
 impl ParamsDecoder {
+    /// A decoder that refuses params past `max_bytes` bytes or `max_count` pairs.
     pub fn new(max_bytes: usize, max_count: usize) -> ParamsDecoder {
         ParamsDecoder {
             pending: Vec::new(),

@@ -1,40 +1,60 @@
-//! The FastCGI server's event loop. One thread owns the listeners and every connection while
-//! it is idle or still receiving a request: it reads without blocking and feeds the bytes to
-//! the connection's state machine, so idle and stalled connections cost no worker. A complete
-//! request goes to the worker pool with its socket; the worker writes the response and hands
-//! the socket back. Timers here close stalled and idle connections and answer 503 for
-//! requests no worker took in time. SIGTERM/SIGINT stop accepting and drain.
+//! The FastCGI server's state and its event side. Whichever thread leads (see `threads`)
+//! waits for socket events and, under the server's lock, reads and writes without blocking
+//! and feeds the bytes to each connection's state machine, so idle, stalled and slow-reading
+//! connections cost no handler. A complete request is queued with its socket for a handler
+//! slot; the thread that runs it writes what the socket takes and gives the socket back with
+//! the rest. Request bodies share one memory budget, past which they spill to unlinked files.
+//! Timers here close stalled and idle connections (whole-params and whole-body deadlines, so
+//! a trickle cannot hold a slot) and answer 503 for requests no handler took in time. At
+//! `--max-connections` (kept below RLIMIT_NOFILE) new connections wait in the kernel's
+//! backlog unless one idle between requests can make room. SIGTERM/SIGINT stop accepting and
+//! drain; the exit status is 1 when the shutdown timeout cut requests off.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::app::App;
 
 use super::conn::{ConnLimits, Phase};
-use super::connections::Slot;
+use super::fdlimit;
 use super::listen::{self, Listener};
 use super::options::FastcgiOptions;
 use super::record::Figures;
-use super::worker::{self, Done, Pool, Queue};
+use super::slot::{Slot, Timers};
+use super::spool::Budget;
+use super::threads;
+use super::worker::{self, Job, Pool};
 
 const WAKER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const FIRST_LISTENER: usize = 2;
-/// How long to wait before accepting again after accept() failed (EMFILE and the like).
-pub(super) const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// The longest pause in accepting after accept() failed (EMFILE and the like) with no idle
+/// connection to close; accepting resumes as soon as a connection closes.
+pub(super) const ACCEPT_RETRY: Duration = Duration::from_secs(1);
+/// The answers' budget (ends of answers waiting for slow readers) is --body-memory, at least
+/// this much.
+const OUTPUT_MEMORY_MIN: usize = 16 << 20;
+/// After SIGTERM, idle connections stay open this long: a request the web server sent just
+/// before the signal may still be on its way through the kernel.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
-/// Serves FastCGI until SIGTERM or SIGINT; exit status 0 after a clean drain.
+/// Serves FastCGI until SIGTERM or SIGINT; exit status 0 after a clean drain, 1 when the
+/// shutdown timeout cut requests off.
 pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
+    let nofile = fdlimit::raise_nofile_limit();
+    fdlimit::return_large_buffers();
+    let handlers = options.worker_count();
     match open_listeners(options)
-        .and_then(|listeners| Server::new(app, options, max_body, listeners))
+        .and_then(|listeners| Server::new(app, options, max_body, listeners, nofile.ok()))
     {
-        Ok(mut server) => match server.run() {
-            Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok((server, poll)) => match threads::run(server, poll, handlers) {
+            Ok(true) => std::process::ExitCode::SUCCESS,
+            Ok(false) => std::process::ExitCode::FAILURE,
             Err(err) => {
                 log::error!("fastcgi server failed: {err}");
                 std::process::ExitCode::FAILURE
@@ -74,8 +94,7 @@ fn open_listeners(options: &FastcgiOptions) -> io::Result<Vec<Listener>> {
 pub(super) struct Settings {
     pub(super) limits: ConnLimits,
     pub(super) max_connections: usize,
-    pub(super) header_timeout: Duration,
-    pub(super) idle_timeout: Duration,
+    pub(super) timers: Timers,
     pub(super) queue_wait: Duration,
     pub(super) shutdown_timeout: Duration,
     pub(super) allowed: Vec<IpAddr>,
@@ -83,22 +102,47 @@ pub(super) struct Settings {
 }
 
 pub(super) struct Server {
-    pub(super) poll: Poll,
+    pub(super) registry: Registry,
     pub(super) listeners: Vec<Listener>,
     pub(super) first_conn: usize,
     pub(super) slots: Vec<Option<Slot>>,
     pub(super) free: Vec<usize>,
     pub(super) live: usize,
     pub(super) signals: mio::net::UnixStream,
-    pub(super) done: Receiver<Done>,
     pub(super) pool: Arc<Pool>,
-    pub(super) workers: Vec<std::thread::JoinHandle<()>>,
+    /// Complete requests waiting for a handler slot, oldest first.
+    pub(super) ready: VecDeque<Job>,
+    /// Handlers that may start now (`--workers` minus those running).
+    pub(super) handlers_free: usize,
+    /// The leadership left free while its holder runs a handler (see `threads`).
+    pub(super) leaderless: threads::Leaderless,
+    /// Set when the server stops: the exit status's reason.
+    pub(super) stopped: Option<Result<bool, (io::ErrorKind, String)>>,
     pub(super) settings: Settings,
+    /// At --max-connections with nothing to close: new connections wait in the backlog.
     pub(super) accept_blocked: bool,
+    /// A connection came back from a worker since the last tick: it may make room.
+    pub(super) idle_returned: bool,
+    /// Accepting paused after an accept error, until then or until a connection closes.
     pub(super) accept_retry_at: Option<Instant>,
+    /// Connections open when accept last failed: fewer means a descriptor is free again.
+    pub(super) starved_since_live: Option<usize>,
     pub(super) next_sweep: Instant,
-    pub(super) shutdown_deadline: Option<Instant>,
+    pub(super) shutdown: Option<Shutdown>,
+    /// Connections that had their turn with bytes still waiting: driven again next round.
+    pub(super) again: Vec<usize>,
     pub(super) buf: Vec<u8>,
+}
+
+/// A shutdown under way.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Shutdown {
+    /// Requests still running then are cut off.
+    pub(super) deadline: Instant,
+    /// Until then idle connections stay open for requests already on their way.
+    pub(super) grace_end: Instant,
+    /// Idle connections are closed as soon as they are idle.
+    pub(super) grace_over: bool,
 }
 
 impl Server {
@@ -107,7 +151,8 @@ impl Server {
         options: &FastcgiOptions,
         max_body: u64,
         mut listeners: Vec<Listener>,
-    ) -> io::Result<Server> {
+        nofile: Option<u64>,
+    ) -> io::Result<(Server, Poll)> {
         let poll = Poll::new()?;
         for (n, listener) in listeners.iter_mut().enumerate() {
             poll.registry()
@@ -118,7 +163,17 @@ impl Server {
         let mut signals = register_signals()?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let (done_tx, done) = mpsc::channel();
+        let mut max_connections = options.max_connections;
+        if let Some(nofile) = nofile {
+            let cap = fdlimit::connection_cap(nofile, fdlimit::open_descriptors());
+            if cap < max_connections {
+                log::warn!(
+                    "--max-connections {max_connections} is more than RLIMIT_NOFILE {nofile} \
+                     leaves room for: using {cap}"
+                );
+                max_connections = cap;
+            }
+        }
         let settings = Settings {
             limits: ConnLimits {
                 max_params_bytes: options.max_params_bytes,
@@ -127,13 +182,18 @@ impl Server {
                 // One request per connection (FCGI_MPXS_CONNS=0): as many requests as
                 // connections are accepted; `--workers` of them run at once.
                 figures: Figures {
-                    max_conns: options.max_connections,
-                    max_reqs: options.max_connections,
+                    max_conns: max_connections,
+                    max_reqs: max_connections,
                 },
             },
-            max_connections: options.max_connections,
-            header_timeout: options.header_timeout,
-            idle_timeout: options.idle_timeout,
+            max_connections,
+            timers: Timers {
+                header: options.header_timeout,
+                idle: options.idle_timeout,
+                body: options.body_timeout,
+                body_min_rate: options.body_min_rate as u64,
+                send: options.send_timeout,
+            },
             queue_wait: options.queue_wait,
             shutdown_timeout: options.shutdown_timeout,
             allowed: options.allowed_peers(),
@@ -142,108 +202,106 @@ impl Server {
         };
         let pool = Arc::new(Pool {
             app,
-            queue: Arc::new(Queue::default()),
-            done: done_tx,
             waker,
+            budget: Arc::new(Budget::new(options.body_memory)),
+            output_budget: Arc::new(Budget::new(options.body_memory.max(OUTPUT_MEMORY_MIN))),
             max_body,
             queue_wait: options.queue_wait,
             send_timeout: options.send_timeout,
         });
-        let workers = worker::spawn(Arc::clone(&pool), options.worker_count())?;
-        Ok(Server {
-            poll,
+        let server = Server {
+            registry: poll.registry().try_clone()?,
             first_conn: FIRST_LISTENER + listeners.len(),
             listeners,
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
             signals,
-            done,
             pool,
-            workers,
+            ready: VecDeque::new(),
+            handlers_free: options.worker_count(),
+            leaderless: threads::Leaderless::default(),
+            stopped: None,
             settings,
             accept_blocked: false,
+            idle_returned: false,
             accept_retry_at: None,
+            starved_since_live: None,
             next_sweep: Instant::now(),
-            shutdown_deadline: None,
+            shutdown: None,
+            again: Vec::new(),
             buf: vec![0; 64 * 1024],
-        })
+        };
+        Ok((server, poll))
     }
 
-    fn run(&mut self) -> io::Result<()> {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let now = Instant::now();
-            let mut wake_at = self.next_sweep;
-            if let Some(at) = self.accept_retry_at {
-                wake_at = wake_at.min(at);
-            }
-            match self
-                .poll
-                .poll(&mut events, Some(wake_at.saturating_duration_since(now)))
-            {
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                other => other?,
-            }
-            for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    SIGNALS => self.on_signal(),
-                    Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
-                    Token(t) => self.pump(t - self.first_conn),
-                }
-            }
-            self.collect_done();
-            self.tick();
-            if let Some(deadline) = self.shutdown_deadline {
-                if self.live == 0 {
-                    break;
-                }
-                if Instant::now() >= deadline {
-                    log::warn!("shutdown timeout: {} connections still open", self.live);
-                    return Ok(());
-                }
-            }
+    /// How long the leader may wait for events: until the next timer, or not at all when
+    /// connections wait for another turn.
+    pub(super) fn wait_for(&self) -> Duration {
+        let now = Instant::now();
+        if !self.again.is_empty() {
+            return Duration::ZERO;
         }
-        self.pool.queue.close();
-        for handle in self.workers.drain(..) {
-            let _ = handle.join();
+        let mut wake_at = self.next_sweep;
+        if let Some(at) = self.accept_retry_at {
+            wake_at = wake_at.min(at);
         }
-        log::info!("fastcgi: stopped");
-        Ok(())
+        if let Some(shutdown) = self.shutdown.filter(|s| !s.grace_over) {
+            wake_at = wake_at.min(shutdown.grace_end);
+        }
+        wake_at.saturating_duration_since(now)
     }
 
-    fn collect_done(&mut self) {
-        while let Ok(done) = self.done.try_recv() {
-            let Some(place) = self.slots.get_mut(done.token) else {
-                continue;
-            };
-            let Some(stream) = done.stream else {
-                // The worker closed the socket, which also took it out of epoll.
-                if place.take().is_some() {
-                    self.live -= 1;
-                    self.free.push(done.token);
-                }
-                continue;
-            };
-            let Some(slot) = place.as_mut() else {
-                continue;
-            };
-            slot.stream = Some(stream);
-            match slot.conn.response_done() {
-                Ok(()) => self.pump(done.token),
-                Err(err) => self.close(done.token, Some(err.to_string())),
+    /// Handles what the poller reported.
+    pub(super) fn handle_events(&mut self, events: &Events) {
+        for event in events.iter() {
+            match event.token() {
+                WAKER => {}
+                SIGNALS => self.on_signal(),
+                Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
+                Token(t) => self.pump(t - self.first_conn),
             }
+        }
+    }
+
+    /// After events: connections due another turn, timers, the shutdown's progress.
+    pub(super) fn after_events(&mut self) {
+        for index in std::mem::take(&mut self.again) {
+            self.pump(index);
+        }
+        self.tick();
+        let Some(shutdown) = self.shutdown else {
+            return;
+        };
+        if !shutdown.grace_over && Instant::now() >= shutdown.grace_end {
+            self.end_grace();
+        }
+        if self.live == 0 {
+            log::info!("fastcgi: stopped");
+            self.stop(Ok(true));
+        } else if Instant::now() >= shutdown.deadline {
+            log::error!(
+                "shutdown timeout: cut off {} connections still open; exit status 1",
+                self.live
+            );
+            self.stop(Ok(false));
         }
     }
 
     /// Timers: stalled and idle connections, requests waiting too long, accept retries.
     fn tick(&mut self) {
         let now = Instant::now();
+        // Looking for an evictable connection costs a scan: only when one may have become
+        // evictable (a connection came back from a worker) or at a sweep (the fresh grace).
+        let look = std::mem::take(&mut self.idle_returned) || now >= self.next_sweep;
         let room = self.accept_blocked
-            && (self.live < self.settings.max_connections || self.oldest_idle().is_some());
-        if room || self.accept_retry_at.is_some_and(|at| now >= at) {
+            && (self.live < self.settings.max_connections
+                || (look && self.oldest_idle().is_some()));
+        let fd_freed = self.starved_since_live.is_some_and(|live| self.live < live);
+        if self.accept_retry_at.is_some_and(|at| now >= at) || fd_freed {
             self.accept_retry_at = None;
+            self.accept_all();
+        } else if room && self.accept_retry_at.is_none() {
             self.accept_blocked = false;
             self.accept_all();
         }
@@ -251,7 +309,17 @@ impl Server {
             return;
         }
         self.next_sweep = now + self.settings.sweep_every;
-        for job in self.pool.queue.take_stale(self.settings.queue_wait) {
+        let wait = self.settings.queue_wait;
+        let mut stale = Vec::new();
+        while self
+            .ready
+            .front()
+            .is_some_and(|job| job.received.elapsed() > wait)
+        {
+            stale.extend(self.ready.pop_front());
+        }
+        for job in stale {
+            self.pool.budget.release(job.held);
             let Some(Some(slot)) = self.slots.get_mut(job.token) else {
                 continue;
             };
@@ -264,25 +332,32 @@ impl Server {
             self.answer_here(job.token, &job.request, response);
             self.pump(job.token);
         }
-        let expired: Vec<(usize, Phase)> = self
+        let expired: Vec<usize> = self
             .slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
             .filter(|(_, s)| s.stream.is_some() && s.deadline.is_some_and(|d| now >= d))
-            .map(|(i, s)| (i, s.phase))
+            .map(|(i, _)| i)
             .collect();
-        for (index, phase) in expired {
+        for index in expired {
+            // Bytes may be waiting that a busy loop has not read yet: read them first.
+            self.pump(index);
+            let Some(Some(slot)) = self.slots.get(index) else {
+                continue;
+            };
+            if slot.stream.is_none() || slot.deadline.is_none_or(|d| Instant::now() < d) {
+                continue;
+            }
+            let (phase, flushed) = (slot.phase, slot.flushed());
             let reason = match phase {
+                _ if !flushed => Some("send timeout".to_string()),
                 Phase::Idle => {
-                    log::info!(
-                        "closed a connection idle for {:?}",
-                        self.settings.idle_timeout
-                    );
+                    log::info!("closed an idle connection");
                     None
                 }
                 Phase::Head => Some("header-read timeout".to_string()),
-                Phase::Body => Some("body-read timeout".to_string()),
+                Phase::Body => Some("body-read timeout (--body-timeout, --body-min-rate)".into()),
                 Phase::Responding | Phase::Closed => Some("send timeout".to_string()),
             };
             self.close(index, reason);
@@ -292,21 +367,35 @@ impl Server {
     fn on_signal(&mut self) {
         let mut drain = [0u8; 64];
         while matches!((&self.signals).read(&mut drain), Ok(n) if n > 0) {}
-        if self.shutdown_deadline.is_some() {
+        if self.shutdown.is_some() {
             return;
         }
         // Connections the kernel completed already carry requests the web server considers
         // sent: take them in before closing the listeners.
+        self.accept_retry_at = None;
         self.accept_all();
         log::info!(
             "fastcgi: shutting down; finishing {} connections",
             self.live
         );
-        self.shutdown_deadline = Some(Instant::now() + self.settings.shutdown_timeout);
+        let now = Instant::now();
+        self.shutdown = Some(Shutdown {
+            deadline: now + self.settings.shutdown_timeout,
+            grace_end: now + SHUTDOWN_GRACE,
+            grace_over: false,
+        });
         for mut listener in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut listener);
+            let _ = self.registry.deregister(&mut listener);
         }
-        // Read what idle connections already hold; those with nothing are closed.
+    }
+
+    /// The shutdown grace is over: read what idle connections hold (a request that arrived
+    /// is answered); those with nothing are closed, and so is every connection that becomes
+    /// idle from now on.
+    fn end_grace(&mut self) {
+        if let Some(shutdown) = self.shutdown.as_mut() {
+            shutdown.grace_over = true;
+        }
         let idle: Vec<usize> = self
             .slots
             .iter()

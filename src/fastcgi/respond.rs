@@ -1,0 +1,236 @@
+//! Building and sending answers: the app's answer with the gateway's body rules, the
+//! server's own error answers (413, 431, 503), FastCGI framing of a response, the blocking
+//! writer a streamed response uses, and the access line.
+
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use crate::app::App;
+use crate::error::HttpError;
+use crate::gateway::{self, BodyError, ContentLength};
+use crate::response::HttpResponse;
+
+use super::listen::Stream;
+use super::record::{
+    ProtocolStatus, RecordError, kind, push_end_request, push_stream, push_stream_end,
+};
+
+/// The access log's target: `RUST_LOG=pycnic::fastcgi::access=info` turns it on alone.
+pub const ACCESS_TARGET: &str = "pycnic::fastcgi::access";
+
+/// The app's answer, with the gateway's body rules, so both transports give the same bytes:
+/// exactly CONTENT_LENGTH bytes (a short body is a 400, a long one is cut), 413 over the limit;
+/// without a length, all FCGI_STDIN carried (nginx, chunked and unbuffered; the connection
+/// already bounded it by the limit).
+pub fn answer(
+    app: &App,
+    params: gateway::Params,
+    mut body: Vec<u8>,
+    max_body: u64,
+) -> HttpResponse {
+    let admitted = match gateway::expected_body(&params, max_body) {
+        Ok(None) => Ok(body),
+        Ok(Some(len)) => match usize::try_from(len) {
+            Ok(len) if len <= body.len() => {
+                body.truncate(len);
+                Ok(body)
+            }
+            _ => Err(BodyError::Short {
+                expected: len,
+                got: body.len(),
+            }),
+        },
+        Err(err) => Err(err),
+    };
+    match admitted {
+        Ok(body) => app.handle(gateway::build_request(params, body)),
+        Err(err) => {
+            log::warn!("request refused: {err}");
+            app.error_response(err.into_http(max_body))
+        }
+    }
+}
+
+/// The 413 for a body over the limit, declared or not.
+pub fn too_large_response(app: &App, params: &gateway::Params, max_body: u64) -> HttpResponse {
+    let declared = match gateway::content_length(params) {
+        ContentLength::Bytes(len) => Some(len),
+        ContentLength::Absent | ContentLength::Invalid => None,
+    };
+    app.error_response(BodyError::TooLarge { declared }.into_http(max_body))
+}
+
+/// The 431 for params over `--max-params-bytes` or `--max-params` (RFC 6585 §5).
+pub fn headers_too_large_response(app: &App, reason: &RecordError) -> HttpResponse {
+    app.error_response(HttpError::new(
+        431,
+        format!("Request headers are over the limit: {reason}"),
+    ))
+}
+
+/// The 503 for a request no worker took in time.
+pub fn busy_response(app: &App, queue_wait: Duration) -> HttpResponse {
+    app.error_response(HttpError::service_unavailable(format!(
+        "Server busy: no worker was free within {:.3} s",
+        queue_wait.as_secs_f64()
+    )))
+}
+
+/// Writes `response` as FCGI_STDOUT records, the end of the stream and END_REQUEST into
+/// `sink`. Returns the FCGI_STDOUT bytes written, for the access log.
+pub fn write_fastcgi_response<W: Write>(
+    response: HttpResponse,
+    id: u16,
+    sink: &mut W,
+) -> io::Result<u64> {
+    let (bytes, tail) = frame_fastcgi_response(response, id, sink)?;
+    sink.write_all(&tail)?;
+    Ok(bytes)
+}
+
+/// Frames `response` as FCGI_STDOUT records, the end of the stream and END_REQUEST. What the
+/// gateway flushes early (each chunk of a streamed response) is written to `sink` as it
+/// comes; the rest (a full response: head, body, end and END_REQUEST together) is returned
+/// unwritten, for the caller to send in one write. Also returns the FCGI_STDOUT byte count.
+pub fn frame_fastcgi_response<W: Write>(
+    response: HttpResponse,
+    id: u16,
+    sink: &mut W,
+) -> io::Result<(u64, Vec<u8>)> {
+    let mut framer = StdoutFramer {
+        sink,
+        id,
+        framed: Vec::new(),
+        bytes: 0,
+    };
+    gateway::write_response(response, &mut framer)?;
+    push_stream_end(&mut framer.framed, kind::STDOUT, id);
+    push_end_request(&mut framer.framed, id, 0, ProtocolStatus::RequestComplete);
+    Ok((framer.bytes, framer.framed))
+}
+
+/// Frames what the gateway writes as FCGI_STDOUT records (split at 65535 bytes) and sends it
+/// on `flush` only, so the head and a full body leave together with END_REQUEST.
+struct StdoutFramer<'a, W: Write> {
+    sink: &'a mut W,
+    id: u16,
+    framed: Vec<u8>,
+    bytes: u64,
+}
+
+impl<W: Write> Write for StdoutFramer<'_, W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        push_stream(&mut self.framed, kind::STDOUT, self.id, data);
+        self.bytes += data.len() as u64;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sink.write_all(&self.framed)?;
+        self.framed.clear();
+        self.sink.flush()
+    }
+}
+
+/// Blocking writes on a non-blocking socket, for the chunks of a streamed response (its
+/// handler holds the worker anyway): waits for room with poll(2), at most `timeout` without
+/// progress, so a web server that stops reading cannot hold a worker forever.
+pub struct SocketWriter<'a> {
+    /// The connection.
+    pub stream: &'a Stream,
+    /// The longest wait for room.
+    pub timeout: Duration,
+}
+
+impl Write for SocketWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        loop {
+            match (&mut &*self.stream).write(data) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    wait_writable(self.stream.as_raw_fd(), self.timeout)?;
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Waits until the socket takes bytes again, at most `timeout`.
+pub fn wait_writable(fd: std::os::fd::RawFd, timeout: Duration) -> io::Result<()> {
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    let mut poll_fd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    match unsafe { libc::poll(&mut poll_fd, 1, millis) } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Err(io::Error::new(io::ErrorKind::TimedOut, "send timeout")),
+        _ => Ok(()),
+    }
+}
+
+/// Writes what the socket takes now without waiting; returns how much it took (all of it,
+/// or less when the socket buffer is full). An error means the connection is gone.
+pub fn write_now(stream: &Stream, bytes: &[u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while let Some(rest) = bytes.get(done..).filter(|rest| !rest.is_empty()) {
+        match (&mut &*stream).write(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(done)
+}
+
+/// One access-log line per request: method, path, status, bytes, duration.
+pub struct AccessLine {
+    method: String,
+    target: String,
+    started: Instant,
+}
+
+impl AccessLine {
+    /// The line for a request that started at `started`; `None` (and nothing formatted or
+    /// allocated) when the access log is off.
+    pub fn new(params: &gateway::Params, started: Instant) -> Option<AccessLine> {
+        if !log::log_enabled!(target: ACCESS_TARGET, log::Level::Info) {
+            return None;
+        }
+        let find = |name: &[u8]| {
+            params
+                .iter()
+                .find(|(n, v)| n == name && !v.is_empty())
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        Some(AccessLine {
+            method: find(b"REQUEST_METHOD").unwrap_or_else(|| "-".into()),
+            target: find(b"REQUEST_URI")
+                .or_else(|| find(b"DOCUMENT_URI"))
+                .or_else(|| find(b"PATH_INFO"))
+                .unwrap_or_else(|| "/".into()),
+            started,
+        })
+    }
+
+    /// Logs the line with the answer's status and FCGI_STDOUT byte count.
+    pub fn log(&self, status: u16, bytes: u64) {
+        let millis = self.started.elapsed().as_secs_f64() * 1000.0;
+        log::info!(
+            target: ACCESS_TARGET,
+            "{} {} {status} {bytes} {millis:.1}ms",
+            self.method,
+            self.target
+        );
+    }
+}

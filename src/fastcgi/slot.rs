@@ -1,0 +1,209 @@
+//! One connection as the event side holds it: its state machine and socket, the clocks its
+//! deadlines run on (whole params, whole body with a minimum rate, idle, send), whether it may
+//! be closed to make room, and its request body's share of the memory budget (or its spool).
+
+use std::time::{Duration, Instant};
+
+use super::conn::{Connection, Phase, ReceivedRequest};
+use super::listen::Stream;
+use super::spool::{Budget, Spool};
+
+/// A connection that has sent nothing for this long may be closed to make room, like one
+/// idle between requests: a web server sends its request as soon as it connects.
+pub const FRESH_GRACE: Duration = Duration::from_secs(1);
+
+/// The timers, resolved from the options.
+#[derive(Clone, Copy, Debug)]
+pub struct Timers {
+    /// A new connection's params, whole; also the longest gap inside a body.
+    pub header: Duration,
+    /// Between requests on a kept-alive connection.
+    pub idle: Duration,
+    /// A body, whole, before `body_min_rate` extends it.
+    pub body: Duration,
+    /// Bytes of body that extend `body` by one second.
+    pub body_min_rate: u64,
+    /// Without progress while an answer waits to be sent.
+    pub send: Duration,
+}
+
+/// One connection owned by the event side; `stream` is `None` while a handler runs on it.
+pub struct Slot {
+    /// The socket, unless a handler runs on it.
+    pub stream: Option<Stream>,
+    /// The protocol state machine.
+    pub conn: Connection,
+    /// The phase the timers were last set for.
+    pub phase: Phase,
+    /// When the connection entered `phase`.
+    pub phase_started: Instant,
+    /// Bytes read since it entered `phase`.
+    pub phase_bytes: u64,
+    /// When bytes last arrived: the order in which the web server last used connections
+    /// (not when responses finished, which handlers finish in any order).
+    pub last_active: Instant,
+    /// When bytes last left.
+    pub last_write: Instant,
+    /// No request has been answered on it yet.
+    pub fresh: bool,
+    /// Closed when it passes.
+    pub deadline: Option<Instant>,
+    /// A request received while earlier replies were still unsent: it goes to a handler once
+    /// they are, so the answer never overtakes them.
+    pub pending: Option<ReceivedRequest>,
+    /// Where the body being received is kept.
+    pub body: BodyHold,
+    /// Bytes of the answers' budget this connection's unsent output holds.
+    pub out_held: usize,
+}
+
+/// Where a body being received is kept: in the connection, with its share of the memory
+/// budget, or (once past the budget) in a spool.
+#[derive(Debug, Default)]
+pub struct BodyHold {
+    /// Budget bytes taken for the body bytes the connection holds.
+    held: usize,
+    /// The body so far, when it went past the memory budget.
+    spool: Option<Spool>,
+}
+
+impl Slot {
+    /// A connection just accepted.
+    pub fn new(stream: Stream, conn: Connection, now: Instant, timers: &Timers) -> Slot {
+        Slot {
+            stream: Some(stream),
+            conn,
+            phase: Phase::Idle,
+            phase_started: now,
+            phase_bytes: 0,
+            last_active: now,
+            last_write: now,
+            fresh: true,
+            deadline: Some(now + timers.header),
+            pending: None,
+            body: BodyHold::default(),
+            out_held: 0,
+        }
+    }
+
+    /// Whether nothing waits to be sent on it.
+    pub fn flushed(&self) -> bool {
+        self.conn.output().is_empty() && self.pending.is_none()
+    }
+
+    /// Idle between requests with nothing to send: a web server reopens such a connection
+    /// cheaply, so it may be closed to make room. A new one is not, until it has stayed
+    /// silent for [`FRESH_GRACE`]: its request is on the way.
+    pub fn evictable(&self, now: Instant) -> bool {
+        self.stream.is_some()
+            && self.phase == Phase::Idle
+            && self.flushed()
+            && (!self.fresh || now.saturating_duration_since(self.phase_started) >= FRESH_GRACE)
+    }
+
+    /// Sets the phase and its deadline after reading or writing: the params and the body
+    /// each have a whole deadline (the body's extended by its size at the minimum rate, and
+    /// no gap longer than the header timeout); an answer waiting to be sent has the send
+    /// timeout since the last byte left.
+    pub fn rearm(&mut self, now: Instant, timers: &Timers) {
+        let phase = self.conn.phase();
+        if phase != self.phase {
+            self.phase = phase;
+            self.phase_started = now;
+            self.phase_bytes = 0;
+        }
+        if !self.flushed() {
+            self.deadline = Some(self.last_write + timers.send);
+            return;
+        }
+        self.deadline = match phase {
+            Phase::Idle if self.fresh => Some(self.phase_started + timers.header),
+            Phase::Idle => Some(self.phase_started + timers.idle),
+            Phase::Head => Some(self.phase_started + timers.header),
+            Phase::Body => {
+                let extra = Duration::from_secs(self.phase_bytes / timers.body_min_rate.max(1));
+                let whole = self.phase_started + timers.body.saturating_add(extra);
+                Some(whole.min(self.last_active + timers.header))
+            }
+            Phase::Responding => None,
+            Phase::Closed => Some(self.last_write + timers.send),
+        };
+    }
+}
+
+impl BodyHold {
+    /// After bytes arrived: body bytes held past the memory budget go to the spool (all of
+    /// this body from then on). When no spool can be made, the bytes stay in memory over the
+    /// budget: slower for everyone, never a wrong answer.
+    pub fn account(&mut self, conn: &mut Connection, budget: &Budget) {
+        let buffered = conn.body_buffered();
+        let Some(more) = buffered.checked_sub(self.held).filter(|more| *more > 0) else {
+            return;
+        };
+        if self.spool.is_none() && budget.try_take(more) {
+            self.held = buffered;
+            return;
+        }
+        if self.spool.is_none() {
+            match Spool::create() {
+                Ok(spool) => self.spool = Some(spool),
+                Err(err) => {
+                    log::warn!("cannot spill a request body to a file: {err}; kept in memory");
+                    budget.force_take(more);
+                    self.held = buffered;
+                    return;
+                }
+            }
+        }
+        let bytes = conn.take_body();
+        self.write_spool(conn, &bytes, budget);
+    }
+
+    /// The request is complete: its body's budget bytes and spool move to the job. Returns
+    /// the spool (with the request's body appended) and the budget bytes the body holds;
+    /// `None` when the spool could not be written (the connection is then closed).
+    pub fn settle(
+        &mut self,
+        conn: &mut Connection,
+        request: &mut ReceivedRequest,
+        budget: &Budget,
+    ) -> Option<(Option<Spool>, usize)> {
+        if self.spool.is_none() {
+            let more = request.body.len().saturating_sub(self.held);
+            if budget.try_take(more) {
+                self.held = 0;
+                return Some((None, request.body.len()));
+            }
+            match Spool::create() {
+                Ok(spool) => self.spool = Some(spool),
+                Err(err) => {
+                    log::warn!("cannot spill a request body to a file: {err}; kept in memory");
+                    budget.force_take(more);
+                    self.held = 0;
+                    return Some((None, request.body.len()));
+                }
+            }
+        }
+        let body = std::mem::take(&mut request.body);
+        self.write_spool(conn, &body, budget);
+        self.spool.take().map(|spool| (Some(spool), 0))
+    }
+
+    /// Drops the body's budget bytes and spool (a 413, a 431, a closed connection).
+    pub fn forget(&mut self, budget: &Budget) {
+        budget.release(std::mem::take(&mut self.held));
+        self.spool = None;
+    }
+
+    fn write_spool(&mut self, conn: &mut Connection, bytes: &[u8], budget: &Budget) {
+        budget.release(std::mem::take(&mut self.held));
+        if let Some(spool) = self.spool.as_mut()
+            && let Err(err) = spool.append(bytes)
+        {
+            // A full disk: the request cannot be answered as sent; close rather than guess.
+            log::warn!("dropped connection: cannot spill its request body: {err}");
+            conn.close();
+            self.spool = None;
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The memory budget for request bodies (`--body-memory`) and the unlinked temporary file a
+//! body spills to once buffering it would pass that budget, as nginx's client_body_temp does:
+//! many large bodies at once cost disk pages, not resident memory, and every request is still
+//! answered as it would be alone (the handler reads its body back whole).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::FromRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Body bytes held in memory by every connection and queued request together, at most
+/// `limit`. The event side takes from it as bytes arrive; a handler's thread gives back what
+/// its request held once the handler is done with it.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Budget {
+        Budget {
+            limit,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes `count` bytes if they fit; `false` (and nothing taken) when they do not.
+    pub fn try_take(&self, count: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(count).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Takes `count` bytes even past the limit (when nothing else can hold them).
+    pub fn force_take(&self, count: usize) {
+        self.used.fetch_add(count, Ordering::AcqRel);
+    }
+
+    /// Gives back `count` bytes taken before.
+    pub fn release(&self, count: usize) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                Some(used.saturating_sub(count))
+            });
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// A request body spilled to an unlinked temporary file: written as it arrives, read back
+/// whole when the handler runs, gone from the disk when dropped.
+#[derive(Debug)]
+pub struct Spool {
+    file: File,
+    len: u64,
+}
+
+impl Spool {
+    /// An empty spool in the temporary directory (`TMPDIR`, else /tmp).
+    pub fn create() -> io::Result<Spool> {
+        let file = unlinked_file(&std::env::temp_dir())?;
+        Ok(Spool { file, len: 0 })
+    }
+
+    /// Appends body bytes.
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The whole body, read back.
+    pub fn read_all(mut self) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(self.len)
+            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "body too large"))?;
+        let mut body = Vec::with_capacity(len);
+        self.file.seek(SeekFrom::Start(0))?;
+        (&mut self.file).take(self.len).read_to_end(&mut body)?;
+        if body.len() != len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the spooled body came back short",
+            ));
+        }
+        Ok(body)
+    }
+}
+
+/// A file in `dir` with no name: O_TMPFILE where the file system has it, else a fresh name
+/// created exclusively and unlinked at once. Readable by this process only (0600).
+fn unlinked_file(dir: &Path) -> io::Result<File> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut path = dir.as_os_str().as_bytes().to_vec();
+    path.push(0);
+    let flags = libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC | libc::O_EXCL;
+    // SAFETY: `path` is NUL-terminated; open returns a new fd or -1.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), flags, 0o600) };
+    if fd >= 0 {
+        // SAFETY: a new fd that nothing else owns.
+        return Ok(unsafe { File::from_raw_fd(fd) });
+    }
+    let err = io::Error::last_os_error();
+    if !matches!(
+        err.raw_os_error(),
+        Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+    ) {
+        return Err(err);
+    }
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "pycnic-body-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    );
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_refuses_past_the_limit_and_takes_back() {
+        let budget = Budget::new(10);
+        assert!(budget.try_take(6));
+        assert!(!budget.try_take(5), "6 + 5 > 10");
+        assert!(budget.try_take(4));
+        budget.release(6);
+        assert_eq!(budget.used(), 4);
+        assert!(budget.try_take(6));
+    }
+
+    #[test]
+    fn spool_gives_back_what_went_in_and_leaves_no_file() {
+        let dir = std::env::temp_dir().join(format!("pycnic-spool-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut spool = Spool {
+            file: unlinked_file(&dir).unwrap(),
+            len: 0,
+        };
+        spool.append(b"hello ").unwrap();
+        spool.append(&[7; 100_000]).unwrap();
+        assert_eq!(spool.len(), 100_006);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "unlinked");
+        let body = spool.read_all().unwrap();
+        assert_eq!(&body[..6], b"hello ");
+        assert_eq!(body.len(), 100_006);
+        std::fs::remove_dir(&dir).unwrap();
+    }
+}

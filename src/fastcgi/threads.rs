@@ -1,0 +1,274 @@
+//! The server's threads, leader/follower: one thread at a time (the leader) waits for socket
+//! events and handles them under the server's lock; when that completes a request it leaves
+//! the leadership free and runs the handler itself, so the common request crosses no thread,
+//! then takes the leadership back. A watcher thread gives a free leadership to a waiting
+//! follower after 1 ms, so a slow handler never keeps the sockets unwatched. Handlers run at most `--workers` at once; there is one thread more, so
+//! someone always watches the sockets (timers, 503 after --queue-wait, accepting) even when
+//! every handler is busy. A thread back from a handler gives the connection back itself and
+//! drives it on (the next request may already be there).
+
+use std::io;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll};
+
+use super::server::Server;
+use super::worker::{self, Done, Job};
+
+/// How long the leadership may stay free while its last holder runs a handler before the
+/// watcher gives it to a waiting thread. Most handlers take microseconds: their thread takes
+/// the leadership back itself, and no other thread is woken for the request.
+const HANDOFF: Duration = Duration::from_millis(1);
+/// The watcher sleeps until woken once the leadership has not been left free for this long.
+const WATCH_LINGER: Duration = Duration::from_millis(50);
+
+/// What the threads share: the poller (held by the leader) and the server.
+struct Shared {
+    poll: Mutex<(Poll, Events)>,
+    server: Mutex<Server>,
+    /// Followers wait here for a request to run or the leadership to take.
+    turn: Condvar,
+    /// The watcher waits here while nothing runs.
+    watch: Condvar,
+}
+
+/// The leadership left free while a handler runs, as the watcher sees it.
+#[derive(Debug)]
+pub(super) struct Leaderless {
+    /// Since when the leadership has been free, if it is.
+    pub(super) since: Option<Instant>,
+    /// When it was last left free.
+    pub(super) last: Instant,
+    /// The watcher sleeps without a timeout: wake it when leaving the leadership free.
+    pub(super) watcher_asleep: bool,
+}
+
+impl Default for Leaderless {
+    fn default() -> Leaderless {
+        Leaderless {
+            since: None,
+            last: Instant::now(),
+            watcher_asleep: false,
+        }
+    }
+}
+
+/// Runs the server on `handlers + 1` threads (this one included) until it stops: `true`
+/// after a clean drain, `false` when the shutdown timeout cut requests off.
+pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<bool> {
+    let shared = Arc::new(Shared {
+        poll: Mutex::new((poll, Events::with_capacity(256))),
+        server: Mutex::new(server),
+        turn: Condvar::new(),
+        watch: Condvar::new(),
+    });
+    let watcher = {
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("fcgi-watch".into())
+            .spawn(move || watch(&shared))?
+    };
+    let mut others = Vec::with_capacity(handlers);
+    for n in 0..handlers {
+        let mine = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name(format!("fcgi-{n}"))
+            .spawn(move || {
+                let _ = lead_or_follow(&mine);
+            });
+        match spawned {
+            Ok(handle) => others.push(handle),
+            Err(err) => {
+                lock(&shared.server).stop(Err(io::Error::new(err.kind(), err.to_string())));
+                shared.turn.notify_all();
+                return Err(err);
+            }
+        }
+    }
+    let outcome = lead_or_follow(&shared);
+    shared.watch.notify_all();
+    if matches!(outcome, Ok(true)) {
+        for handle in others {
+            let _ = handle.join();
+        }
+        let _ = watcher.join();
+    }
+    outcome
+}
+
+/// Hands the leadership to a waiting thread when it has stayed free for [`HANDOFF`] (a
+/// handler that takes its time); sleeps while nothing leaves it free.
+fn watch(shared: &Shared) {
+    let mut server = lock(&shared.server);
+    while server.outcome().is_none() {
+        if server
+            .leaderless
+            .since
+            .is_some_and(|since| since.elapsed() >= HANDOFF)
+        {
+            // Until a follower takes it (one may be running a request just taken instead).
+            shared.turn.notify_one();
+        }
+        if server.leaderless.last.elapsed() < WATCH_LINGER {
+            server = shared
+                .watch
+                .wait_timeout(server, HANDOFF)
+                .map_or_else(|err| err.into_inner().0, |(guard, _)| guard);
+        } else {
+            server.leaderless.watcher_asleep = true;
+            server = shared
+                .watch
+                .wait(server)
+                .unwrap_or_else(PoisonError::into_inner);
+            server.leaderless.watcher_asleep = false;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic never happens while a lock is held (handlers run outside it, and App::handle
+    // catches theirs); if one did, the state is still whole.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One thread's life: run a request when one waits and a handler slot is free, else lead
+/// (wait for events) when nobody does, else wait.
+fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
+    let mut server = lock(&shared.server);
+    loop {
+        if let Some(outcome) = server.outcome() {
+            return outcome;
+        }
+        if let Some(job) = server.next_job() {
+            let pool = Arc::clone(&server.pool);
+            drop(server);
+            let done = worker::handle(&pool, job);
+            server = lock(&shared.server);
+            server.give_back(done);
+            continue;
+        }
+        let Ok(mut poller) = shared.poll.try_lock() else {
+            // Someone leads: wait for work or for the leadership.
+            server = shared
+                .turn
+                .wait(server)
+                .unwrap_or_else(PoisonError::into_inner);
+            continue;
+        };
+        server.leaderless.since = None;
+        let timeout = server.wait_for();
+        drop(server);
+        let (poll, events) = &mut *poller;
+        let polled = poll.poll(events, Some(timeout));
+        server = lock(&shared.server);
+        match polled {
+            Ok(()) => server.handle_events(events),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => server.stop(Err(err)),
+        }
+        server.after_events();
+        drop(poller);
+        if server.outcome().is_some() {
+            shared.turn.notify_all();
+            shared.watch.notify_all();
+            continue;
+        }
+        // This thread runs one of the requests and a follower each other one. The leadership
+        // stays free: this thread takes it back after a quick handler, and the watcher gives
+        // it to a follower if the handler takes longer.
+        let runnable = server.runnable_jobs();
+        if runnable > 0 {
+            for _ in 1..runnable {
+                shared.turn.notify_one();
+            }
+            let now = Instant::now();
+            server.leaderless.since = Some(now);
+            server.leaderless.last = now;
+            if server.leaderless.watcher_asleep {
+                shared.watch.notify_one();
+            }
+        }
+    }
+}
+
+/// What the threads ask of the server: requests to run, connections to give back, the end.
+impl Server {
+    /// Stops every thread: `Ok(true)` a clean drain, `Ok(false)` requests cut off.
+    pub(super) fn stop(&mut self, outcome: io::Result<bool>) {
+        if self.stopped.is_none() {
+            self.stopped = Some(outcome.map_err(|err| (err.kind(), err.to_string())));
+        }
+    }
+
+    /// Whether the server has stopped, and how.
+    pub(super) fn outcome(&self) -> Option<io::Result<bool>> {
+        self.stopped.as_ref().map(|outcome| match outcome {
+            Ok(clean) => Ok(*clean),
+            Err((kind, message)) => Err(io::Error::new(*kind, message.clone())),
+        })
+    }
+
+    /// Requests that may start now.
+    pub(super) fn runnable_jobs(&self) -> usize {
+        self.ready.len().min(self.handlers_free)
+    }
+
+    /// The oldest request waiting, when a handler slot is free (it is then taken).
+    pub(super) fn next_job(&mut self) -> Option<Job> {
+        if self.handlers_free == 0 {
+            return None;
+        }
+        let job = self.ready.pop_front()?;
+        self.handlers_free -= 1;
+        Some(job)
+    }
+
+    /// A handler finished: its slot is free again, and the connection comes back with what
+    /// is left to send; it is driven on at once (its next request may be there already).
+    pub(super) fn give_back(&mut self, done: Done) {
+        self.handlers_free += 1;
+        let token = done.token;
+        let Some(place) = self.slots.get_mut(token) else {
+            return;
+        };
+        let Some(stream) = done.stream else {
+            self.pool.output_budget.release(done.held);
+            // The handler's thread closed the socket, which also took it out of epoll.
+            if place.take().is_some() {
+                self.live -= 1;
+                self.free.push(token);
+            }
+            self.wake_leader_if_done();
+            return;
+        };
+        let Some(slot) = place.as_mut() else {
+            self.pool.output_budget.release(done.held);
+            return;
+        };
+        slot.stream = Some(stream);
+        slot.fresh = false;
+        self.idle_returned = true;
+        if done.held > 0 {
+            // The handler's thread sent what the socket took; the event side sends the rest.
+            slot.conn.push_output_vec(done.leftover);
+            slot.out_held += done.held;
+            slot.last_write = Instant::now();
+        }
+        match slot.conn.response_done() {
+            Ok(()) => self.pump(token),
+            Err(err) => self.close(token, Some(err.to_string())),
+        }
+        if !self.again.is_empty() {
+            let _ = self.pool.waker.wake();
+        }
+        self.wake_leader_if_done();
+    }
+
+    /// The last connection closed during a shutdown: the leader need not wait for a timer.
+    fn wake_leader_if_done(&self) {
+        if self.shutdown.is_some() && self.live == 0 {
+            let _ = self.pool.waker.wake();
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Overload through a real nginx (issue 7, defect 1): with the app at
+//! `--max-connections 16 --workers 64`, 64 concurrent HTTP clients on a 100 ms handler get no
+//! 502. nginx opens more upstream connections than the app admits; the excess must wait in
+//! the listen backlog, not be accepted and reset.
+
+#[path = "common/e2e.rs"]
+mod e2e;
+
+use std::net::SocketAddr;
+
+use e2e::*;
+
+const CLIENTS: usize = 64;
+const REQUESTS_PER_CLIENT: usize = 5;
+
+/// conf/nginx/pycnic-tcp.conf in front of the showcase, started as
+/// conf/systemd/pycnic-tcp.service starts it plus `extra` options.
+fn nginx_tcp_with(extra: &[&str]) -> Deployment {
+    let prefix = Prefix::new("overload-nginx");
+    let bin = prefix.install_binary(&App::Showcase.binary(), "pycnic");
+    let backend: SocketAddr = (localhost(), free_port(localhost())).into();
+    let unit = prefix.render(
+        &conf("systemd/pycnic-tcp.service"),
+        "pycnic.service",
+        &[
+            ("BIN", text(&bin)),
+            ("BACKEND", &backend.to_string()),
+            ("WEB_SERVER_ADDRS", "127.0.0.1"),
+        ],
+    );
+    let mut command = Unit::read(&unit).command();
+    command.args(extra);
+    let pycnic = Proc::start("pycnic", command, &prefix.join("pycnic.log"));
+    wait_until("pycnic", &[&pycnic], &prefix, || accepts(backend));
+    let port = free_port(localhost());
+    let site = prefix.render(
+        &conf("nginx/pycnic-tcp.conf"),
+        "site.conf",
+        &[
+            ("BACKEND", &backend.to_string()),
+            ("PORT", &port.to_string()),
+        ],
+    );
+    let nginx = start_nginx(&prefix, &site, port);
+    Deployment {
+        procs: vec![nginx, pycnic],
+        addr: (localhost(), port).into(),
+        prefix,
+    }
+}
+
+#[test]
+fn at_max_connections_nginx_gets_no_502_from_connections_evicting_each_other() {
+    let deployment = nginx_tcp_with(&["--max-connections", "16", "--workers", "64"]);
+    deployment.check(|addr| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let mut statuses = Vec::new();
+                    let mut conn = Conn::open(addr);
+                    for _ in 0..REQUESTS_PER_CLIENT {
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                conn.request(&Req::get("/slow?ms=100"))
+                            }));
+                        match outcome {
+                            Ok(resp) => {
+                                statuses.push(resp.status);
+                                if resp.header("Connection") == Some("close") {
+                                    conn = Conn::open(addr);
+                                }
+                            }
+                            Err(_) => {
+                                statuses.push(0);
+                                conn = Conn::open(addr);
+                            }
+                        }
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
+        println!(
+            "{CLIENTS} clients x {REQUESTS_PER_CLIENT} requests through nginx at \
+             --max-connections 16: {} x 200, {} x 502, {} other",
+            count(200),
+            count(502),
+            statuses.len() - count(200) - count(502)
+        );
+        assert_eq!(
+            count(200),
+            CLIENTS * REQUESTS_PER_CLIENT,
+            "every request answered 200 ({} x 502, {} x other)",
+            count(502),
+            statuses.len() - count(200) - count(502)
+        );
+    });
+}
