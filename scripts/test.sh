@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test gate (README, .ci/run). It INSTALLS SYSTEM PACKAGES when they are missing:
 # nginx, Apache (+ mod_fcgid), lighttpd, spawn-fcgi, cgi-fcgi, systemd tools, curl, wrk,
-# hyperfine with apt-get (root or sudo, network), and cargo-fuzz with `cargo install`. Then:
+# hyperfine, redis-server, memcached (and the benchmarks' gcc, libfcgi-dev, php-fpm) with
+# apt-get (root or sudo, network), and cargo-fuzz with `cargo install`. Then:
 # format check, clippy with warnings denied, the docs with warnings denied, unit + integration +
 # end-to-end tests (real nginx, Apache, lighttpd, spawn-fcgi, cgi-fcgi), the shell-script
 # request tests, and a short run of every fuzz target (output in target/fuzz-logs/TARGET.log).
@@ -54,6 +55,8 @@ fi
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --all-targets --locked -- -D warnings
+step "cargo clippy, no session store features" \
+    cargo clippy --lib --locked --no-default-features -- -D warnings
 step "cargo doc -D warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
 step "build the binary and the examples" cargo build --locked --all-targets
 step "cargo test (unit, integration, end-to-end, doc)" cargo test --locked --no-fail-fast

@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod cookie;
+#[cfg(feature = "memcached")]
 pub mod memcached;
+#[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 /// The SHA-256 hash of a session id: the only form of an id a store sees.
@@ -124,16 +127,46 @@ impl StoreSpec {
     /// Opens a server-side store (connections are made lazily, on first use); `None` for
     /// `cookie`. `timeout` bounds connecting and each network read or write.
     pub fn open(&self, timeout: Duration) -> Result<Option<Box<dyn Store>>, StoreError> {
-        Ok(Some(match self {
-            StoreSpec::Cookie => return Ok(None),
-            StoreSpec::Sqlite(path) => Box::new(sqlite::SqliteStore::new(path, timeout)),
-            StoreSpec::Redis(url) => Box::new(redis::RedisStore::new(url, timeout)?),
-            StoreSpec::Memcached(host) => Box::new(memcached::MemcachedStore::new(host, timeout)),
-        }))
+        match self {
+            StoreSpec::Cookie => Ok(None),
+            #[cfg(feature = "sqlite")]
+            StoreSpec::Sqlite(path) => Ok(Some(Box::new(sqlite::SqliteStore::new(path, timeout)))),
+            #[cfg(feature = "redis")]
+            StoreSpec::Redis(url) => Ok(Some(Box::new(redis::RedisStore::new(url, timeout)?))),
+            #[cfg(feature = "memcached")]
+            StoreSpec::Memcached(host) => Ok(Some(Box::new(memcached::MemcachedStore::new(
+                host, timeout,
+            )))),
+            #[allow(unreachable_patterns)]
+            other => {
+                let _ = timeout;
+                Err(StoreError(NotBuilt(other).to_string()))
+            }
+        }
+    }
+}
+
+/// A store whose cargo feature this binary was built without.
+struct NotBuilt<'a>(&'a StoreSpec);
+
+impl fmt::Display for NotBuilt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let feature = match self.0 {
+            StoreSpec::Cookie => "",
+            StoreSpec::Sqlite(_) => "sqlite",
+            StoreSpec::Redis(_) => "redis",
+            StoreSpec::Memcached(_) => "memcached",
+        };
+        write!(
+            f,
+            "this program was built without the `{feature}` session store (cargo feature \
+             `{feature}` of pycnic)"
+        )
     }
 }
 
 /// Lowercase hex of an id hash (the key Redis and memcached store under).
+#[cfg(any(feature = "redis", feature = "memcached"))]
 pub fn hex(id: &IdHash) -> String {
     use std::fmt::Write as _;
     id.iter().fold(String::with_capacity(64), |mut out, b| {
@@ -144,10 +177,18 @@ pub fn hex(id: &IdHash) -> String {
 
 /// A small per-process pool of connections: taken out for one operation, put back only after
 /// it succeeded, so a broken connection is dropped and the next operation reconnects.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "redis", feature = "memcached")),
+    allow(dead_code)
+)]
 pub(crate) struct Pool<C> {
     idle: std::sync::Mutex<Vec<C>>,
 }
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "redis", feature = "memcached")),
+    allow(dead_code)
+)]
 impl<C> Pool<C> {
     pub(crate) fn new() -> Pool<C> {
         Pool {
