@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::App;
 use crate::cgi;
+use crate::fastcgi::options::parse_size;
 use crate::gateway::Params;
 
 /// The body limit when none is given: 10 MiB.
@@ -81,28 +82,6 @@ struct RequestArgs {
 struct FastcgiDefaults {
     #[command(flatten)]
     options: crate::fastcgi::FastcgiOptions,
-}
-
-/// Parses `1048576`, `512k`, `10M`, `1G` (powers of 1024).
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, ""),
-    };
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (e.g. 1048576, 512k, 10M)"))?;
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} (use k, M or G)")),
-    };
-    number
-        .checked_mul(scale)
-        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// `PYCNIC_MAX_BODY` as `--max-body` reads it; `None` when it is set but not a size.
@@ -367,23 +346,6 @@ fn request_params(args: &RequestArgs, body: &[u8]) -> Result<Params, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_with_binary_suffixes_and_refuse_nonsense() {
-        let cases = [
-            ("1048576", Ok(1_048_576)),
-            ("512k", Ok(524_288)),
-            ("10M", Ok(10_485_760)),
-            ("1G", Ok(1_073_741_824)),
-            ("2 MiB", Ok(2_097_152)),
-        ];
-        for (text, want) in cases {
-            assert_eq!(parse_size(text), want, "{text}");
-        }
-        for bad in ["", "ten", "10X", "99999999999999999999G", "-1"] {
-            assert!(parse_size(bad).is_err(), "{bad:?} must be refused");
-        }
-    }
 
     #[test]
     fn cli_definition_is_consistent() {

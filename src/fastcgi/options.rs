@@ -151,18 +151,33 @@ fn parse_mode(text: &str) -> Result<u32, String> {
 }
 
 /// A size in bytes, with an optional K, M or G suffix (powers of 1024): `64M`, `512K`, `0`.
-fn parse_size(text: &str) -> Result<usize, String> {
+/// Parses a size: `1048576`, `512k`, `10M`, `1G`, `2 MiB` (powers of 1024). Used by
+/// `--max-body` and `--body-memory`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let (digits, unit) = match text.char_indices().last() {
-        Some((at, 'k' | 'K')) => (text.get(..at), 1 << 10),
-        Some((at, 'm' | 'M')) => (text.get(..at), 1 << 20),
-        Some((at, 'g' | 'G')) => (text.get(..at), 1 << 30),
-        _ => (Some(text), 1),
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
     };
-    digits
-        .and_then(|d| d.trim().parse::<usize>().ok())
-        .and_then(|n| n.checked_mul(unit))
-        .ok_or_else(|| format!("{text:?} is not a size such as 64M, 512K or 1048576"))
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 1048576, 512k, 10M)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use k, M or G)")),
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// [`parse_size`] for an in-memory amount.
+fn parse_memory(text: &str) -> Result<usize, String> {
+    let size = parse_size(text)?;
+    usize::try_from(size).map_err(|_| format!("{text:?} is too large"))
 }
 
 fn parse_count(text: &str) -> Result<usize, String> {
@@ -250,7 +265,7 @@ pub struct FastcgiOptions {
     /// Request-body bytes held in memory by all connections together (K, M, G suffixes);
     /// a body that would pass it is spilled to an unlinked file in TMPDIR.
     #[arg(long, env = "PYCNIC_BODY_MEMORY", value_name = "SIZE", default_value = "64M",
-          value_parser = parse_size)]
+          value_parser = parse_memory)]
     pub body_memory: usize,
 
     /// Seconds SIGTERM/SIGINT wait for requests already received to finish.
@@ -387,11 +402,28 @@ mod tests {
         assert_eq!(parse_mode("0o600"), Ok(0o600));
         assert!(parse_mode("999").is_err());
         assert!(parse_count("0").is_err());
-        assert_eq!(parse_size("64M"), Ok(64 << 20));
-        assert_eq!(parse_size("512k"), Ok(512 << 10));
-        assert_eq!(parse_size("0"), Ok(0));
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert!(parse_size("M").is_err());
-        assert!(parse_size("12X").is_err());
+        assert_eq!(parse_memory("64M"), Ok(64 << 20));
+        assert_eq!(parse_memory("512k"), Ok(512 << 10));
+        assert_eq!(parse_memory("0"), Ok(0));
+        assert_eq!(parse_memory("1G"), Ok(1 << 30));
+        assert!(parse_memory("M").is_err());
+        assert!(parse_memory("12X").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes_and_refuse_nonsense() {
+        let cases = [
+            ("1048576", Ok(1_048_576)),
+            ("512k", Ok(524_288)),
+            ("10M", Ok(10_485_760)),
+            ("1G", Ok(1_073_741_824)),
+            ("2 MiB", Ok(2_097_152)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_size(text), want, "{text}");
+        }
+        for bad in ["", "ten", "10X", "99999999999999999999G", "-1"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} must be refused");
+        }
     }
 }
