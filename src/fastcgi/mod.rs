@@ -25,6 +25,7 @@ pub mod options;
 pub mod record;
 mod respond;
 pub mod server;
+mod signals;
 mod slot;
 mod spool;
 mod threads;

@@ -7,11 +7,11 @@
 //! Timers here close stalled and idle connections (whole-params and whole-body deadlines, so
 //! a trickle cannot hold a slot) and answer 503 for requests no handler took in time. At
 //! `--max-connections` (kept below RLIMIT_NOFILE) new connections wait in the kernel's
-//! backlog unless one idle between requests can make room. SIGTERM/SIGINT stop accepting and
-//! drain; the exit status is 1 when the shutdown timeout cut requests off.
+//! backlog unless one idle between requests can make room. Signals are `signals`' (SIGTERM and
+//! SIGINT drain; the exit status is 1 when the shutdown timeout cut requests off).
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ use super::fdlimit;
 use super::listen::{self, Listener};
 use super::options::FastcgiOptions;
 use super::record::Figures;
+use super::signals::Signals;
 use super::slot::{Slot, Timers};
 use super::spool::Budget;
 use super::threads;
@@ -41,7 +42,7 @@ pub(super) const ACCEPT_RETRY: Duration = Duration::from_secs(1);
 const OUTPUT_MEMORY_MIN: usize = 16 << 20;
 /// After SIGTERM, idle connections stay open this long: a request the web server sent just
 /// before the signal may still be on its way through the kernel.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
+pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
 /// Serves FastCGI until SIGTERM or SIGINT; exit status 0 after a clean drain, 1 when the
 /// shutdown timeout cut requests off.
@@ -108,7 +109,7 @@ pub(super) struct Server {
     pub(super) slots: Vec<Option<Slot>>,
     pub(super) free: Vec<usize>,
     pub(super) live: usize,
-    pub(super) signals: mio::net::UnixStream,
+    pub(super) signals: Signals,
     pub(super) pool: Arc<Pool>,
     /// Complete requests waiting for a handler slot, oldest first.
     pub(super) ready: VecDeque<Job>,
@@ -160,9 +161,9 @@ impl Server {
             log::info!("fastcgi: listening on {}", listener.describe());
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut signals = register_signals()?;
+        let mut signals = Signals::register()?;
         poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+            .register(&mut signals.pipe, SIGNALS, Interest::READABLE)?;
         let mut max_connections = options.max_connections;
         if let Some(nofile) = nofile {
             let cap = fdlimit::connection_cap(nofile, fdlimit::open_descriptors());
@@ -363,63 +364,4 @@ impl Server {
             self.close(index, reason);
         }
     }
-
-    fn on_signal(&mut self) {
-        let mut drain = [0u8; 64];
-        while matches!((&self.signals).read(&mut drain), Ok(n) if n > 0) {}
-        if self.shutdown.is_some() {
-            return;
-        }
-        // Connections the kernel completed already carry requests the web server considers
-        // sent: take them in before closing the listeners.
-        self.accept_retry_at = None;
-        self.accept_all();
-        log::info!(
-            "fastcgi: shutting down; finishing {} connections",
-            self.live
-        );
-        let now = Instant::now();
-        self.shutdown = Some(Shutdown {
-            deadline: now + self.settings.shutdown_timeout,
-            grace_end: now + SHUTDOWN_GRACE,
-            grace_over: false,
-        });
-        for mut listener in self.listeners.drain(..) {
-            let _ = self.registry.deregister(&mut listener);
-        }
-    }
-
-    /// The shutdown grace is over: read what idle connections hold (a request that arrived
-    /// is answered); those with nothing are closed, and so is every connection that becomes
-    /// idle from now on.
-    fn end_grace(&mut self) {
-        if let Some(shutdown) = self.shutdown.as_mut() {
-            shutdown.grace_over = true;
-        }
-        let idle: Vec<usize> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                s.as_ref()
-                    .is_some_and(|s| s.stream.is_some() && s.conn.phase() == Phase::Idle)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        for index in idle {
-            self.pump(index);
-        }
-    }
-}
-
-/// SIGTERM and SIGINT write a byte into a socket pair the loop watches (the self-pipe trick,
-/// done by signal-hook in an async-signal-safe way). SIGPIPE is already ignored by the Rust
-/// runtime, so a write to a closed connection is an EPIPE error, never a dead process.
-fn register_signals() -> io::Result<mio::net::UnixStream> {
-    let (reader, writer) = std::os::unix::net::UnixStream::pair()?;
-    reader.set_nonblocking(true)?;
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::low_level::pipe::register(signal, writer.try_clone()?)?;
-    }
-    Ok(mio::net::UnixStream::from_std(reader))
 }
