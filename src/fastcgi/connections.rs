@@ -122,9 +122,9 @@ impl Server {
     pub(super) fn add(&mut self, mut stream: Stream) {
         let index = self.free.pop().unwrap_or(self.slots.len());
         let token = Token(self.first_conn + index);
-        if let Err(err) =
-            self.registry
-                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        if let Err(err) = self
+            .registry
+            .register(&mut stream, token, Interest::READABLE)
         {
             log::warn!("dropped connection: cannot watch it: {err}");
             self.free.push(index);
@@ -155,6 +155,17 @@ impl Server {
         self.free.push(index);
     }
 
+    /// The poller reported the connection (`closed`: its peer's end closed, or an error), or
+    /// a timer wants it read: bytes may wait, even while a handler runs on it (they are read
+    /// when it comes back).
+    pub(super) fn on_event(&mut self, index: usize, closed: bool) {
+        if let Some(Some(slot)) = self.slots.get_mut(index) {
+            slot.unread = true;
+            slot.hup |= closed;
+        }
+        self.pump(index);
+    }
+
     /// Reads, writes and answers on one connection until it has to wait.
     pub(super) fn pump(&mut self, index: usize) {
         loop {
@@ -169,6 +180,23 @@ impl Server {
                 self.pool
                     .output_budget
                     .release(std::mem::take(&mut slot.out_held));
+            }
+            let want_writable = !slot.conn.output().is_empty();
+            if want_writable != slot.watch_writable
+                && let Some(stream) = slot.stream.as_mut()
+            {
+                let interest = if want_writable {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                let token = Token(self.first_conn + index);
+                // EPOLL_CTL_MOD reports a readiness that is already there, so room that
+                // appeared since the write failed is not missed.
+                if let Err(err) = self.registry.reregister(stream, token, interest) {
+                    return self.close(index, Some(format!("cannot watch it: {err}")));
+                }
+                slot.watch_writable = want_writable;
             }
             match outcome {
                 Outcome::Yield => {
@@ -301,6 +329,9 @@ fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outc
         if reads == READS_IN_A_ROW {
             return Outcome::Yield;
         }
+        if !slot.unread {
+            return Outcome::Wait;
+        }
         reads += 1;
         match (&mut &*stream).read(buf) {
             Ok(0) => {
@@ -312,6 +343,7 @@ fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outc
                 };
             }
             Ok(n) => {
+                slot.unread = n == buf.len() || slot.hup;
                 slot.last_active = Instant::now();
                 slot.phase_bytes += n as u64;
                 if let Err(err) = slot.conn.receive(buf.get(..n).unwrap_or_default()) {
@@ -319,7 +351,10 @@ fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outc
                 }
                 slot.body.account(&mut slot.conn, budget);
             }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Outcome::Wait,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                slot.unread = slot.hup;
+                return Outcome::Wait;
+            }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => return Outcome::Close(Some(format!("read failed: {err}"))),
         }

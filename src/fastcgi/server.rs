@@ -260,7 +260,10 @@ impl Server {
                 WAKER => {}
                 SIGNALS => self.on_signal(),
                 Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
-                Token(t) => self.pump(t - self.first_conn),
+                Token(t) => self.on_event(
+                    t - self.first_conn,
+                    event.is_read_closed() || event.is_error(),
+                ),
             }
         }
     }
@@ -343,7 +346,7 @@ impl Server {
             .collect();
         for index in expired {
             // Bytes may be waiting that a busy loop has not read yet: read them first.
-            self.pump(index);
+            self.on_event(index, false);
             let Some(Some(slot)) = self.slots.get(index) else {
                 continue;
             };

@@ -119,7 +119,7 @@ impl Server {
             .map(|(i, _)| i)
             .collect();
         for index in idle {
-            self.pump(index);
+            self.on_event(index, false);
         }
     }
 }

@@ -55,6 +55,19 @@ pub struct Slot {
     pub body: BodyHold,
     /// Bytes of the answers' budget this connection's unsent output holds.
     pub out_held: usize,
+    /// Bytes may wait in the socket: the last read did not leave it empty, or an event came
+    /// since. Edge-triggered polling reports every arrival after a read that emptied it, so
+    /// while this is false a read would only return EAGAIN and is skipped (the read after
+    /// each answer, on kept-alive connections).
+    pub unread: bool,
+    /// The poller reported the peer's end closed (or an error): the socket always has
+    /// something to read (EOF or the error), even after a short read, since the edge that
+    /// reported it may have come with the last bytes.
+    pub hup: bool,
+    /// Whether the poller watches the socket for room to write: only while output waits,
+    /// since a unix socket reports writable each time the peer reads, which would wake the
+    /// event side once more per answer for nothing.
+    pub watch_writable: bool,
 }
 
 /// Where a body being received is kept: in the connection, with its share of the memory
@@ -83,6 +96,9 @@ impl Slot {
             pending: None,
             body: BodyHold::default(),
             out_held: 0,
+            unread: true,
+            hup: false,
+            watch_writable: false,
         }
     }
 

@@ -31,6 +31,10 @@ struct Shared {
     turn: Condvar,
     /// The watcher waits here while nothing runs.
     watch: Condvar,
+    /// CPUs this process may run on: more requests than that at once are not woken
+    /// followers for (they would only take turns on the same CPUs); the leader runs them one
+    /// after another, and the watcher brings followers in when one takes its time.
+    cpus: usize,
 }
 
 /// The leadership left free while a handler runs, as the watcher sees it.
@@ -62,6 +66,7 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
         server: Mutex::new(server),
         turn: Condvar::new(),
         watch: Condvar::new(),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
     });
     let watcher = {
         let shared = Arc::clone(&shared);
@@ -174,12 +179,13 @@ fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
             shared.watch.notify_all();
             continue;
         }
-        // This thread runs one of the requests and a follower each other one. The leadership
+        // This thread runs one of the requests and a follower each other one, up to one
+        // thread per CPU (the rest wait for the first free thread, or the watcher). The leadership
         // stays free: this thread takes it back after a quick handler, and the watcher gives
         // it to a follower if the handler takes longer.
         let runnable = server.runnable_jobs();
         if runnable > 0 {
-            for _ in 1..runnable {
+            for _ in 1..runnable.min(shared.cpus) {
                 shared.turn.notify_one();
             }
             let now = Instant::now();
