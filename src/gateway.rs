@@ -122,7 +122,16 @@ impl BodyError {
 
 /// Builds the request a handler sees from meta-variables and the body already read.
 pub fn build_request(params: Params, body: Vec<u8>) -> Request {
-    let environ: Vec<(String, String)> = params.iter().map(|(n, v)| (lossy(n), lossy(v))).collect();
+    // QUERY_STRING is parsed from its bytes, before the params become text.
+    let from_params = params
+        .iter()
+        .find(|(n, _)| n == b"QUERY_STRING")
+        .map(|(_, v)| Args::parse(v));
+    // The params' own buffers become the variables' text (copied only when not UTF-8).
+    let environ: Vec<(String, String)> = params
+        .into_iter()
+        .map(|(n, v)| (into_text(n), into_text(v)))
+        .collect();
     let environ = Environ::from_pairs(environ);
 
     // RFC 3875 §4.1.12: the server must send REQUEST_METHOD. Without it the method stays
@@ -133,17 +142,24 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
         .trim()
         .to_ascii_uppercase();
     let path = request_path(&environ);
-    let query: &[u8] = match params.iter().find(|(n, _)| n == b"QUERY_STRING") {
-        Some((_, v)) => v,
-        None => environ
+    let args = from_params.unwrap_or_else(|| {
+        let query = environ
             .get("REQUEST_URI")
             .and_then(|uri| uri.split_once('?'))
             .map(|(_, q)| q.as_bytes())
-            .unwrap_or_default(),
+            .unwrap_or_default();
+        Args::parse(query)
+    });
+    let cookies = {
+        let mut cookie_headers = environ.iter().filter(|(n, _)| *n == "HTTP_COOKIE");
+        match (cookie_headers.next(), cookie_headers.next()) {
+            (None, _) => Cookies::parse(b""),
+            (Some((_, one)), None) => Cookies::parse(one.as_bytes()),
+            (Some(_), Some(_)) => {
+                Cookies::parse(environ.get_all("HTTP_COOKIE").join("; ").as_bytes())
+            }
+        }
     };
-    let args = Args::parse(query);
-    let cookie_header = environ.get_all("HTTP_COOKIE").join("; ");
-    let cookies = Cookies::parse(cookie_header.as_bytes());
     let headers = headers_of(&environ);
 
     Request {
@@ -162,8 +178,10 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
     }
 }
 
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// The bytes as text, in place when they are UTF-8, else decoded lossily.
+fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
 }
 
 /// PATH_INFO when non-empty (servers decode it); else the path of REQUEST_URI, percent-decoded
@@ -221,7 +239,7 @@ fn headers_of(environ: &Environ) -> Headers {
             None => value.to_string(),
         };
         // Names are built from params: a name that is not a token is simply not a header.
-        if headers.set(&header, &joined).is_err() {
+        if headers.set_owned(header, joined).is_err() {
             log::debug!("param {name} is not a valid header; skipped");
         }
     }

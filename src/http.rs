@@ -246,6 +246,25 @@ impl Headers {
         Ok(())
     }
 
+    /// [`Headers::set`] with a name and value already owned, which it keeps without copying.
+    pub(crate) fn set_owned(&mut self, name: String, value: String) -> Result<(), HeaderError> {
+        if !is_valid_header_name(&name) {
+            return Err(HeaderError::InvalidName(name));
+        }
+        if !is_valid_header_value(&value) {
+            return Err(HeaderError::InvalidValue(name));
+        }
+        match self
+            .entries
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name, value)),
+        }
+        Ok(())
+    }
+
     /// For names and values this crate built itself or already validated.
     pub(crate) fn insert_unchecked(&mut self, name: &str, value: &str) {
         match self
