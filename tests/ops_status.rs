@@ -7,6 +7,8 @@
 //! How the pages count themselves: every answer the server sends counts, status and ping
 //! pages included, but a status page is framed after it is read, so it never counts itself.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "common/e2e.rs"]
 mod e2e;
 
