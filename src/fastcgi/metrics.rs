@@ -7,7 +7,7 @@
 //! - every answer the server sends, exactly once, when it has been framed: a handler's
 //!   (`worker`), and the event side's own (503 after `--queue-wait`, 413 over `--max-body`,
 //!   431 over the params limits, the status and ping pages) — by status class, and 503, 413
-//!   and 431 by code (whoever sent them: the server or the app);
+//!   and 431 by code (whoever sent them: the server or the app; 504 is [`Metrics::timed_out`]'s);
 //! - its time, from "request complete" (the last params or body byte read, when the request
 //!   is queued for a handler or answered on the event side) to "answer framed", so queueing
 //!   behind busy handlers counts and the web server's reading does not;
@@ -52,7 +52,7 @@ pub(crate) struct Metrics {
 pub(crate) struct Counts {
     /// Seconds since the server started.
     pub(crate) uptime: f64,
-    /// The server's start, in seconds since the Unix epoch.
+    /// The server's start (moments after the process's), in seconds since the Unix epoch.
     pub(crate) started_unix: f64,
     /// Connections accepted since the start.
     pub(crate) accepted: u64,
@@ -158,9 +158,10 @@ impl Metrics {
     }
 
     /// A request reached `--request-timeout` and was answered 504 (count it once per
-    /// request; its answer is counted by [`Metrics::answered`] as any other). For the
-    /// request timeout to call; shown as `answers.504` and
-    /// `pycnic_request_timeouts_total`.
+    /// request; its answer is counted by [`Metrics::answered`] as any other, by class). For
+    /// the request timeout to call; shown as `answers."504"` and
+    /// `pycnic_answers_by_code_total{code="504"}` (a 504 an app handler returns itself is
+    /// counted by class only).
     #[allow(dead_code)] // wired to --request-timeout at merge
     pub(crate) fn timed_out(&self) {
         if self.on {
