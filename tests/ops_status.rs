@@ -2,7 +2,8 @@
 //! showcase, with conf/nginx/pycnic-tcp.conf's `location = /status` and `location = /ping`:
 //! counts exact after a known mix of answers, the JSON and the Prometheus text agree, the
 //! page answers while every worker is busy and shows them busy with the queue behind them,
-//! a 503 after --queue-wait is counted once; ping through nginx; both under one-shot CGI.
+//! a 503 after --queue-wait is counted once; ping through nginx, which lets only localhost
+//! reach both pages; both under one-shot CGI.
 //!
 //! How the pages count themselves: every answer the server sends counts, status and ping
 //! pages included, but a status page is framed after it is read, so it never counts itself.
@@ -20,9 +21,9 @@ use std::time::{Duration, Instant};
 use e2e::*;
 use serde_json::Value;
 
-/// The showcase as conf/systemd/pycnic-tcp.service starts it, plus `extra` options, behind
-/// conf/nginx/pycnic-tcp.conf.
-fn nginx_showcase(tag: &str, extra: &[&str]) -> Deployment {
+/// The showcase as conf/systemd/pycnic-tcp.service starts it, plus `extra` options and `env`
+/// variables, behind conf/nginx/pycnic-tcp.conf.
+fn nginx_showcase(tag: &str, extra: &[&str], env: &[(&str, &str)]) -> Deployment {
     let prefix = Prefix::new(tag);
     let bin = prefix.install_binary(&App::Showcase.binary(), "pycnic");
     let backend: SocketAddr = (localhost(), free_port(localhost())).into();
@@ -36,7 +37,7 @@ fn nginx_showcase(tag: &str, extra: &[&str]) -> Deployment {
         ],
     );
     let mut command = Unit::read(&unit).command();
-    command.args(extra);
+    command.args(extra).envs(env.iter().copied());
     let pycnic = Proc::start("pycnic", command, &prefix.join("pycnic.log"));
     wait_until("pycnic", &[&pycnic], &prefix, || accepts(backend));
     let port = free_port(localhost());
@@ -138,6 +139,7 @@ fn counts_are_exact_after_a_known_mix_and_both_formats_agree() {
     let deployment = nginx_showcase(
         "ops-status-mix",
         &[&PAGES[..], &["--max-body", "1k"]].concat(),
+        &[],
     );
     deployment.check(|addr| {
         let ping = send(addr, &Req::get("/ping"));
@@ -210,9 +212,11 @@ fn counts_are_exact_after_a_known_mix_and_both_formats_agree() {
             get("pycnic_request_duration_seconds_count"),
             n(&json["request_time_seconds"]["count"]) + 1.0
         );
-        assert_eq!(
-            get("process_start_time_seconds"),
-            n(&json["start_time_seconds"])
+        // serde_json's float parsing may land one ulp away from Rust's: compare to the µs.
+        let start = get("process_start_time_seconds");
+        assert!(
+            (start - n(&json["start_time_seconds"])).abs() < 1e-6,
+            "{start}"
         );
         assert_eq!(get("pycnic_queue_length"), n(&json["queue"]["now"]));
         assert_eq!(get("pycnic_queue_length_max"), n(&json["queue"]["peak"]));
@@ -259,23 +263,30 @@ fn the_status_page_answers_while_every_worker_is_busy_and_shows_the_queue() {
     let deployment = nginx_showcase(
         "ops-status-busy",
         &[&PAGES[..], &["--workers", "2"]].concat(),
+        &[],
     );
     deployment.check(|addr| {
+        let started = Instant::now();
         let slow: Vec<_> = (0..4)
-            .map(|_| std::thread::spawn(move || send(addr, &Req::get("/slow?ms=2000")).status))
+            .map(|_| std::thread::spawn(move || send(addr, &Req::get("/slow?ms=3000")).status))
             .collect();
-        // Bounded: the first two handlers sleep 2 s; the queue of two is there until then.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut seen = None;
+        // Bounded: the first two handlers sleep 3 s; the queue of two is there until then.
+        let deadline = started + Duration::from_secs(3);
+        let mut last = Value::Null;
         while Instant::now() < deadline {
-            let json = status_json(addr);
-            if json["queue"]["now"] == 2 {
-                seen = Some(json);
+            last = status_json(addr);
+            if last["queue"]["now"] == 2 {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let json = seen.expect("a status page with two requests queued");
+        let json = last;
+        assert_eq!(
+            json["queue"]["now"],
+            2,
+            "no page with two requests queued in 3 s ({:?}); the last:\n{json:#}",
+            started.elapsed()
+        );
         println!("status with both workers busy:\n{json:#}");
         assert_eq!(json["workers"]["busy"], 2);
         assert_eq!(json["workers"]["idle"], 0);
@@ -296,9 +307,9 @@ fn the_status_page_answers_while_every_worker_is_busy_and_shows_the_queue() {
 #[test]
 fn a_503_after_queue_wait_is_counted_once() {
     let extra = [&PAGES[..], &["--workers", "1", "--queue-wait", "0.3"]].concat();
-    let deployment = nginx_showcase("ops-status-503", &extra);
+    let deployment = nginx_showcase("ops-status-503", &extra, &[]);
     deployment.check(|addr| {
-        let slow = std::thread::spawn(move || send(addr, &Req::get("/slow?ms=2000")).status);
+        let slow = std::thread::spawn(move || send(addr, &Req::get("/slow?ms=3000")).status);
         let deadline = Instant::now() + Duration::from_secs(2);
         while status_json(addr)["workers"]["busy"] != 1 {
             assert!(Instant::now() < deadline, "the slow request never ran");
@@ -314,9 +325,28 @@ fn a_503_after_queue_wait_is_counted_once() {
     });
 }
 
+/// The HTTP status curl gets for `path` when its connection comes from `source`.
+fn status_from(source: &str, addr: SocketAddr, path: &str) -> String {
+    let out = Command::new(require("curl"))
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(["--interface", source, &format!("http://{addr}{path}")])
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn ping_through_nginx() {
-    let deployment = nginx_showcase("ops-ping", &["--ping-path", "/ping"]);
+fn ping_through_nginx_from_localhost_only() {
+    // Configured by the environment alone, as a unit's `Environment=` line would.
+    let deployment = nginx_showcase("ops-ping", &[], &[("PYCNIC_PING_PATH", "/ping")]);
     deployment.check(|addr| {
         let ping = send(addr, &Req::get("/ping"));
         assert_eq!(ping.status, 200);
@@ -333,6 +363,12 @@ fn ping_through_nginx() {
         assert_eq!(post.header("Allow"), Some("GET, HEAD"));
         // No --status-path: the path is the app's (the showcase has no such route).
         assert_eq!(send(addr, &Req::get("/status")).status, 404);
+        // conf/nginx's `allow 127.0.0.1; allow ::1; deny all;`: another loopback address is
+        // another machine to nginx; the app's own routes stay open to it.
+        assert_eq!(status_from("127.0.0.1", addr, "/ping"), "200");
+        assert_eq!(status_from("127.0.0.2", addr, "/ping"), "403");
+        assert_eq!(status_from("127.0.0.2", addr, "/status"), "403");
+        assert_eq!(status_from("127.0.0.2", addr, "/hello/world"), "200");
     });
 }
 
