@@ -116,7 +116,16 @@ pub fn run(app: &App, max_body: u64) -> std::process::ExitCode {
     let mut stdin = StdinWithDeadline {
         deadline: Instant::now() + BODY_READ_TIMEOUT,
     };
-    let (response, unread) = answer_and_count_unread(app, params_from_env(), &mut stdin, max_body);
+    let params = params_from_env();
+    // The runtime's own pages (PYCNIC_PING_PATH, PYCNIC_STATUS_PATH) come before the app's
+    // routes; a body sent with them is discarded like a refused one.
+    let (response, unread) = match crate::ops::cgi_answer(app, &params) {
+        Some(response) => match gateway::content_length(&params) {
+            gateway::ContentLength::Bytes(len) => (response, len),
+            _ => (response, 0),
+        },
+        None => answer_and_count_unread(app, params, &mut stdin, max_body),
+    };
     let code = write_to_stdout(response);
     if unread > 0 {
         // Never past the deadline the body had from the start.

@@ -173,7 +173,7 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
         }
         Some(Command::Fastcgi(options)) => {
             init_logging("info");
-            serve_fastcgi(app, options, cli.max_body)
+            serve_fastcgi(app, options, cli.max_body, version)
         }
         Some(Command::Routes) => print_routes(&app),
         Some(Command::Request(args)) => {
@@ -192,7 +192,7 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
         None if crate::fastcgi::inherited_listener_present() => {
             init_logging("info");
             let options = FastcgiDefaults::parse_from(["pycnic"]).options;
-            serve_fastcgi(app, options, cli.max_body)
+            serve_fastcgi(app, options, cli.max_body, version)
         }
         None => {
             use clap::CommandFactory;
@@ -207,8 +207,15 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
     }
 }
 
-/// Serves FastCGI once every `--listen` host name is resolved to its addresses.
-fn serve_fastcgi(app: App, mut options: crate::fastcgi::FastcgiOptions, max_body: u64) -> ExitCode {
+/// Serves FastCGI once every `--listen` host name is resolved to its addresses; `version` is
+/// the one the status page shows.
+fn serve_fastcgi(
+    app: App,
+    mut options: crate::fastcgi::FastcgiOptions,
+    max_body: u64,
+    version: &str,
+) -> ExitCode {
+    options.app_version = Some(version.to_string());
     if let Err(err) = options.resolve_hosts() {
         log::error!("fastcgi server cannot start: {err}");
         return ExitCode::FAILURE;

@@ -3,6 +3,7 @@
 //! response bytes (RFC 3875 §6: `Status:` line, header lines, blank line, body). Both transports
 //! call these functions, so both emit identical bytes.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
 
@@ -187,23 +188,53 @@ fn into_text(bytes: Vec<u8>) -> String {
 /// PATH_INFO when non-empty (servers decode it); else the path of REQUEST_URI, percent-decoded
 /// the same way — nginx's stock `fastcgi_params` send no PATH_INFO; else DOCUMENT_URI; else `/`.
 fn request_path(environ: &Environ) -> String {
-    if let Some(info) = environ.get("PATH_INFO").filter(|p| !p.is_empty()) {
-        return info.to_string();
+    path_from(|name| environ.get(name).map(str::as_bytes)).into_owned()
+}
+
+/// The request's path as a handler sees it (`Request::path`, by the same rule), read from
+/// the params without building the request: the runtime's own pages (`--status-path`,
+/// `--ping-path`) match it. Borrowed unless it has to be decoded.
+pub fn request_path_of(params: &Params) -> Cow<'_, str> {
+    path_from(|name| {
+        params
+            .iter()
+            .find(|(n, _)| n == name.as_bytes())
+            .map(|(_, v)| v.as_slice())
+    })
+}
+
+/// The rule of [`request_path`], over any lookup of the first value of a variable.
+fn path_from<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Cow<'a, str> {
+    if let Some(info) = get("PATH_INFO").filter(|p| !p.is_empty()) {
+        return String::from_utf8_lossy(info);
     }
-    if let Some(uri) = environ.get("REQUEST_URI").filter(|u| !u.is_empty()) {
-        let raw = uri.split(['?', '#']).next().unwrap_or_default();
+    if let Some(uri) = get("REQUEST_URI").filter(|u| !u.is_empty()) {
+        let end = uri
+            .iter()
+            .position(|b| *b == b'?' || *b == b'#')
+            .unwrap_or(uri.len());
+        let raw = uri.get(..end).unwrap_or_default();
         // An absolute-form target (RFC 9112 §3.2.2): keep only its path.
-        let raw = match raw.split_once("://") {
-            Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        let raw = match raw.windows(3).position(|w| w == b"://") {
+            Some(at) => {
+                let rest = raw.get(at + 3..).unwrap_or_default();
+                match rest.iter().position(|b| *b == b'/') {
+                    Some(slash) => rest.get(slash..).unwrap_or(b"/"),
+                    None => b"/",
+                }
+            }
             None => raw,
         };
         if !raw.is_empty() {
-            return String::from_utf8_lossy(&percent_decode(raw.as_bytes())).into_owned();
+            if !raw.contains(&b'%') {
+                return String::from_utf8_lossy(raw);
+            }
+            return Cow::Owned(String::from_utf8_lossy(&percent_decode(raw)).into_owned());
         }
     }
-    match environ.get("DOCUMENT_URI").filter(|p| !p.is_empty()) {
-        Some(doc) => doc.to_string(),
-        None => "/".to_string(),
+    match get("DOCUMENT_URI").filter(|p| !p.is_empty()) {
+        Some(doc) => String::from_utf8_lossy(doc),
+        None => Cow::Borrowed("/"),
     }
 }
 
@@ -353,6 +384,11 @@ mod tests {
                 build_request(params(pairs), Vec::new()).path(),
                 want,
                 "{case}"
+            );
+            assert_eq!(
+                request_path_of(&params(pairs)),
+                want,
+                "{case}, from the params"
             );
         }
     }

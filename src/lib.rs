@@ -67,6 +67,7 @@ pub mod gateway;
 pub mod handler;
 pub mod http;
 pub mod keys;
+pub mod ops;
 mod panic_capture;
 pub mod query;
 pub mod request;

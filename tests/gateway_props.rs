@@ -33,6 +33,8 @@ fn name() -> impl Strategy<Value = Vec<u8>> {
         Just(b"CONTENT_LENGTH".to_vec()),
         Just(b"HTTP_X_FORWARDED_FOR".to_vec()),
         Just(b"REMOTE_ADDR".to_vec()),
+        Just(b"DOCUMENT_URI".to_vec()),
+        Just(b"HTTP_ACCEPT".to_vec()),
         proptest::collection::vec(any::<u8>(), 0..12),
     ]
 }
@@ -44,6 +46,9 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
         Just(b"head".to_vec()),
         Just(b"/x/y%2".to_vec()),
         Just(b"json=%7B%7D&a=1".to_vec()),
+        Just(b"/status".to_vec()),
+        Just(b"format=prometheus".to_vec()),
+        Just(b"text/plain; version=0.0.4".to_vec()),
         proptest::collection::vec(any::<u8>(), 0..40),
     ]
 }
@@ -74,5 +79,26 @@ proptest! {
             Some(declared) => prop_assert_eq!(declared.parse::<usize>().unwrap(), body_len),
             None => {}
         }
+    }
+
+    /// The runtime's own pages match the path a handler would see, and reading the params
+    /// for them never panics.
+    #[test]
+    fn ops_pages_see_the_handlers_path(
+        params in proptest::collection::vec((name(), value()), 0..12),
+    ) {
+        let path = pycnic::gateway::request_path_of(&params).into_owned();
+        let request = build_request(params.clone(), Vec::new());
+        prop_assert_eq!(path.as_str(), request.path());
+        let pages = pycnic::ops::OpsPaths {
+            status: Some("/status".into()),
+            ping: Some("/ping".into()),
+        };
+        let page = pages.page_for(&params);
+        prop_assert_eq!(page == Some(pycnic::ops::Page::Status), path == "/status");
+        let _ = pycnic::ops::wants_prometheus(&params);
+        let _ = pycnic::ops::OpsPaths::from_params(&params);
+        let ping = pycnic::ops::ping_response(&app(), &params);
+        prop_assert!(ping.status == 200 || ping.status == 405);
     }
 }

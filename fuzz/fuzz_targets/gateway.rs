@@ -1,5 +1,6 @@
 //! The CGI gateway and the core behind it: arbitrary meta-variables and body bytes go through
-//! `cgi::answer` (CONTENT_LENGTH handling, body limit), `App::handle` and `write_response`.
+//! `cgi::answer` (CONTENT_LENGTH handling, body limit), `App::handle` and `write_response`,
+//! and the status and ping pages' reading of them (`ops`).
 //! Input layout: NUL-separated fields, taken as name, value, name, value, …; the last field is
 //! the body on stdin.
 #![no_main]
@@ -35,6 +36,14 @@ fuzz_target!(|data: &[u8]| {
         .chunks(2)
         .map(|pair| (pair[0].to_vec(), pair.get(1).copied().unwrap_or_default().to_vec()))
         .collect();
+    // The runtime's own pages read the same params: the path rule is the gateway's.
+    let pages = pycnic::ops::OpsPaths {
+        status: Some("/status".into()),
+        ping: Some("/ping".into()),
+    };
+    let _ = pages.page_for(&params);
+    let _ = pycnic::ops::wants_prometheus(&params);
+    let _ = pycnic::ops::cgi_answer(app, &params);
     let response = pycnic::cgi::answer(app, params, &mut body, 4096);
     let mut out = Vec::new();
     pycnic::gateway::write_response(response, &mut out).expect("writing to a Vec cannot fail");

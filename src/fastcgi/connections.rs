@@ -1,7 +1,8 @@
 //! The event side of each connection, run by the leading thread (see `threads`): accepting
 //! (allow-list, --max-connections with admission control, descriptor shortage), reading and
 //! writing without blocking, queueing complete requests for the handlers, finishing answers
-//! their threads could not send at once, and answering without a handler (413, 431, 503).
+//! their threads could not send at once, and answering without a handler (413, 431, 503,
+//! the status and ping pages).
 
 use std::io::{self, Read, Write};
 use std::time::Instant;
@@ -137,6 +138,7 @@ impl Server {
             None => self.slots.push(Some(slot)),
         }
         self.live += 1;
+        self.pool.metrics.accepted();
     }
 
     pub(super) fn close(&mut self, index: usize, reason: Option<String>) {
@@ -220,19 +222,26 @@ impl Server {
                         &request.params,
                         self.settings.limits.max_body,
                     );
-                    self.answer_here(index, &request, response);
+                    self.answer_here(index, &request, response, Instant::now());
                 }
                 Outcome::Event(Event::HeadersTooLarge(request, reason)) => {
                     log::warn!("request params refused: {reason}");
                     let response = worker::headers_too_large_response(&self.pool.app, &reason);
-                    self.answer_here(index, &request, response);
+                    self.answer_here(index, &request, response, Instant::now());
                 }
                 Outcome::Event(Event::Request(request)) => {
-                    if slot.conn.output().is_empty() {
+                    if !slot.conn.output().is_empty() {
+                        // Earlier replies are still unsent: the answer goes after them.
+                        slot.pending = Some(request);
+                    } else if let Some(page) = self.settings.ops.page_for(&request.params) {
+                        // The status and ping pages, answered here: never behind handlers.
+                        let received = Instant::now();
+                        slot.body.forget(&self.pool.budget);
+                        let response = self.ops_page(page, &request.params);
+                        self.answer_here(index, &request, response, received);
+                    } else {
                         return self.dispatch(index, request);
                     }
-                    // Earlier replies are still unsent: the answer goes after them.
-                    slot.pending = Some(request);
                 }
             }
         }
@@ -261,14 +270,19 @@ impl Server {
             held,
             received: Instant::now(),
         });
+        let waiting = self.ready.len().saturating_sub(self.handlers_free);
+        self.pool.metrics.queued(waiting);
     }
 
-    /// Answers from the event side (413, 431, 503): small responses queued on the connection.
+    /// Answers from the event side (413, 431, 503, the status and ping pages): small
+    /// responses queued on the connection; counted with their time since `received` (when
+    /// the request was complete).
     pub(super) fn answer_here(
         &mut self,
         index: usize,
         request: &ReceivedRequest,
         response: crate::response::HttpResponse,
+        received: Instant,
     ) {
         let Some(Some(slot)) = self.slots.get_mut(index) else {
             return;
@@ -278,6 +292,7 @@ impl Server {
         let mut bytes = Vec::new();
         match respond::write_fastcgi_response(response, request.id, &mut bytes) {
             Ok(count) => {
+                self.pool.metrics.answered(status, received.elapsed());
                 if let Some(line) = line {
                     line.log(status, count);
                 }

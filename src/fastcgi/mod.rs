@@ -3,8 +3,8 @@
 //! `listen` and `options` set it up, `threads` runs it (leader/follower), `server` holds its
 //! state, timers, signals and shutdown, `connections` and `slot` its side of each connection
 //! (accepting, reading, deadlines), `spool` the memory budget for bodies and the files they
-//! spill to, `worker` one request's run, `respond` the framing of answers, `fdlimit` the
-//! process's limits.
+//! spill to, `worker` one request's run, `respond` the framing of answers, `metrics` and `status`
+//! the counters and the status and ping pages, `fdlimit` the process's limits.
 //!
 //! The model: `--workers` + 1 threads take turns; one (the leader) waits for socket events
 //! and handles them, and when that completes a request it runs the handler itself and takes
@@ -21,6 +21,7 @@ mod event;
 mod fdlimit;
 mod ids;
 pub mod listen;
+mod metrics;
 pub mod options;
 pub mod record;
 mod respond;
@@ -28,6 +29,7 @@ pub mod server;
 mod signals;
 mod slot;
 mod spool;
+mod status;
 mod threads;
 pub mod worker;
 

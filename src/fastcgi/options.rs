@@ -277,6 +277,23 @@ pub struct FastcgiOptions {
     /// matches its IPv4). Empty: any. Unix-socket peers are always allowed.
     #[arg(long, env = "FCGI_WEB_SERVER_ADDRS", value_name = "ADDRS")]
     pub web_server_addrs: Vec<AddrList>,
+
+    /// Answer this path with the server's status (JSON, or Prometheus text with
+    /// ?format=prometheus), before the app's routes. Off by default.
+    #[arg(long, env = "PYCNIC_STATUS_PATH", value_name = "PATH",
+          value_parser = crate::ops::parse_path)]
+    pub status_path: Option<String>,
+
+    /// Answer this path with 200 `pong` (text/plain), before the app's routes. Off by
+    /// default.
+    #[arg(long, env = "PYCNIC_PING_PATH", value_name = "PATH",
+          value_parser = crate::ops::parse_path)]
+    pub ping_path: Option<String>,
+
+    /// The app's version (what its `--version` prints), for the status page; not an option:
+    /// the command line sets it.
+    #[arg(skip)]
+    pub app_version: Option<String>,
 }
 
 impl FastcgiOptions {

@@ -23,6 +23,7 @@ use crate::app::App;
 use super::conn::{ConnLimits, Phase};
 use super::fdlimit;
 use super::listen::{self, Listener};
+use super::metrics::Metrics;
 use super::options::FastcgiOptions;
 use super::record::Figures;
 use super::signals::Signals;
@@ -100,6 +101,12 @@ pub(super) struct Settings {
     pub(super) shutdown_timeout: Duration,
     pub(super) allowed: Vec<IpAddr>,
     pub(super) sweep_every: Duration,
+    /// `--workers`.
+    pub(super) workers: usize,
+    /// `--status-path` and `--ping-path`.
+    pub(super) ops: crate::ops::OpsPaths,
+    /// The version the status page shows: the app's, else pycnic's.
+    pub(super) version: String,
 }
 
 pub(super) struct Server {
@@ -200,6 +207,15 @@ impl Server {
             allowed: options.allowed_peers(),
             sweep_every: (options.queue_wait.min(options.header_timeout) / 4)
                 .clamp(Duration::from_millis(10), Duration::from_millis(250)),
+            workers: options.worker_count(),
+            ops: crate::ops::OpsPaths {
+                status: options.status_path.clone(),
+                ping: options.ping_path.clone(),
+            },
+            version: options
+                .app_version
+                .clone()
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
         };
         let pool = Arc::new(Pool {
             app,
@@ -209,6 +225,7 @@ impl Server {
             max_body,
             queue_wait: options.queue_wait,
             send_timeout: options.send_timeout,
+            metrics: Metrics::new(options.status_path.is_some()),
         });
         let server = Server {
             registry: poll.registry().try_clone()?,
@@ -333,7 +350,7 @@ impl Server {
                 "no worker free within {:?}: answering 503",
                 self.settings.queue_wait
             );
-            self.answer_here(job.token, &job.request, response);
+            self.answer_here(job.token, &job.request, response, job.received);
             self.pump(job.token);
         }
         let expired: Vec<usize> = self

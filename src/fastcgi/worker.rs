@@ -68,6 +68,8 @@ pub struct Pool {
     pub queue_wait: Duration,
     /// `--send-timeout`, for the chunks of streamed responses.
     pub send_timeout: Duration,
+    /// The status page's counters.
+    pub(crate) metrics: super::metrics::Metrics,
 }
 
 /// Runs one request's handler and sends what the socket takes; returns the connection (or
@@ -129,6 +131,7 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Vec<u8>> {
         timeout: pool.send_timeout,
     };
     let (bytes, mut tail) = respond::frame_fastcgi_response(response, job.request.id, &mut sink)?;
+    pool.metrics.answered(status, job.received.elapsed());
     let mut sent = respond::write_now(&job.stream, &tail)?;
     // What the socket did not take goes to the event loop, within the answers' budget; past
     // it, this worker keeps writing (at most --send-timeout without progress) until the
