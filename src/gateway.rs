@@ -172,21 +172,31 @@ fn request_path(environ: &Environ) -> String {
     if let Some(info) = environ.get("PATH_INFO").filter(|p| !p.is_empty()) {
         return info.to_string();
     }
-    if let Some(uri) = environ.get("REQUEST_URI").filter(|u| !u.is_empty()) {
-        let raw = uri.split(['?', '#']).next().unwrap_or_default();
-        // An absolute-form target (RFC 9112 §3.2.2): keep only its path.
-        let raw = match raw.split_once("://") {
-            Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
-            None => raw,
-        };
-        if !raw.is_empty() {
-            return String::from_utf8_lossy(&percent_decode(raw.as_bytes())).into_owned();
-        }
+    if let Some(uri) = environ.get("REQUEST_URI").filter(|u| !u.is_empty())
+        && let Some(path) = uri_path_of(uri)
+    {
+        return path;
     }
     match environ.get("DOCUMENT_URI").filter(|p| !p.is_empty()) {
         Some(doc) => doc.to_string(),
         None => "/".to_string(),
     }
+}
+
+/// The path of a request target (REQUEST_URI) as a handler sees it: query and fragment
+/// dropped, percent-decoded; `/` when it has none.
+pub fn uri_path(uri: &str) -> String {
+    uri_path_of(uri).unwrap_or_else(|| "/".to_string())
+}
+
+fn uri_path_of(uri: &str) -> Option<String> {
+    let raw = uri.split(['?', '#']).next().unwrap_or_default();
+    // An absolute-form target (RFC 9112 §3.2.2): keep only its path.
+    let raw = match raw.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => raw,
+    };
+    (!raw.is_empty()).then(|| String::from_utf8_lossy(&percent_decode(raw.as_bytes())).into_owned())
 }
 
 /// Pycnic's headers: `HTTP_*` params Title-Cased, plus Content-Type and Content-Length. A

@@ -5,7 +5,9 @@
 //! follower after 1 ms, so a slow handler never keeps the sockets unwatched. Handlers run at most `--workers` at once; there is one thread more, so
 //! someone always watches the sockets (timers, 503 after --queue-wait, accepting) even when
 //! every handler is busy. A thread back from a handler gives the connection back itself and
-//! drives it on (the next request may already be there).
+//! drives it on (the next request may already be there). With `--request-timeout`, a
+//! handler stuck past it is replaced by a new thread (see `running`); when it comes back its
+//! thread ends (or, the first thread being the process's main one, another ends for it).
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -75,7 +77,7 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
         let spawned = std::thread::Builder::new()
             .name(format!("fcgi-{n}"))
             .spawn(move || {
-                let _ = lead_or_follow(&mine);
+                let _ = lead_or_follow(&mine, false);
             });
         match spawned {
             Ok(handle) => others.push(handle),
@@ -86,9 +88,14 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
             }
         }
     }
-    let outcome = lead_or_follow(&shared);
+    let outcome = lead_or_follow(&shared, true);
     shared.watch.notify_all();
-    if matches!(outcome, Ok(true)) {
+    // A handler still stuck past --request-timeout would hold a join forever.
+    let stuck = lock(&shared.server)
+        .running
+        .as_ref()
+        .is_some_and(|r| r.stuck > 0);
+    if matches!(outcome, Ok(true)) && !stuck {
         for handle in others {
             let _ = handle.join();
         }
@@ -132,20 +139,43 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Starts a thread in place of one stuck in a handler past --request-timeout.
+fn spawn_replacement(shared: &Arc<Shared>) {
+    let mine = Arc::clone(shared);
+    let spawned = std::thread::Builder::new()
+        .name("fcgi-r".into())
+        .spawn(move || {
+            let _ = lead_or_follow(&mine, false);
+        });
+    if let Err(err) = spawned {
+        log::error!("cannot start a thread in place of a stuck handler: {err}");
+    }
+}
+
 /// One thread's life: run a request when one waits and a handler slot is free, else lead
-/// (wait for events) when nobody does, else wait.
-fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
+/// (wait for events) when nobody does, else wait. `main` is the process's main thread, which
+/// never ends before the server does.
+fn lead_or_follow(shared: &Arc<Shared>, main: bool) -> io::Result<bool> {
     let mut server = lock(&shared.server);
     loop {
         if let Some(outcome) = server.outcome() {
             return outcome;
+        }
+        if !main && server.excess_threads > 0 {
+            // A stuck handler came back: the pool is one thread over its size.
+            server.excess_threads -= 1;
+            return Ok(true);
         }
         if let Some(job) = server.next_job() {
             let pool = Arc::clone(&server.pool);
             drop(server);
             let done = worker::handle(&pool, job);
             server = lock(&shared.server);
-            server.give_back(done);
+            if server.give_back(done) {
+                // This thread was replaced while stuck: it (or, for the main thread, any
+                // other) ends.
+                shared.turn.notify_all();
+            }
             continue;
         }
         let Ok(mut poller) = shared.poll.try_lock() else {
@@ -169,6 +199,9 @@ fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
         }
         server.after_events();
         drop(poller);
+        for _ in 0..std::mem::take(&mut server.spawn_threads) {
+            spawn_replacement(shared);
+        }
         if server.outcome().is_some() {
             shared.turn.notify_all();
             shared.watch.notify_all();
@@ -219,15 +252,30 @@ impl Server {
         if self.handlers_free == 0 {
             return None;
         }
-        let job = self.ready.pop_front()?;
+        let mut job = self.ready.pop_front()?;
         self.handlers_free -= 1;
+        self.start_run(&mut job);
         Some(job)
     }
 
     /// A handler finished: its slot is free again, and the connection comes back with what
     /// is left to send; it is driven on at once (its next request may be there already).
-    pub(super) fn give_back(&mut self, done: Done) {
-        self.handlers_free += 1;
+    /// After a timeout the connection is the event side's already: the thread's copy of it
+    /// is closed. Returns whether a thread should end (this one was replaced while stuck).
+    pub(super) fn give_back(&mut self, done: Done) -> bool {
+        let (slot_free, replaced) = self.end_run(done.ticket);
+        if slot_free {
+            self.handlers_free += 1;
+        }
+        if done.late {
+            drop(done.stream);
+            return replaced;
+        }
+        self.give_back_connection(done);
+        replaced
+    }
+
+    fn give_back_connection(&mut self, done: Done) {
         let token = done.token;
         let Some(place) = self.slots.get_mut(token) else {
             return;
