@@ -153,9 +153,9 @@ fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged(
     let log = deployment.prefix.join(LOG);
     let pid = deployment.proc("pycnic").pid();
     deployment.check(|addr| {
-        // workers + the one that watches the sockets + the watcher.
+        // main + workers + the one more that watches the sockets + the watcher.
         let idle_threads = threads_of(pid);
-        assert_eq!(idle_threads, 4, "threads at rest");
+        assert_eq!(idle_threads, 5, "threads at rest");
         let stuck: Vec<_> = (0..2)
             .map(|_| {
                 thread::spawn(move || {
@@ -220,6 +220,31 @@ fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged(
             assert_eq!(send(addr, &Req::get("/text")).status, 200);
         }
     });
+}
+
+#[test]
+fn a_handler_stuck_past_the_timeout_does_not_hold_up_the_shutdown() {
+    let mut deployment = deploy(
+        "ops-stuck-stop",
+        &["--request-timeout", "0.5", "--workers", "1"],
+        None,
+    );
+    let addr = deployment.addr;
+    let resp = send(addr, &Req::get("/slow?ms=60000"));
+    assert_eq!(resp.status, 504, "{}", resp.text());
+    let pycnic = deployment
+        .procs
+        .iter_mut()
+        .find(|p| p.name == "pycnic")
+        .unwrap();
+    pycnic.signal(libc::SIGTERM);
+    // The handler sleeps a minute more; the drain has nothing left to wait for.
+    let status = pycnic.wait_exit(Duration::from_secs(20));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exits 0 while the handler is stuck: {status:?}\n{}",
+        deployment.prefix.logs()
+    );
 }
 
 /// The access log's fields of one line.

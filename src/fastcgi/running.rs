@@ -22,8 +22,7 @@
 //! of the descriptor closed when it returns. The stuck handler's slot is given back at once
 //! and a new thread started, so capacity does not shrink, up to `--max-stuck` stuck threads
 //! (default: `--workers`); past the cap one ERROR line is logged and the stuck handler keeps
-//! its slot. A stuck thread that returns exits (the main thread stays and another exits for
-//! it), so the thread count comes back.
+//! its slot. A stuck thread that returns ends, so the thread count comes back.
 
 use std::borrow::Cow;
 use std::os::fd::{AsRawFd, RawFd};

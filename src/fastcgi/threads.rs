@@ -7,7 +7,8 @@
 //! every handler is busy. A thread back from a handler gives the connection back itself and
 //! drives it on (the next request may already be there). With `--request-timeout`, a
 //! handler stuck past it is replaced by a new thread (see `running`); when it comes back its
-//! thread ends (or, the first thread being the process's main one, another ends for it).
+//! thread ends. The process's main thread runs no handler: it waits for the server to stop,
+//! so a handler stuck forever cannot keep the process from exiting.
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -33,6 +34,8 @@ struct Shared {
     turn: Condvar,
     /// The watcher waits here while nothing runs.
     watch: Condvar,
+    /// The main thread waits here for the server to stop.
+    stopped: Condvar,
 }
 
 /// The leadership left free while a handler runs, as the watcher sees it.
@@ -56,14 +59,15 @@ impl Default for Leaderless {
     }
 }
 
-/// Runs the server on `handlers + 1` threads (this one included) until it stops: `true`
-/// after a clean drain, `false` when the shutdown timeout cut requests off.
+/// Runs the server on `handlers + 1` threads until it stops (this one waits): `true` after a
+/// clean drain, `false` when the shutdown timeout cut requests off.
 pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<bool> {
     let shared = Arc::new(Shared {
         poll: Mutex::new((poll, Events::with_capacity(256))),
         server: Mutex::new(server),
         turn: Condvar::new(),
         watch: Condvar::new(),
+        stopped: Condvar::new(),
     });
     let watcher = {
         let shared = Arc::clone(&shared);
@@ -71,13 +75,13 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
             .name("fcgi-watch".into())
             .spawn(move || watch(&shared))?
     };
-    let mut others = Vec::with_capacity(handlers);
-    for n in 0..handlers {
+    let mut others = Vec::with_capacity(handlers + 1);
+    for n in 0..=handlers {
         let mine = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name(format!("fcgi-{n}"))
             .spawn(move || {
-                let _ = lead_or_follow(&mine, false);
+                let _ = lead_or_follow(&mine);
             });
         match spawned {
             Ok(handle) => others.push(handle),
@@ -88,7 +92,19 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
             }
         }
     }
-    let outcome = lead_or_follow(&shared, true);
+    let outcome = {
+        let mut server = lock(&shared.server);
+        loop {
+            if let Some(outcome) = server.outcome() {
+                break outcome;
+            }
+            server = shared
+                .stopped
+                .wait(server)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    };
+    shared.turn.notify_all();
     shared.watch.notify_all();
     // A handler still stuck past --request-timeout would hold a join forever.
     let stuck = lock(&shared.server)
@@ -145,7 +161,7 @@ fn spawn_replacement(shared: &Arc<Shared>) {
     let spawned = std::thread::Builder::new()
         .name("fcgi-r".into())
         .spawn(move || {
-            let _ = lead_or_follow(&mine, false);
+            let _ = lead_or_follow(&mine);
         });
     if let Err(err) = spawned {
         log::error!("cannot start a thread in place of a stuck handler: {err}");
@@ -153,15 +169,15 @@ fn spawn_replacement(shared: &Arc<Shared>) {
 }
 
 /// One thread's life: run a request when one waits and a handler slot is free, else lead
-/// (wait for events) when nobody does, else wait. `main` is the process's main thread, which
-/// never ends before the server does.
-fn lead_or_follow(shared: &Arc<Shared>, main: bool) -> io::Result<bool> {
+/// (wait for events) when nobody does, else wait.
+fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
     let mut server = lock(&shared.server);
     loop {
         if let Some(outcome) = server.outcome() {
+            shared.stopped.notify_all();
             return outcome;
         }
-        if !main && server.excess_threads > 0 {
+        if server.excess_threads > 0 {
             // A stuck handler came back: the pool is one thread over its size.
             server.excess_threads -= 1;
             return Ok(true);
@@ -171,11 +187,8 @@ fn lead_or_follow(shared: &Arc<Shared>, main: bool) -> io::Result<bool> {
             drop(server);
             let done = worker::handle(&pool, job);
             server = lock(&shared.server);
-            if server.give_back(done) {
-                // This thread was replaced while stuck: it (or, for the main thread, any
-                // other) ends.
-                shared.turn.notify_all();
-            }
+            // A thread replaced while stuck ends at the top of the loop.
+            server.give_back(done);
             continue;
         }
         let Ok(mut poller) = shared.poll.try_lock() else {
@@ -205,6 +218,7 @@ fn lead_or_follow(shared: &Arc<Shared>, main: bool) -> io::Result<bool> {
         if server.outcome().is_some() {
             shared.turn.notify_all();
             shared.watch.notify_all();
+            shared.stopped.notify_all();
             continue;
         }
         // This thread runs one of the requests and a follower each other one. The leadership
@@ -261,18 +275,17 @@ impl Server {
     /// A handler finished: its slot is free again, and the connection comes back with what
     /// is left to send; it is driven on at once (its next request may be there already).
     /// After a timeout the connection is the event side's already: the thread's copy of it
-    /// is closed. Returns whether a thread should end (this one was replaced while stuck).
-    pub(super) fn give_back(&mut self, done: Done) -> bool {
-        let (slot_free, replaced) = self.end_run(done.ticket);
+    /// is closed. A thread replaced while stuck is counted as one too many, to end.
+    pub(super) fn give_back(&mut self, done: Done) {
+        let slot_free = self.end_run(done.ticket);
         if slot_free {
             self.handlers_free += 1;
         }
         if done.late {
             drop(done.stream);
-            return replaced;
+            return;
         }
         self.give_back_connection(done);
-        replaced
     }
 
     fn give_back_connection(&mut self, done: Done) {

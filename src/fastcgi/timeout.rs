@@ -30,11 +30,11 @@ impl Server {
     }
 
     /// A handler came back: its entry goes. Returns whether its worker slot is free again
-    /// (not when it was given back already at the timeout), and whether its thread should
-    /// end (a new one took its place).
-    pub(super) fn end_run(&mut self, ticket: Option<usize>) -> (bool, bool) {
+    /// (not when it was given back already at the timeout). When a new thread took its place,
+    /// the pool is a thread over its size: one ends.
+    pub(super) fn end_run(&mut self, ticket: Option<usize>) -> bool {
         let (Some(running), Some(index)) = (self.running.as_mut(), ticket) else {
-            return (true, false);
+            return true;
         };
         let Popped {
             timed_out,
@@ -43,7 +43,7 @@ impl Server {
         if replaced {
             self.excess_threads += 1;
         }
-        (!(timed_out && replaced), replaced)
+        !(timed_out && replaced)
     }
 
     /// The table is due: slow requests are logged, timed-out ones answered.
