@@ -115,7 +115,16 @@ pub fn handle(pool: &Pool, mut job: Job) -> Done {
         }
         Err(_) => {
             log::error!("dropped connection: the response path panicked");
-            (None, Vec::new())
+            // The timeout may have taken the connection on: then its copy is closed only
+            // under the server's lock (`give_back`), never here, so the timeout's duplicate
+            // is always taken of an open descriptor.
+            let claim = job.ticket.as_ref().and_then(|t| t.claim.as_ref());
+            if claim.is_some_and(|claim| claim.swap(true, Ordering::AcqRel)) {
+                late = true;
+                (Some(job.stream), Vec::new())
+            } else {
+                (None, Vec::new())
+            }
         }
     };
     let held = leftover.len();
