@@ -53,6 +53,12 @@ fn deploy(tag: &str, extra: &[&str], cwd: Option<&str>) -> Deployment {
             ("PORT", &port.to_string()),
         ],
     );
+    // nginx also tells the client the id it passed, so the tests can compare.
+    let conf_text = fs::read_to_string(&site).unwrap().replace(
+        "fastcgi_keep_conn on;",
+        "fastcgi_keep_conn on;\n        add_header X-Request-Id $request_id always;",
+    );
+    fs::write(&site, conf_text).unwrap();
     let nginx = start_nginx(&prefix, &site, port);
     Deployment {
         procs: vec![nginx, pycnic],
@@ -115,6 +121,7 @@ fn a_slow_request_is_logged_while_it_runs_and_again_when_it_ends() {
         assert!(is_nginx_request_id(id), "nginx's request id: {running}");
         let resp = request.join().unwrap();
         assert_eq!(resp.status, 200, "{}", resp.text());
+        assert_eq!(resp.header("X-Request-Id"), Some(id), "the id nginx sent");
         let done = wait_for_line(
             &log,
             &["slow request finished: GET /slow?ms=3000", "handler Slow"],
@@ -147,9 +154,17 @@ fn threads_of(pid: i32) -> usize {
 fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged() {
     let deployment = deploy(
         "ops-timeout",
-        &["--request-timeout", "1", "--workers", "2"],
-        None,
+        &[
+            "--request-timeout",
+            "1",
+            "--workers",
+            "2",
+            "--access-log",
+            "access.log",
+        ],
+        Some("run"),
     );
+    let access = deployment.prefix.join("run/access.log");
     let log = deployment.prefix.join(LOG);
     let pid = deployment.proc("pycnic").pid();
     deployment.check(|addr| {
@@ -219,6 +234,15 @@ fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged(
         for _ in 0..3 {
             assert_eq!(send(addr, &Req::get("/text")).status, 200);
         }
+        // The access log has the three 504s and no late answer.
+        let slow: Vec<Line> = lines_of(&access)
+            .iter()
+            .map(|l| parse_line(l))
+            .filter(|l| l.request.starts_with("GET /slow"))
+            .collect();
+        let statuses: Vec<u16> = slow.iter().map(|l| l.status).collect();
+        assert_eq!(statuses, [504, 504, 504], "{}", read(&access));
+        assert!(slow.iter().all(|l| is_nginx_request_id(&l.id)));
     });
 }
 
@@ -322,14 +346,20 @@ fn access_log_lines_carry_the_request_s_fields_and_nginx_s_request_id() {
             first.agent, "ops-test/1.0 \\x22quoted\\x22",
             "escaped like nginx"
         );
-        assert!(is_nginx_request_id(&first.id), "nginx's id: {}", lines[0]);
+        assert_eq!(
+            Some(first.id.as_str()),
+            resp.header("X-Request-Id"),
+            "the id nginx sent: {}",
+            lines[0]
+        );
+        assert!(is_nginx_request_id(&first.id), "{}", lines[0]);
         assert!(first.micros > 0);
         let second = parse_line(&lines[1]);
         assert_eq!(second.request, "GET /nowhere HTTP/1.1");
         assert_eq!(second.status, 404);
         assert_eq!(second.bytes, missing.body.len());
         assert_eq!((second.referer.as_str(), second.agent.as_str()), ("-", "-"));
-        assert_ne!(second.id, first.id);
+        assert_eq!(Some(second.id.as_str()), missing.header("X-Request-Id"));
     });
 }
 
