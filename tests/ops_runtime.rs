@@ -150,6 +150,15 @@ fn threads_of(pid: i32) -> usize {
     fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |dir| dir.count())
 }
 
+/// The process's thread count once it is `want`, or what it is after 5 s.
+fn threads_become(pid: i32, want: usize) -> usize {
+    let end = Instant::now() + Duration::from_secs(5);
+    while threads_of(pid) != want && Instant::now() < end {
+        thread::sleep(Duration::from_millis(20));
+    }
+    threads_of(pid)
+}
+
 #[test]
 fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged() {
     let deployment = deploy(
@@ -169,8 +178,8 @@ fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged(
     let pid = deployment.proc("pycnic").pid();
     deployment.check(|addr| {
         // main + workers + the one more that watches the sockets + the watcher.
-        let idle_threads = threads_of(pid);
-        assert_eq!(idle_threads, 5, "threads at rest");
+        let idle_threads = 5;
+        assert_eq!(threads_become(pid, idle_threads), 5, "threads at rest");
         let stuck: Vec<_> = (0..2)
             .map(|_| {
                 thread::spawn(move || {
@@ -205,7 +214,11 @@ fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged(
             "answered while both handlers were stuck:\n{}",
             read(&log)
         );
-        assert_eq!(threads_of(pid), idle_threads + 2, "two replacements");
+        assert_eq!(
+            threads_become(pid, idle_threads + 2),
+            idle_threads + 2,
+            "two replacements"
+        );
         // A third stuck handler passes --max-stuck (default: --workers, 2): still a 504,
         // one ERROR line, and it keeps its slot; the other slot still answers.
         let third = thread::spawn(move || send(addr, &Req::get("/slow?ms=5000")));
