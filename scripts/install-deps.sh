@@ -20,6 +20,7 @@
 #   memcached             memcached: the sessions tests start their own on a free loopback port
 #   gcc libfcgi-dev       scripts/bench-fastcgi.sh builds its C responders (the limit, libfcgi)
 #   php-fpm               the PHP-FPM peer of scripts/bench-fastcgi.sh
+#   logrotate             tests/ops_runtime.rs runs conf/logrotate/pycnic with it
 set -euo pipefail
 
 check_only=
@@ -40,6 +41,7 @@ need_cmd cgi-fcgi || missing+=(libfcgi-bin)
 need_cmd systemd-socket-activate || missing+=(systemd)
 need_cmd curl || missing+=(curl)
 need_cmd wrk || missing+=(wrk)
+[ -x /usr/sbin/logrotate ] || need_cmd logrotate || missing+=(logrotate)
 need_cmd hyperfine || missing+=(hyperfine)
 need_cmd python3 || missing+=(python3)
 need_cmd gcc || missing+=(gcc)

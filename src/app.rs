@@ -174,6 +174,19 @@ impl App {
         self.router.table()
     }
 
+    /// The name of the handler `path` routes to (the `Class` column of `pycnic routes`),
+    /// `None` when no route matches; for logs, so it costs a route lookup.
+    pub fn handler_name(&self, path: &str) -> Option<&str> {
+        let path = if self.strip_path {
+            strip_one_trailing_slash(path)
+        } else {
+            path
+        };
+        self.router
+            .find(path)
+            .map(|found| found.route.name.as_str())
+    }
+
     /// Answers one request: app.before → routing → handler.before → method → handler.after →
     /// app.after → teardown (always). Panics become a 500 for this request only.
     pub fn handle(&self, mut request: Request) -> HttpResponse {

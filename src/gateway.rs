@@ -208,34 +208,50 @@ fn path_from<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Cow<'a, str> {
     if let Some(info) = get("PATH_INFO").filter(|p| !p.is_empty()) {
         return String::from_utf8_lossy(info);
     }
-    if let Some(uri) = get("REQUEST_URI").filter(|u| !u.is_empty()) {
-        let end = uri
-            .iter()
-            .position(|b| *b == b'?' || *b == b'#')
-            .unwrap_or(uri.len());
-        let raw = uri.get(..end).unwrap_or_default();
-        // An absolute-form target (RFC 9112 §3.2.2): keep only its path.
-        let raw = match raw.windows(3).position(|w| w == b"://") {
-            Some(at) => {
-                let rest = raw.get(at + 3..).unwrap_or_default();
-                match rest.iter().position(|b| *b == b'/') {
-                    Some(slash) => rest.get(slash..).unwrap_or(b"/"),
-                    None => b"/",
-                }
-            }
-            None => raw,
-        };
-        if !raw.is_empty() {
-            if !raw.contains(&b'%') {
-                return String::from_utf8_lossy(raw);
-            }
-            return Cow::Owned(String::from_utf8_lossy(&percent_decode(raw)).into_owned());
-        }
+    if let Some(uri) = get("REQUEST_URI").filter(|u| !u.is_empty())
+        && let Some(path) = target_path(uri)
+    {
+        return path;
     }
     match get("DOCUMENT_URI").filter(|p| !p.is_empty()) {
         Some(doc) => String::from_utf8_lossy(doc),
         None => Cow::Borrowed("/"),
     }
+}
+
+/// The path of a request target (REQUEST_URI) as a handler sees it: query and fragment
+/// dropped, percent-decoded; `/` when it has none.
+pub fn uri_path(uri: &str) -> String {
+    target_path(uri.as_bytes()).map_or_else(|| "/".to_string(), Cow::into_owned)
+}
+
+/// [`uri_path`], `None` when the target has no path; borrowed unless it has to be decoded.
+fn target_path(uri: &[u8]) -> Option<Cow<'_, str>> {
+    let end = uri
+        .iter()
+        .position(|b| *b == b'?' || *b == b'#')
+        .unwrap_or(uri.len());
+    let raw = uri.get(..end).unwrap_or_default();
+    // An absolute-form target (RFC 9112 §3.2.2): keep only its path.
+    let raw = match raw.windows(3).position(|w| w == b"://") {
+        Some(at) => {
+            let rest = raw.get(at + 3..).unwrap_or_default();
+            match rest.iter().position(|b| *b == b'/') {
+                Some(slash) => rest.get(slash..).unwrap_or(b"/"),
+                None => b"/",
+            }
+        }
+        None => raw,
+    };
+    if raw.is_empty() {
+        return None;
+    }
+    if !raw.contains(&b'%') {
+        return Some(String::from_utf8_lossy(raw));
+    }
+    Some(Cow::Owned(
+        String::from_utf8_lossy(&percent_decode(raw)).into_owned(),
+    ))
 }
 
 /// Pycnic's headers: `HTTP_*` params Title-Cased, plus Content-Type and Content-Length. A

@@ -313,12 +313,26 @@ fn params_straddling_records_and_non_utf8_values_are_accepted() {
 }
 
 #[test]
-fn access_lines_are_logged_per_request() {
-    let server = Server::fastcgi(&pycnic_bin(), &[]);
+fn access_lines_go_to_stderr_with_access_log_dash_and_nowhere_by_default() {
+    let server = Server::fastcgi(&pycnic_bin(), &["--access-log", "-"]);
     server.connect().get("/login?x=1");
     assert!(
-        server.wait_for_log("GET /login?x=1 200"),
+        server.wait_for_log("\"GET /login?x=1"),
         "{}",
         server.stderr()
     );
+    let line = server
+        .stderr()
+        .lines()
+        .find(|l| l.contains("\"GET /login?x=1"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(
+        line.contains("\" 200 "),
+        "the status after the request: {line}"
+    );
+    // The line is written before the answer leaves: after the answer, it would be there.
+    let quiet = Server::fastcgi(&pycnic_bin(), &[]);
+    quiet.connect().get("/login?x=2");
+    assert!(!quiet.stderr().contains("/login?x=2"), "{}", quiet.stderr());
 }

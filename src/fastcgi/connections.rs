@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use mio::{Interest, Token};
 
+use super::access::{AccessParts, RequestId};
 use super::conn::{Connection, Event, Phase, ReceivedRequest};
 use super::listen::{Peer, Stream};
 use super::options::peer_allowed;
-use super::respond::{self, AccessLine};
+use super::respond;
 use super::server::{ACCEPT_RETRY, Server};
 use super::slot::Slot;
 use super::worker::{self, Job};
@@ -222,12 +223,14 @@ impl Server {
                         &request.params,
                         self.settings.limits.max_body,
                     );
-                    self.answer_here(index, &request, response, Instant::now());
+                    let seq = self.next_seq();
+                    self.answer_here(index, &request, seq, response, Instant::now());
                 }
                 Outcome::Event(Event::HeadersTooLarge(request, reason)) => {
                     log::warn!("request params refused: {reason}");
                     let response = worker::headers_too_large_response(&self.pool.app, &reason);
-                    self.answer_here(index, &request, response, Instant::now());
+                    let seq = self.next_seq();
+                    self.answer_here(index, &request, seq, response, Instant::now());
                 }
                 Outcome::Event(Event::Request(request)) => {
                     if !slot.conn.output().is_empty() {
@@ -238,7 +241,8 @@ impl Server {
                         let received = Instant::now();
                         slot.body.forget(&self.pool.budget);
                         let response = self.ops_page(page, &request.params);
-                        self.answer_here(index, &request, response, received);
+                        let seq = self.next_seq();
+                        self.answer_here(index, &request, seq, response, received);
                     } else {
                         return self.dispatch(index, request);
                     }
@@ -262,6 +266,7 @@ impl Server {
         };
         slot.phase = Phase::Responding;
         slot.deadline = None;
+        self.seq += 1;
         self.ready.push_back(Job {
             token: index,
             stream,
@@ -269,9 +274,17 @@ impl Server {
             spool,
             held,
             received: Instant::now(),
+            seq: self.seq,
+            ticket: None,
         });
         let waiting = self.ready.len().saturating_sub(self.handlers_free);
         self.pool.metrics.queued(waiting);
+    }
+
+    /// A number for a request answered here.
+    pub(super) fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
     }
 
     /// Answers from the event side (413, 431, 503, the status and ping pages): small
@@ -281,20 +294,38 @@ impl Server {
         &mut self,
         index: usize,
         request: &ReceivedRequest,
+        seq: u64,
         response: crate::response::HttpResponse,
         received: Instant,
+    ) {
+        let parts = self.pool.access.as_ref().map(|_| {
+            let mut parts = AccessParts::default();
+            parts.capture(&request.params, &RequestId::of(&request.params, seq));
+            parts
+        });
+        self.answer_with(index, request.id, parts.as_ref(), received, response);
+    }
+
+    /// Answers request `fcgi_id` on connection `index` from the event side, its access line
+    /// from `access` (captured when the access log is on).
+    pub(super) fn answer_with(
+        &mut self,
+        index: usize,
+        fcgi_id: u16,
+        access: Option<&AccessParts>,
+        started: Instant,
+        response: crate::response::HttpResponse,
     ) {
         let Some(Some(slot)) = self.slots.get_mut(index) else {
             return;
         };
-        let line = AccessLine::new(&request.params, Instant::now());
         let status = response.status;
         let mut bytes = Vec::new();
-        match respond::write_fastcgi_response(response, request.id, &mut bytes) {
-            Ok(count) => {
-                self.pool.metrics.answered(status, received.elapsed());
-                if let Some(line) = line {
-                    line.log(status, count);
+        match respond::write_fastcgi_response(response, fcgi_id, &mut bytes) {
+            Ok(body_bytes) => {
+                self.pool.metrics.answered(status, started.elapsed());
+                if let (Some(log), Some(parts)) = (&self.pool.access, access) {
+                    log.write(parts, status, body_bytes, started.elapsed());
                 }
             }
             Err(err) => log::error!("could not build a {status} answer: {err}"),

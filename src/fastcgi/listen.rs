@@ -118,6 +118,27 @@ impl Stream {
     pub fn is_tcp(&self) -> bool {
         matches!(self, Stream::Tcp(_))
     }
+
+    /// A second stream on the connection open as `fd` (a TCP one when `tcp`): a duplicate
+    /// descriptor (close-on-exec), sharing the open file and its non-blocking mode. The
+    /// caller must know `fd` is open for the duration of the call.
+    pub fn duplicate(fd: RawFd, tcp: bool) -> io::Result<Stream> {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor the caller holds open; the new
+        // descriptor is ours alone, owned by the stream made from it.
+        let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if copy < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `copy` is a fresh descriptor nothing else owns.
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(copy) };
+        Ok(if tcp {
+            Stream::Tcp(TcpStream::from_std(std::net::TcpStream::from(owned)))
+        } else {
+            Stream::Unix(UnixStream::from_std(std::os::unix::net::UnixStream::from(
+                owned,
+            )))
+        })
+    }
 }
 
 impl AsRawFd for Stream {

@@ -4,7 +4,9 @@
 //! state, timers, signals and shutdown, `connections` and `slot` its side of each connection
 //! (accepting, reading, deadlines), `spool` the memory budget for bodies and the files they
 //! spill to, `worker` one request's run, `respond` the framing of answers, `metrics` and `status`
-//! the counters and the status and ping pages, `fdlimit` the process's limits.
+//! the counters and the status and ping pages, `fdlimit` the process's limits; `running` and
+//! `timeout` the handlers running now (`--slow-log`, `--request-timeout`), `access` the access
+//! log (`--access-log`).
 //!
 //! The model: `--workers` + 1 threads take turns; one (the leader) waits for socket events
 //! and handles them, and when that completes a request it runs the handler itself and takes
@@ -15,6 +17,7 @@
 //! listen backlog), bodies in memory (past the budget they spill to disk), answers waiting
 //! for slow readers (past the budget the handler's thread writes them itself).
 
+mod access;
 pub mod conn;
 mod connections;
 mod event;
@@ -25,12 +28,14 @@ mod metrics;
 pub mod options;
 pub mod record;
 mod respond;
+mod running;
 pub mod server;
 mod signals;
 mod slot;
 mod spool;
 mod status;
 mod threads;
+mod timeout;
 pub mod worker;
 
 pub use listen::inherited_listener_present;

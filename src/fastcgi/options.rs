@@ -273,6 +273,33 @@ pub struct FastcgiOptions {
           value_parser = parse_seconds)]
     pub shutdown_timeout: Duration,
 
+    /// Seconds in its handler after which a request is logged at WARN while it runs (with
+    /// its handler's name), and again with its total time when it finishes. Off by default.
+    #[arg(long, env = "PYCNIC_SLOW_LOG", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub slow_log: Option<Duration>,
+
+    /// Seconds in its handler after which the client gets a JSON 504 and the connection
+    /// carries on; the handler's late answer is dropped and a new thread takes its place (up
+    /// to --max-stuck). Off by default.
+    #[arg(long, env = "PYCNIC_REQUEST_TIMEOUT", value_name = "SECONDS",
+          value_parser = parse_seconds)]
+    pub request_timeout: Option<Duration>,
+
+    /// Threads stuck in a handler past --request-timeout that new threads replace at most
+    /// [default: --workers]; past it a stuck handler keeps its worker slot.
+    #[arg(long, env = "PYCNIC_MAX_STUCK", value_name = "N", value_parser = parse_count)]
+    pub max_stuck: Option<usize>,
+
+    /// One line per request (nginx's combined format plus request id and microseconds) to
+    /// this file, `-` for stderr, or `off`; SIGUSR1 reopens the file.
+    #[arg(
+        long,
+        env = "PYCNIC_ACCESS_LOG",
+        value_name = "PATH|-|off",
+        default_value = "off"
+    )]
+    pub access_log: String,
+
     /// Web-server addresses allowed to connect, comma-separated (IPv4, IPv6; v4-mapped IPv6
     /// matches its IPv4). Empty: any. Unix-socket peers are always allowed.
     #[arg(long, env = "FCGI_WEB_SERVER_ADDRS", value_name = "ADDRS")]

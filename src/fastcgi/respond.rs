@@ -1,23 +1,20 @@
 //! Building and sending answers: the app's answer with the gateway's body rules, the
 //! server's own error answers (413, 431, 503), FastCGI framing of a response, the blocking
-//! writer a streamed response uses, and the access line.
+//! writer a streamed response uses.
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::app::App;
 use crate::error::HttpError;
 use crate::gateway::{self, BodyError, ContentLength};
-use crate::response::HttpResponse;
+use crate::response::{Body, HttpResponse};
 
 use super::listen::Stream;
 use super::record::{
     ProtocolStatus, RecordError, kind, push_end_request, push_stream, push_stream_end,
 };
-
-/// The access log's target: `RUST_LOG=pycnic::fastcgi::access=info` turns it on alone.
-pub const ACCESS_TARGET: &str = "pycnic::fastcgi::access";
 
 /// The app's answer, with the gateway's body rules, so both transports give the same bytes:
 /// exactly CONTENT_LENGTH bytes (a short body is a 400, a long one is cut), 413 over the limit;
@@ -78,36 +75,57 @@ pub fn busy_response(app: &App, queue_wait: Duration) -> HttpResponse {
 }
 
 /// Writes `response` as FCGI_STDOUT records, the end of the stream and END_REQUEST into
-/// `sink`. Returns the FCGI_STDOUT bytes written, for the access log.
+/// `sink`. Returns the body bytes written, for the access log.
 pub fn write_fastcgi_response<W: Write>(
     response: HttpResponse,
     id: u16,
     sink: &mut W,
 ) -> io::Result<u64> {
-    let (bytes, tail) = frame_fastcgi_response(response, id, sink)?;
+    let full = full_body_len(&response);
+    let (framed, tail) = frame_fastcgi_response(response, id, sink)?;
     sink.write_all(&tail)?;
-    Ok(bytes)
+    Ok(full.unwrap_or(framed.body))
+}
+
+/// The body's length when it is whole (not streamed), for the access log.
+pub fn full_body_len(response: &HttpResponse) -> Option<u64> {
+    match &response.body {
+        Body::Full(body) => Some(body.len() as u64),
+        Body::Stream(_) => None,
+    }
+}
+
+/// What framing a response wrote as FCGI_STDOUT.
+#[derive(Clone, Copy, Debug)]
+pub struct Framed {
+    /// All but the first write, which is the head (all of a whole response, see
+    /// [`full_body_len`]): the body of a streamed response.
+    pub body: u64,
 }
 
 /// Frames `response` as FCGI_STDOUT records, the end of the stream and END_REQUEST. What the
 /// gateway flushes early (each chunk of a streamed response) is written to `sink` as it
 /// comes; the rest (a full response: head, body, end and END_REQUEST together) is returned
-/// unwritten, for the caller to send in one write. Also returns the FCGI_STDOUT byte count.
+/// unwritten, for the caller to send in one write. Also returns the FCGI_STDOUT byte counts.
 pub fn frame_fastcgi_response<W: Write>(
     response: HttpResponse,
     id: u16,
     sink: &mut W,
-) -> io::Result<(u64, Vec<u8>)> {
+) -> io::Result<(Framed, Vec<u8>)> {
     let mut framer = StdoutFramer {
         sink,
         id,
         framed: Vec::new(),
         bytes: 0,
+        head: None,
     };
     gateway::write_response(response, &mut framer)?;
     push_stream_end(&mut framer.framed, kind::STDOUT, id);
     push_end_request(&mut framer.framed, id, 0, ProtocolStatus::RequestComplete);
-    Ok((framer.bytes, framer.framed))
+    let counts = Framed {
+        body: framer.bytes - framer.head.unwrap_or(framer.bytes),
+    };
+    Ok((counts, framer.framed))
 }
 
 /// Frames what the gateway writes as FCGI_STDOUT records (split at 65535 bytes) and sends it
@@ -117,12 +135,15 @@ struct StdoutFramer<'a, W: Write> {
     id: u16,
     framed: Vec<u8>,
     bytes: u64,
+    /// The size of the first write (the head).
+    head: Option<u64>,
 }
 
 impl<W: Write> Write for StdoutFramer<'_, W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         push_stream(&mut self.framed, kind::STDOUT, self.id, data);
         self.bytes += data.len() as u64;
+        self.head.get_or_insert(data.len() as u64);
         Ok(data.len())
     }
 
@@ -191,46 +212,4 @@ pub fn write_now(stream: &Stream, bytes: &[u8]) -> io::Result<usize> {
         }
     }
     Ok(done)
-}
-
-/// One access-log line per request: method, path, status, bytes, duration.
-pub struct AccessLine {
-    method: String,
-    target: String,
-    started: Instant,
-}
-
-impl AccessLine {
-    /// The line for a request that started at `started`; `None` (and nothing formatted or
-    /// allocated) when the access log is off.
-    pub fn new(params: &gateway::Params, started: Instant) -> Option<AccessLine> {
-        if !log::log_enabled!(target: ACCESS_TARGET, log::Level::Info) {
-            return None;
-        }
-        let find = |name: &[u8]| {
-            params
-                .iter()
-                .find(|(n, v)| n == name && !v.is_empty())
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        };
-        Some(AccessLine {
-            method: find(b"REQUEST_METHOD").unwrap_or_else(|| "-".into()),
-            target: find(b"REQUEST_URI")
-                .or_else(|| find(b"DOCUMENT_URI"))
-                .or_else(|| find(b"PATH_INFO"))
-                .unwrap_or_else(|| "/".into()),
-            started,
-        })
-    }
-
-    /// Logs the line with the answer's status and FCGI_STDOUT byte count.
-    pub fn log(&self, status: u16, bytes: u64) {
-        let millis = self.started.elapsed().as_secs_f64() * 1000.0;
-        log::info!(
-            target: ACCESS_TARGET,
-            "{} {} {status} {bytes} {millis:.1}ms",
-            self.method,
-            self.target
-        );
-    }
 }

@@ -20,12 +20,14 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::app::App;
 
+use super::access::AccessLog;
 use super::conn::{ConnLimits, Phase};
 use super::fdlimit;
 use super::listen::{self, Listener};
 use super::metrics::Metrics;
 use super::options::FastcgiOptions;
 use super::record::Figures;
+use super::running::{self, Running};
 use super::signals::Signals;
 use super::slot::{Slot, Timers};
 use super::spool::Budget;
@@ -140,6 +142,16 @@ pub(super) struct Server {
     /// Connections that had their turn with bytes still waiting: driven again next round.
     pub(super) again: Vec<usize>,
     pub(super) buf: Vec<u8>,
+    /// The handlers running, with `--slow-log` or `--request-timeout` (see `running`).
+    pub(super) running: Option<Running>,
+    /// The last request's number.
+    pub(super) seq: u64,
+    /// When the leader's poll will return at the latest.
+    pub(super) wake_at: Instant,
+    /// Threads to start in place of stuck ones (the threads module starts them).
+    pub(super) spawn_threads: usize,
+    /// Threads to end: stuck ones came back, and the pool is one over its size for each.
+    pub(super) excess_threads: usize,
 }
 
 /// A shutdown under way.
@@ -217,6 +229,17 @@ impl Server {
                 .clone()
                 .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
         };
+        let access = AccessLog::open(&options.access_log).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("--access-log {}: {err}", options.access_log),
+            )
+        })?;
+        let running = Running::new(running::Limits {
+            slow: options.slow_log,
+            timeout: options.request_timeout,
+            max_stuck: options.max_stuck.unwrap_or_else(|| options.worker_count()),
+        });
         let pool = Arc::new(Pool {
             app,
             waker,
@@ -226,6 +249,7 @@ impl Server {
             queue_wait: options.queue_wait,
             send_timeout: options.send_timeout,
             metrics: Metrics::new(options.status_path.is_some()),
+            access,
         });
         let server = Server {
             registry: poll.registry().try_clone()?,
@@ -249,24 +273,34 @@ impl Server {
             shutdown: None,
             again: Vec::new(),
             buf: vec![0; 64 * 1024],
+            running,
+            seq: 0,
+            wake_at: Instant::now(),
+            spawn_threads: 0,
+            excess_threads: 0,
         };
         Ok((server, poll))
     }
 
     /// How long the leader may wait for events: until the next timer, or not at all when
     /// connections wait for another turn.
-    pub(super) fn wait_for(&self) -> Duration {
+    pub(super) fn wait_for(&mut self) -> Duration {
         let now = Instant::now();
         if !self.again.is_empty() {
+            self.wake_at = now;
             return Duration::ZERO;
         }
         let mut wake_at = self.next_sweep;
+        if let Some(due) = self.running.as_ref().and_then(|r| r.next_due) {
+            wake_at = wake_at.min(due);
+        }
         if let Some(at) = self.accept_retry_at {
             wake_at = wake_at.min(at);
         }
         if let Some(shutdown) = self.shutdown.filter(|s| !s.grace_over) {
             wake_at = wake_at.min(shutdown.grace_end);
         }
+        self.wake_at = wake_at;
         wake_at.saturating_duration_since(now)
     }
 
@@ -312,6 +346,14 @@ impl Server {
     /// Timers: stalled and idle connections, requests waiting too long, accept retries.
     fn tick(&mut self) {
         let now = Instant::now();
+        if self
+            .running
+            .as_ref()
+            .and_then(|r| r.next_due)
+            .is_some_and(|due| now >= due)
+        {
+            self.check_running(now);
+        }
         // Looking for an evictable connection costs a scan: only when one may have become
         // evictable (a connection came back from a worker) or at a sweep (the fresh grace).
         let look = std::mem::take(&mut self.idle_returned) || now >= self.next_sweep;
@@ -350,7 +392,7 @@ impl Server {
                 "no worker free within {:?}: answering 503",
                 self.settings.queue_wait
             );
-            self.answer_here(job.token, &job.request, response, job.received);
+            self.answer_here(job.token, &job.request, job.seq, response, job.received);
             self.pump(job.token);
         }
         let expired: Vec<usize> = self

@@ -67,9 +67,18 @@ impl Server {
         }
     }
 
-    /// SIGUSR1: reopen the log files, as logrotate expects.
+    /// SIGUSR1: reopen the log files, as logrotate expects (the access log at its path; a
+    /// failure keeps the old file and is logged).
     fn reopen_logs(&mut self) {
-        log::info!("fastcgi: SIGUSR1: no log file to reopen");
+        match self.pool.access.as_ref().map(|access| access.reopen()) {
+            None => log::info!("fastcgi: SIGUSR1: no log file to reopen"),
+            Some(Ok(())) => log::info!("fastcgi: SIGUSR1: access log reopened"),
+            Some(Err(err)) => {
+                log::error!(
+                    "fastcgi: SIGUSR1: cannot reopen the access log: {err}; kept the old one"
+                );
+            }
+        }
     }
 
     /// SIGUSR2: start a new copy of the binary on the same listeners, then drain.

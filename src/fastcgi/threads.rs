@@ -5,7 +5,10 @@
 //! follower after 1 ms, so a slow handler never keeps the sockets unwatched. Handlers run at most `--workers` at once; there is one thread more, so
 //! someone always watches the sockets (timers, 503 after --queue-wait, accepting) even when
 //! every handler is busy. A thread back from a handler gives the connection back itself and
-//! drives it on (the next request may already be there).
+//! drives it on (the next request may already be there). With `--request-timeout`, a
+//! handler stuck past it is replaced by a new thread (see `running`); when it comes back its
+//! thread ends. The process's main thread runs no handler: it waits for the server to stop,
+//! so a handler stuck forever cannot keep the process from exiting.
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -35,6 +38,8 @@ struct Shared {
     /// followers for (they would only take turns on the same CPUs); the leader runs them one
     /// after another, and the watcher brings followers in when one takes its time.
     cpus: usize,
+    /// The main thread waits here for the server to stop.
+    stopped: Condvar,
 }
 
 /// The leadership left free while a handler runs, as the watcher sees it.
@@ -58,8 +63,8 @@ impl Default for Leaderless {
     }
 }
 
-/// Runs the server on `handlers + 1` threads (this one included) until it stops: `true`
-/// after a clean drain, `false` when the shutdown timeout cut requests off.
+/// Runs the server on `handlers + 1` threads until it stops (this one waits): `true` after a
+/// clean drain, `false` when the shutdown timeout cut requests off.
 pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<bool> {
     let shared = Arc::new(Shared {
         poll: Mutex::new((poll, Events::with_capacity(256))),
@@ -67,6 +72,7 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
         turn: Condvar::new(),
         watch: Condvar::new(),
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        stopped: Condvar::new(),
     });
     let watcher = {
         let shared = Arc::clone(&shared);
@@ -74,8 +80,8 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
             .name("fcgi-watch".into())
             .spawn(move || watch(&shared))?
     };
-    let mut others = Vec::with_capacity(handlers);
-    for n in 0..handlers {
+    let mut others = Vec::with_capacity(handlers + 1);
+    for n in 0..=handlers {
         let mine = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name(format!("fcgi-{n}"))
@@ -91,9 +97,26 @@ pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<boo
             }
         }
     }
-    let outcome = lead_or_follow(&shared);
+    let outcome = {
+        let mut server = lock(&shared.server);
+        loop {
+            if let Some(outcome) = server.outcome() {
+                break outcome;
+            }
+            server = shared
+                .stopped
+                .wait(server)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    };
+    shared.turn.notify_all();
     shared.watch.notify_all();
-    if matches!(outcome, Ok(true)) {
+    // A handler still stuck past --request-timeout would hold a join forever.
+    let stuck = lock(&shared.server)
+        .running
+        .as_ref()
+        .is_some_and(|r| r.stuck > 0);
+    if matches!(outcome, Ok(true)) && !stuck {
         for handle in others {
             let _ = handle.join();
         }
@@ -137,19 +160,39 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Starts a thread in place of one stuck in a handler past --request-timeout.
+fn spawn_replacement(shared: &Arc<Shared>) {
+    let mine = Arc::clone(shared);
+    let spawned = std::thread::Builder::new()
+        .name("fcgi-r".into())
+        .spawn(move || {
+            let _ = lead_or_follow(&mine);
+        });
+    if let Err(err) = spawned {
+        log::error!("cannot start a thread in place of a stuck handler: {err}");
+    }
+}
+
 /// One thread's life: run a request when one waits and a handler slot is free, else lead
 /// (wait for events) when nobody does, else wait.
-fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
+fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
     let mut server = lock(&shared.server);
     loop {
         if let Some(outcome) = server.outcome() {
+            shared.stopped.notify_all();
             return outcome;
+        }
+        if server.excess_threads > 0 {
+            // A stuck handler came back: the pool is one thread over its size.
+            server.excess_threads -= 1;
+            return Ok(true);
         }
         if let Some(job) = server.next_job() {
             let pool = Arc::clone(&server.pool);
             drop(server);
             let done = worker::handle(&pool, job);
             server = lock(&shared.server);
+            // A thread replaced while stuck ends at the top of the loop.
             server.give_back(done);
             continue;
         }
@@ -174,9 +217,13 @@ fn lead_or_follow(shared: &Shared) -> io::Result<bool> {
         }
         server.after_events();
         drop(poller);
+        for _ in 0..std::mem::take(&mut server.spawn_threads) {
+            spawn_replacement(shared);
+        }
         if server.outcome().is_some() {
             shared.turn.notify_all();
             shared.watch.notify_all();
+            shared.stopped.notify_all();
             continue;
         }
         // This thread runs one of the requests and a follower each other one, up to one
@@ -225,15 +272,29 @@ impl Server {
         if self.handlers_free == 0 {
             return None;
         }
-        let job = self.ready.pop_front()?;
+        let mut job = self.ready.pop_front()?;
         self.handlers_free -= 1;
+        self.start_run(&mut job);
         Some(job)
     }
 
     /// A handler finished: its slot is free again, and the connection comes back with what
     /// is left to send; it is driven on at once (its next request may be there already).
+    /// After a timeout the connection is the event side's already: the thread's copy of it
+    /// is closed. A thread replaced while stuck is counted as one too many, to end.
     pub(super) fn give_back(&mut self, done: Done) {
-        self.handlers_free += 1;
+        let slot_free = self.end_run(done.ticket);
+        if slot_free {
+            self.handlers_free += 1;
+        }
+        if done.late {
+            drop(done.stream);
+            return;
+        }
+        self.give_back_connection(done);
+    }
+
+    fn give_back_connection(&mut self, done: Done) {
         let token = done.token;
         let Some(place) = self.slots.get_mut(token) else {
             return;

@@ -1,20 +1,26 @@
 //! Running one request: the handler (body read back from its spool if it spilled), then the
 //! answer in one write when the socket takes it. What the socket does not take goes back to
 //! the event side with the connection, which finishes sending it, so a web server that reads
-//! slowly never holds a handler thread.
+//! slowly never holds a handler thread. With `--request-timeout`, the handler's answer is sent
+//! only if its thread claims it before the timeout does (see `running`); else it is dropped.
+//! With the access log on, the request's fields are captured before the handler takes them.
 
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::error::HttpError;
 
+use super::access::{AccessLog, AccessParts, RequestId};
 use super::conn::ReceivedRequest;
 use super::listen::Stream;
-use super::respond::{self, AccessLine, SocketWriter};
+use super::respond::{self, SocketWriter};
+use super::running::Ticket;
 use super::spool::{Budget, Spool};
 
 pub use super::respond::{
@@ -36,6 +42,10 @@ pub struct Job {
     pub held: usize,
     /// When the request was complete.
     pub received: Instant,
+    /// The request's number in this process (its id when the web server sends none).
+    pub seq: u64,
+    /// Its entry among the running handlers, with `--slow-log` or `--request-timeout`.
+    pub ticket: Option<Ticket>,
 }
 
 /// What a worker tells the event loop: the connection back with what is left to send (kept
@@ -50,6 +60,11 @@ pub struct Done {
     pub leftover: Vec<u8>,
     /// Bytes of the answers' budget `leftover` holds, given back once it is sent.
     pub held: usize,
+    /// Its entry among the running handlers.
+    pub ticket: Option<usize>,
+    /// The timeout answered first: the answer was dropped, and `stream` is this thread's copy
+    /// of a connection the event side has taken on (to be closed, nothing more).
+    pub late: bool,
 }
 
 /// What the threads that run handlers share.
@@ -70,6 +85,13 @@ pub struct Pool {
     pub send_timeout: Duration,
     /// The status page's counters.
     pub(crate) metrics: super::metrics::Metrics,
+    /// `--access-log`, when on.
+    pub access: Option<AccessLog>,
+}
+
+thread_local! {
+    /// The access-log fields of the request this thread runs, reused.
+    static ACCESS_PARTS: RefCell<AccessParts> = RefCell::new(AccessParts::default());
 }
 
 /// Runs one request's handler and sends what the socket takes; returns the connection (or
@@ -80,16 +102,31 @@ pub fn handle(pool: &Pool, mut job: Job) -> Done {
     // the slot accounted for even if something around it does.
     let written = catch_unwind(AssertUnwindSafe(|| run(pool, &mut job)));
     pool.budget.release(std::mem::take(&mut job.held));
+    let ticket = job.ticket.as_ref().map(|ticket| ticket.index);
+    let mut late = false;
     let (stream, leftover) = match written {
-        Ok(Ok(leftover)) if keep || !leftover.is_empty() => (Some(job.stream), leftover),
-        Ok(Ok(_)) => (None, Vec::new()),
+        Ok(Ok(None)) => {
+            late = true;
+            (Some(job.stream), Vec::new())
+        }
+        Ok(Ok(Some(leftover))) if keep || !leftover.is_empty() => (Some(job.stream), leftover),
+        Ok(Ok(Some(_))) => (None, Vec::new()),
         Ok(Err(err)) => {
             log::warn!("dropped connection: writing the response failed: {err}");
             (None, Vec::new())
         }
         Err(_) => {
             log::error!("dropped connection: the response path panicked");
-            (None, Vec::new())
+            // The timeout may have taken the connection on: then its copy is closed only
+            // under the server's lock (`give_back`), never here, so the timeout's duplicate
+            // is always taken of an open descriptor.
+            let claim = job.ticket.as_ref().and_then(|t| t.claim.as_ref());
+            if claim.is_some_and(|claim| claim.swap(true, Ordering::AcqRel)) {
+                late = true;
+                (Some(job.stream), Vec::new())
+            } else {
+                (None, Vec::new())
+            }
         }
     };
     let held = leftover.len();
@@ -98,14 +135,23 @@ pub fn handle(pool: &Pool, mut job: Job) -> Done {
         stream,
         leftover,
         held,
+        ticket,
+        late,
     }
 }
 
-/// Runs the handler and sends what the socket takes; returns the rest.
-fn run(pool: &Pool, job: &mut Job) -> io::Result<Vec<u8>> {
+/// Runs the handler and sends what the socket takes; returns the rest, or `None` when the
+/// timeout answered first (nothing was sent).
+fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
     let request = std::mem::take(&mut job.request.params);
     let mut body = std::mem::take(&mut job.request.body);
-    let line = AccessLine::new(&request, job.received);
+    if pool.access.is_some() {
+        ACCESS_PARTS.with(|parts| {
+            if let Ok(mut parts) = parts.try_borrow_mut() {
+                parts.capture(&request, &RequestId::of(&request, job.seq));
+            }
+        });
+    }
     let response = if job.received.elapsed() > pool.queue_wait {
         busy_response(&pool.app, pool.queue_wait)
     } else {
@@ -125,13 +171,27 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Vec<u8>> {
             }
         }
     };
+    if let Some(claim) = job.ticket.as_ref().and_then(|t| t.claim.as_ref())
+        && claim.swap(true, Ordering::AcqRel)
+    {
+        return Ok(None);
+    }
     let status = response.status;
+    let full_body = respond::full_body_len(&response);
     let mut sink = SocketWriter {
         stream: &job.stream,
         timeout: pool.send_timeout,
     };
-    let (bytes, mut tail) = respond::frame_fastcgi_response(response, job.request.id, &mut sink)?;
+    let (framed, mut tail) = respond::frame_fastcgi_response(response, job.request.id, &mut sink)?;
     pool.metrics.answered(status, job.received.elapsed());
+    if let Some(access) = &pool.access {
+        let body_bytes = full_body.unwrap_or(framed.body);
+        ACCESS_PARTS.with(|parts| {
+            if let Ok(parts) = parts.try_borrow() {
+                access.write(&parts, status, body_bytes, job.received.elapsed());
+            }
+        });
+    }
     let mut sent = respond::write_now(&job.stream, &tail)?;
     // What the socket did not take goes to the event loop, within the answers' budget; past
     // it, this worker keeps writing (at most --send-timeout without progress) until the
@@ -144,8 +204,5 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Vec<u8>> {
         tail.drain(..sent);
         tail.shrink_to_fit();
     }
-    if let Some(line) = line {
-        line.log(status, bytes);
-    }
-    Ok(tail)
+    Ok(Some(tail))
 }

@@ -1,0 +1,342 @@
+//! The access log (`--access-log PATH|-|off`): one line per request, close to nginx's
+//! `combined` format plus the request id and the duration in microseconds:
+//!
+//! ```text
+//! $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_id $duration_us
+//! 127.0.0.1 - - [01/Dec/2026:23:48:05 +0000] "GET /hello?x=1 HTTP/1.1" 200 27 "-" "curl/8.0" 5f0c6b1e9a2d4c3b 412
+//! ```
+//!
+//! The fields come from the FastCGI params (REMOTE_ADDR, REMOTE_USER, REQUEST_METHOD +
+//! REQUEST_URI + SERVER_PROTOCOL, HTTP_REFERER, HTTP_USER_AGENT, REQUEST_ID), `-` when absent
+//! or empty; `"`, `\`, control and non-ASCII bytes are written `\xHH` as nginx does. The time
+//! is UTC (`+0000`), when the line is written. `$body_bytes_sent` counts the body only (not
+//! the head), `$duration_us` from the request complete to its answer framed.
+//!
+//! Off, nothing is captured, formatted or allocated. On, the fields are captured into a
+//! reused buffer before the handler takes the params, and the line is assembled into a
+//! reused buffer and written with one write(2) to a file opened O_APPEND, so lines from
+//! different threads never interleave. SIGUSR1 reopens the file at its path (logrotate
+//! renames it, then signals): a line is written whole to the old file or the new one.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::gateway::Params;
+
+/// Where the access log goes, open.
+#[derive(Debug)]
+pub struct AccessLog {
+    /// The file; replaced whole on reopen.
+    file: RwLock<File>,
+    /// `None`: stderr (never reopened).
+    path: Option<PathBuf>,
+}
+
+thread_local! {
+    /// The line being assembled, reused by each thread.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl AccessLog {
+    /// Opens `--access-log`'s target: `off` (or empty) gives `None`, `-` stderr, else the
+    /// file at that path (created, appended to).
+    pub fn open(spec: &str) -> io::Result<Option<AccessLog>> {
+        match spec.trim() {
+            "" | "off" => Ok(None),
+            "-" => {
+                let fd = io::stderr().as_fd().try_clone_to_owned()?;
+                Ok(Some(AccessLog {
+                    file: RwLock::new(File::from(fd)),
+                    path: None,
+                }))
+            }
+            path => {
+                let path = PathBuf::from(path);
+                let file = open_append(&path)?;
+                Ok(Some(AccessLog {
+                    file: RwLock::new(file),
+                    path: Some(path),
+                }))
+            }
+        }
+    }
+
+    /// SIGUSR1: opens the path again (a new file after logrotate renamed the old one) and
+    /// writes there from now on; on failure the old file stays in use.
+    pub fn reopen(&self) -> io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let file = open_append(path)?;
+        *self.file.write().unwrap_or_else(PoisonError::into_inner) = file;
+        Ok(())
+    }
+
+    /// Writes one line: the captured fields with the answer's status, body bytes and the
+    /// request's duration. A failed write is reported on stderr, never to the client.
+    pub fn write(&self, parts: &AccessParts, status: u16, body_bytes: u64, duration: Duration) {
+        LINE.with(|line| {
+            let Ok(mut line) = line.try_borrow_mut() else {
+                return;
+            };
+            line.clear();
+            parts.line(&mut line, now_secs(), status, body_bytes, duration);
+            let file = self.file.read().unwrap_or_else(PoisonError::into_inner);
+            if let Err(err) = (&*file).write_all(&line) {
+                log::error!("access log: write failed: {err}");
+            }
+        });
+    }
+}
+
+fn open_append(path: &std::path::Path) -> io::Result<File> {
+    File::options()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", path.display())))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// A request's fields for its access line, escaped, captured before the handler takes the
+/// params: `addr`, `user`, `request`, then `"referer" "user agent" id` in one buffer.
+#[derive(Debug, Default)]
+pub struct AccessParts {
+    buf: Vec<u8>,
+    user_at: usize,
+    request_at: usize,
+    tail_at: usize,
+}
+
+impl AccessParts {
+    /// Captures the fields of `params` (reusing the buffer); `id` is the request id.
+    pub fn capture(&mut self, params: &Params, id: &RequestId) {
+        let find = |name: &[u8]| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_slice())
+                .unwrap_or_default()
+        };
+        let buf = &mut self.buf;
+        buf.clear();
+        escape_into(buf, find(b"REMOTE_ADDR"));
+        self.user_at = buf.len();
+        escape_into(buf, find(b"REMOTE_USER"));
+        self.request_at = buf.len();
+        let (method, uri, protocol) = (
+            find(b"REQUEST_METHOD"),
+            find(b"REQUEST_URI"),
+            find(b"SERVER_PROTOCOL"),
+        );
+        if method.is_empty() && uri.is_empty() {
+            buf.push(b'-');
+        } else {
+            escape_into(buf, method);
+            buf.push(b' ');
+            escape_into(buf, uri);
+            if !protocol.is_empty() {
+                buf.push(b' ');
+                escape_into(buf, protocol);
+            }
+        }
+        self.tail_at = buf.len();
+        buf.push(b'"');
+        escape_into(buf, find(b"HTTP_REFERER"));
+        buf.extend_from_slice(b"\" \"");
+        escape_into(buf, find(b"HTTP_USER_AGENT"));
+        buf.extend_from_slice(b"\" ");
+        id.write_to(buf);
+    }
+
+    /// Appends the whole line, newline included, to `out`.
+    fn line(&self, out: &mut Vec<u8>, secs: u64, status: u16, bytes: u64, duration: Duration) {
+        let part = |from: usize, to: usize| self.buf.get(from..to).unwrap_or_default();
+        out.extend_from_slice(part(0, self.user_at));
+        out.extend_from_slice(b" - ");
+        out.extend_from_slice(part(self.user_at, self.request_at));
+        out.extend_from_slice(b" [");
+        push_time(out, secs);
+        out.extend_from_slice(b"] \"");
+        out.extend_from_slice(part(self.request_at, self.tail_at));
+        let _ = write!(out, "\" {status} {bytes} ");
+        out.extend_from_slice(part(self.tail_at, self.buf.len()));
+        let _ = writeln!(out, " {}", duration.as_micros());
+    }
+}
+
+/// Escapes like nginx's access log: `"`, `\`, control bytes and bytes past ASCII as `\xHH`;
+/// an empty value is `-`.
+fn escape_into(out: &mut Vec<u8>, value: &[u8]) {
+    if value.is_empty() {
+        out.push(b'-');
+        return;
+    }
+    let hex = |nibble: u8| match nibble {
+        0..=9 => b'0' + nibble,
+        _ => b'A' + (nibble & 0xf).saturating_sub(10),
+    };
+    for &byte in value {
+        if byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte) {
+            out.extend_from_slice(&[b'\\', b'x', hex(byte >> 4), hex(byte & 0xf)]);
+        } else {
+            out.push(byte);
+        }
+    }
+}
+
+/// `01/Dec/2026:23:48:05 +0000` for `secs` since the epoch (UTC).
+fn push_time(out: &mut Vec<u8>, secs: u64) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let rest = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let name = MONTHS
+        .get(usize::try_from(month.saturating_sub(1)).unwrap_or(0))
+        .copied()
+        .unwrap_or("Jan");
+    let _ = write!(
+        out,
+        "{day:02}/{name}/{year}:{:02}:{:02}:{:02} +0000",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    );
+}
+
+/// Year, month (1-12), day (1-31) of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A request's id: the web server's (`fastcgi_param REQUEST_ID $request_id;`) when it sends
+/// one, else this process's id and the request's number, e.g. `4242-17`.
+#[derive(Debug)]
+pub enum RequestId<'a> {
+    /// REQUEST_ID as the web server sent it.
+    Given(&'a [u8]),
+    /// Made here: the process id and the request's number.
+    Made(u64),
+}
+
+impl<'a> RequestId<'a> {
+    /// The id of the request with these params and number `seq`.
+    pub fn of(params: &'a Params, seq: u64) -> RequestId<'a> {
+        match params
+            .iter()
+            .find(|(n, v)| n == b"REQUEST_ID" && !v.is_empty())
+        {
+            Some((_, v)) => RequestId::Given(v),
+            None => RequestId::Made(seq),
+        }
+    }
+
+    /// Appends the id (escaped when given).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            RequestId::Given(bytes) => escape_into(out, bytes),
+            RequestId::Made(seq) => {
+                let _ = write!(out, "{}-{seq}", std::process::id());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &[u8])]) -> Params {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
+            .collect()
+    }
+
+    fn line_of(params: &Params, seq: u64) -> String {
+        let mut parts = AccessParts::default();
+        parts.capture(params, &RequestId::of(params, seq));
+        let mut out = Vec::new();
+        // 2026-12-01 23:48:05 UTC
+        parts.line(&mut out, 1_796_168_885, 200, 27, Duration::from_micros(412));
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_full_request_gives_the_combined_line_with_id_and_duration() {
+        let p = params(&[
+            ("REMOTE_ADDR", b"127.0.0.1"),
+            ("REQUEST_METHOD", b"GET"),
+            ("REQUEST_URI", b"/hello?x=1"),
+            ("SERVER_PROTOCOL", b"HTTP/1.1"),
+            ("HTTP_REFERER", b"http://example.com/"),
+            ("HTTP_USER_AGENT", b"curl/8.0"),
+            ("REQUEST_ID", b"5f0c6b1e9a2d4c3b"),
+        ]);
+        assert_eq!(
+            line_of(&p, 9),
+            "127.0.0.1 - - [01/Dec/2026:23:48:05 +0000] \"GET /hello?x=1 HTTP/1.1\" 200 27 \
+             \"http://example.com/\" \"curl/8.0\" 5f0c6b1e9a2d4c3b 412\n"
+        );
+    }
+
+    #[test]
+    fn quotes_backslashes_controls_and_non_ascii_are_escaped_and_absent_fields_are_dashes() {
+        let p = params(&[
+            ("REMOTE_USER", b"a\"b"),
+            ("REQUEST_METHOD", b"GET"),
+            ("REQUEST_URI", b"/caf\xc3\xa9\\"),
+            ("HTTP_USER_AGENT", b"x\ny\x7f"),
+        ]);
+        let pid = std::process::id();
+        assert_eq!(
+            line_of(&p, 17),
+            format!(
+                "- - a\\x22b [01/Dec/2026:23:48:05 +0000] \"GET /caf\\xC3\\xA9\\x5C\" 200 27 \
+                 \"-\" \"x\\x0Ay\\x7F\" {pid}-17 412\n"
+            )
+        );
+        let empty = line_of(&Params::new(), 1);
+        assert_eq!(
+            empty,
+            format!("- - - [01/Dec/2026:23:48:05 +0000] \"-\" 200 27 \"-\" \"-\" {pid}-1 412\n")
+        );
+    }
+
+    #[test]
+    fn dates_are_civil_utc() {
+        let cases = [
+            (0, "01/Jan/1970:00:00:00 +0000"),
+            (951_782_400, "29/Feb/2000:00:00:00 +0000"),
+            (1_709_251_199, "29/Feb/2024:23:59:59 +0000"),
+            (4_102_444_800, "01/Jan/2100:00:00:00 +0000"),
+        ];
+        for (secs, want) in cases {
+            let mut out = Vec::new();
+            push_time(&mut out, secs);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{secs}");
+        }
+    }
+}

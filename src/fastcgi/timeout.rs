@@ -1,0 +1,120 @@
+//! The server's side of the running-handlers table (see `running`): entries pushed when a
+//! handler starts and popped when it comes back, the look at the table when it is due (slow
+//! requests logged, timed-out ones answered 504 on a duplicate of their connection), and the
+//! threads that replace stuck handlers.
+
+use std::time::Instant;
+
+use mio::{Interest, Token};
+
+use crate::error::HttpError;
+
+use super::listen::Stream;
+use super::running::Popped;
+use super::server::Server;
+use super::worker::Job;
+
+impl Server {
+    /// A handler starts on `job`: its entry in the table, when there is one. The leader is
+    /// woken only when the entry is due before its poll returns anyway.
+    pub(super) fn start_run(&mut self, job: &mut Job) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let (ticket, due) = running.push(job, self.pool.access.is_some());
+        job.ticket = Some(ticket);
+        if due < self.wake_at {
+            self.wake_at = due;
+            let _ = self.pool.waker.wake();
+        }
+    }
+
+    /// A handler came back: its entry goes. Returns whether its worker slot is free again
+    /// (not when it was given back already at the timeout). When a new thread took its place,
+    /// the pool is a thread over its size: one ends.
+    pub(super) fn end_run(&mut self, ticket: Option<usize>) -> bool {
+        let (Some(running), Some(index)) = (self.running.as_mut(), ticket) else {
+            return true;
+        };
+        let Popped {
+            timed_out,
+            replaced,
+        } = running.pop(index, &self.pool.app);
+        if replaced {
+            self.excess_threads += 1;
+        }
+        !(timed_out && replaced)
+    }
+
+    /// The table is due: slow requests are logged, timed-out ones answered.
+    pub(super) fn check_running(&mut self, now: Instant) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        for index in running.check(now, &self.pool.app, &self.pool.metrics) {
+            self.answer_timeout(index);
+        }
+    }
+
+    /// Entry `index` is past `--request-timeout` and the timeout claimed its answer: the
+    /// connection moves to a duplicate of its descriptor, gets a JSON 504 and carries on; a
+    /// new thread replaces the stuck one unless the cap is reached.
+    fn answer_timeout(&mut self, index: usize) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let what = running.describe(index, &self.pool.app);
+        let Some(entry) = running.entry_mut(index) else {
+            return;
+        };
+        let (token, fcgi_id, fd, tcp) = (entry.token, entry.fcgi_id, entry.fd, entry.tcp);
+        let access = std::mem::take(&mut entry.access);
+        let started = Instant::now();
+        // The handler's thread holds `fd` open: it closes it only in `give_back`, under the
+        // lock held here.
+        let moved = Stream::duplicate(fd, tcp).and_then(|mut copy| {
+            self.registry.deregister(&mut mio::unix::SourceFd(&fd))?;
+            self.registry.register(
+                &mut copy,
+                Token(self.first_conn + token),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(copy)
+        });
+        let timeout = self
+            .running
+            .as_ref()
+            .map(|r| r.timeout())
+            .unwrap_or_default();
+        match (moved, self.slots.get_mut(token).and_then(Option::as_mut)) {
+            (Ok(copy), Some(slot)) => {
+                slot.stream = Some(copy);
+                log::warn!("request timeout: answering 504 for {what}; the handler runs on");
+                let response = self.pool.app.error_response(HttpError::new(
+                    504,
+                    format!(
+                        "The request took longer than {:.3} s",
+                        timeout.as_secs_f64()
+                    ),
+                ));
+                self.pool.metrics.timed_out();
+                let access = self.pool.access.is_some().then_some(&access);
+                self.answer_with(token, fcgi_id, access, started, response);
+                self.idle_returned = true;
+                self.pump(token);
+            }
+            (Err(err), _) => {
+                log::error!("request timeout: cannot answer 504 for {what}: {err}");
+                self.close(token, None);
+            }
+            (Ok(_), None) => {}
+        }
+        if let Some(entry) = self.running.as_mut().and_then(|r| r.entry_mut(index)) {
+            entry.access = access;
+        }
+        if self.running.as_mut().is_some_and(|r| r.replace(index)) {
+            self.handlers_free += 1;
+            self.spawn_threads += 1;
+        }
+    }
+}
