@@ -4,7 +4,8 @@
 //! state, timers, signals and shutdown, `connections` and `slot` its side of each connection
 //! (accepting, reading, deadlines), `spool` the memory budget for bodies and the files they
 //! spill to, `worker` one request's run, `respond` the framing of answers, `fdlimit` the
-//! process's limits.
+//! process's limits, `upgrade` and `announce` the zero-downtime upgrade (SIGUSR2: a new copy
+//! of the binary takes the listening sockets over), the pid file and sd_notify.
 //!
 //! The model: `--workers` + 1 threads take turns; one (the leader) waits for socket events
 //! and handles them, and when that completes a request it runs the handler itself and takes
@@ -15,6 +16,7 @@
 //! listen backlog), bodies in memory (past the budget they spill to disk), answers waiting
 //! for slow readers (past the budget the handler's thread writes them itself).
 
+mod announce;
 pub mod conn;
 mod connections;
 mod event;
@@ -29,6 +31,7 @@ mod signals;
 mod slot;
 mod spool;
 mod threads;
+mod upgrade;
 pub mod worker;
 
 pub use listen::inherited_listener_present;

@@ -20,6 +20,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::app::App;
 
+use super::announce::{self, Handover};
 use super::conn::{ConnLimits, Phase};
 use super::fdlimit;
 use super::listen::{self, Listener};
@@ -29,11 +30,12 @@ use super::signals::Signals;
 use super::slot::{Slot, Timers};
 use super::spool::Budget;
 use super::threads;
+use super::upgrade::{Exe, READY_TOKEN, Upgrade};
 use super::worker::{self, Job, Pool};
 
 const WAKER: Token = Token(0);
 const SIGNALS: Token = Token(1);
-const FIRST_LISTENER: usize = 2;
+const FIRST_LISTENER: usize = 3;
 /// The longest pause in accepting after accept() failed (EMFILE and the like) with no idle
 /// connection to close; accepting resumes as soon as a connection closes.
 pub(super) const ACCEPT_RETRY: Duration = Duration::from_secs(1);
@@ -47,29 +49,48 @@ pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 /// Serves FastCGI until SIGTERM or SIGINT; exit status 0 after a clean drain, 1 when the
 /// shutdown timeout cut requests off.
 pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
+    let exe = Exe::record();
+    let handover = Handover::take();
     let nofile = fdlimit::raise_nofile_limit();
     fdlimit::return_large_buffers();
     let handlers = options.worker_count();
-    match open_listeners(options)
+    let started = open_listeners(options, handover.as_ref())
         .and_then(|listeners| Server::new(app, options, max_body, listeners, nofile.ok()))
-    {
-        Ok((server, poll)) => match threads::run(server, poll, handlers) {
-            Ok(true) => std::process::ExitCode::SUCCESS,
-            Ok(false) => std::process::ExitCode::FAILURE,
-            Err(err) => {
-                log::error!("fastcgi server failed: {err}");
-                std::process::ExitCode::FAILURE
-            }
-        },
+        .and_then(|(mut server, poll)| {
+            server.exe = exe;
+            let pid_file = announce::announce(options, &mut server.listeners, handover)?;
+            Ok((server, poll, pid_file))
+        });
+    let (server, poll, pid_file) = match started {
+        Ok(started) => started,
         Err(err) => {
             log::error!("fastcgi server cannot start: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = threads::run(server, poll, handlers);
+    if let Some(pid_file) = pid_file {
+        pid_file.remove_if_ours();
+    }
+    match outcome {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(err) => {
+            log::error!("fastcgi server failed: {err}");
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-fn open_listeners(options: &FastcgiOptions) -> io::Result<Vec<Listener>> {
-    let listeners = if options.listen.is_empty() {
+/// The sockets an upgrading old process handed over (whatever `--listen` says: they are
+/// its), else `--listen`'s, else inherited ones.
+fn open_listeners(
+    options: &FastcgiOptions,
+    handover: Option<&Handover>,
+) -> io::Result<Vec<Listener>> {
+    let listeners = if let Some(handover) = handover {
+        listen::take(handover.fds.clone())?
+    } else if options.listen.is_empty() {
         listen::inherited()?
     } else {
         let bound: io::Result<Vec<Listener>> = options
@@ -133,6 +154,14 @@ pub(super) struct Server {
     /// Connections that had their turn with bytes still waiting: driven again next round.
     pub(super) again: Vec<usize>,
     pub(super) buf: Vec<u8>,
+    /// How to start this program again (SIGUSR2).
+    pub(super) exe: Exe,
+    /// An upgrade under way.
+    pub(super) upgrade: Option<Upgrade>,
+    /// New processes of failed upgrades, to reap.
+    pub(super) reap: Vec<std::process::Child>,
+    /// The listeners went to a new process: they stay open there.
+    pub(super) handed_over: bool,
 }
 
 /// A shutdown under way.
@@ -232,6 +261,10 @@ impl Server {
             shutdown: None,
             again: Vec::new(),
             buf: vec![0; 64 * 1024],
+            exe: Exe::record(),
+            upgrade: None,
+            reap: Vec::new(),
+            handed_over: false,
         };
         Ok((server, poll))
     }
@@ -259,6 +292,7 @@ impl Server {
             match event.token() {
                 WAKER => {}
                 SIGNALS => self.on_signal(),
+                READY_TOKEN => self.on_upgrade_ready(),
                 Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
                 Token(t) => self.pump(t - self.first_conn),
             }
@@ -271,6 +305,9 @@ impl Server {
             self.pump(index);
         }
         self.tick();
+        if self.upgrade_pending() {
+            self.check_upgrade();
+        }
         let Some(shutdown) = self.shutdown else {
             return;
         };
@@ -278,7 +315,11 @@ impl Server {
             self.end_grace();
         }
         if self.live == 0 {
-            log::info!("fastcgi: stopped");
+            if self.handed_over {
+                log::info!("fastcgi: stopped; the new process serves");
+            } else {
+                log::info!("fastcgi: stopped");
+            }
             self.stop(Ok(true));
         } else if Instant::now() >= shutdown.deadline {
             log::error!(

@@ -60,6 +60,7 @@ impl Server {
             self.reopen_logs();
         }
         if self.signals.upgrade.swap(false, Ordering::AcqRel) {
+            // In `upgrade`.
             self.upgrade();
         }
         if self.signals.stop.swap(false, Ordering::AcqRel) {
@@ -70,11 +71,6 @@ impl Server {
     /// SIGUSR1: reopen the log files, as logrotate expects.
     fn reopen_logs(&mut self) {
         log::info!("fastcgi: SIGUSR1: no log file to reopen");
-    }
-
-    /// SIGUSR2: start a new copy of the binary on the same listeners, then drain.
-    fn upgrade(&mut self) {
-        log::warn!("fastcgi: SIGUSR2: upgrading is not supported yet; ignored");
     }
 
     /// SIGTERM/SIGINT: stop accepting, finish what was received, then stop.
