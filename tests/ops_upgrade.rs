@@ -481,3 +481,46 @@ impl Fleet {
         }
     }
 }
+
+#[test]
+fn a_socket_activated_app_hands_systemds_socket_over() {
+    let prefix = Prefix::new("upgrade-activated");
+    let bin = prefix.install_binary(&App::Seed.binary(), "pycnic");
+    let socket = prefix.join("pycnic.sock");
+    // conf/systemd/pycnic.socket + pycnic.service; the pid file is the unit's, under the
+    // runtime directory the harness gives it.
+    let pycnic = start_socket_activated(&prefix, &bin, &socket);
+    let fleet = Fleet::new(prefix.join("run/pycnic/pycnic.pid"), &bin);
+    let port = free_port(localhost());
+    let site = prefix.render(
+        &conf("nginx/pycnic-unix.conf"),
+        "site.conf",
+        &[("SOCKET", text(&socket)), ("PORT", &port.to_string())],
+    );
+    let nginx = start_nginx(&prefix, &site, port);
+    let addr: SocketAddr = (localhost(), port).into();
+    // The first connection starts the app.
+    assert_eq!(
+        send(addr, &Req::get("/login")).status,
+        200,
+        "{}",
+        prefix.logs()
+    );
+    assert_eq!(fleet.wait_pid(&prefix), pycnic.pid(), "the unit's pid file");
+    for _ in 0..2 {
+        let (_, new) = fleet.upgrade(&prefix);
+        let fd3 = fs::read_link(format!("/proc/{new}/fd/3")).unwrap();
+        assert!(
+            fd3.to_string_lossy().starts_with("socket:"),
+            "the new process has systemd's socket on fd 3: {fd3:?}"
+        );
+        assert_eq!(
+            send(addr, &Req::get("/login")).status,
+            200,
+            "{}",
+            prefix.logs()
+        );
+    }
+    assert!(socket.exists(), "systemd's socket file stays");
+    drop((nginx, pycnic, fleet));
+}
