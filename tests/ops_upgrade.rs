@@ -524,3 +524,37 @@ fn a_socket_activated_app_hands_systemds_socket_over() {
     assert!(socket.exists(), "systemd's socket file stays");
     drop((nginx, pycnic, fleet));
 }
+
+#[test]
+fn sigterm_during_an_upgrade_stops_the_new_process_too() {
+    let setup = start("upgrade-cancel", App::Seed, Link::TcpKeepalive);
+    let old = setup.fleet.wait_pid(&setup.prefix);
+    replace_binary(&setup.bin, |to| {
+        fs::write(to, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    });
+    // SAFETY: signals to the pycnic process this test started.
+    unsafe { libc::kill(old, libc::SIGUSR2) };
+    wait_log(&setup.prefix, &setup.log, "SIGUSR2: upgrading: started");
+    let log = fs::read_to_string(&setup.log).unwrap();
+    let new: i32 = log
+        .split_once(" as pid ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no new pid in {log}"));
+    // SAFETY: as above.
+    unsafe { libc::kill(old, libc::SIGTERM) };
+    let deadline = Instant::now() + UPGRADE_WITHIN;
+    while running(old) || running(new) {
+        assert!(
+            Instant::now() < deadline,
+            "old {old} or new {new} still runs\n{}",
+            setup.prefix.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = fs::read_to_string(&setup.log).unwrap();
+    assert!(
+        log.contains(&format!("killed the new process {new}")),
+        "{log}"
+    );
+}

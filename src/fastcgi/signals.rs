@@ -78,6 +78,7 @@ impl Server {
         if self.shutdown.is_some() {
             return;
         }
+        self.cancel_upgrade();
         // Connections the kernel completed already carry requests the web server considers
         // sent: take them in before closing the listeners.
         self.accept_retry_at = None;

@@ -146,6 +146,7 @@ impl Server {
             return;
         }
         let path = self.exe.path.display().to_string();
+        let began = Instant::now();
         let started = match spawn(&self.exe, &listener_fds(&self.listeners)) {
             Ok((child, mut ready)) => {
                 match self
@@ -164,9 +165,10 @@ impl Server {
         match started {
             Ok((child, ready)) => {
                 log::info!(
-                    "fastcgi: SIGUSR2: upgrading: started {path} as pid {}; this process \
-                     (pid {}) serves until it does",
+                    "fastcgi: SIGUSR2: upgrading: started {path} as pid {} (in {:?}); this \
+                     process (pid {}) serves until it does",
                     child.id(),
+                    began.elapsed(),
                     std::process::id()
                 );
                 self.upgrade = Some(Upgrade {
@@ -216,6 +218,19 @@ impl Server {
             Ok(None) => true,
             Err(_) => false,
         });
+    }
+
+    /// SIGTERM during an upgrade: the new process is killed, so that a stop stops everything.
+    pub(super) fn cancel_upgrade(&mut self) {
+        let Some(mut upgrade) = self.upgrade.take() else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut upgrade.ready);
+        log::warn!(
+            "fastcgi: shutting down during an upgrade: killed the new process {}",
+            upgrade.child.id()
+        );
+        self.reap.push(kill(upgrade.child));
     }
 
     /// Whether the timers have an upgrade to watch or a child to reap.
