@@ -147,7 +147,7 @@ enum Link {
     UnixNoKeepalive,
 }
 
-fn start(tag: &str, app: App, link: Link) -> Setup {
+fn start(tag: &str, app: App, link: Link, extra: &[&str]) -> Setup {
     let prefix = Prefix::new(tag);
     let bin = prefix.install_binary(&app.binary(), "pycnic");
     let pid_file = prefix.join("var/pycnic.pid");
@@ -195,6 +195,7 @@ fn start(tag: &str, app: App, link: Link) -> Setup {
     if link == Link::UnixNoKeepalive {
         args.extend(["--socket-mode", "660", "--socket-group", &group]);
     }
+    args.extend(extra);
     let command = app_command(&bin, &args);
     let fleet = Fleet::new(pid_file, &bin);
     let pycnic = Proc::start("pycnic", command, &log);
@@ -250,7 +251,7 @@ fn parse_wrk(output: &str) -> WrkCounts {
 
 fn five_upgrades_under_wrk(link: Link, tag: &str) {
     require("wrk");
-    let setup = start(tag, App::Showcase, link);
+    let setup = start(tag, App::Showcase, link, &[]);
     assert_eq!(setup.status("/slow?ms=5"), 200, "{}", setup.prefix.logs());
     let url = format!("http://{}/slow?ms=5", setup.addr);
     let wrk_out = setup.prefix.join("wrk.out");
@@ -326,7 +327,7 @@ fn replace_binary(bin: &Path, with: impl FnOnce(&Path)) {
 
 #[test]
 fn a_replaced_binary_serves_after_sigusr2() {
-    let setup = start("upgrade-replaced", App::Seed, Link::TcpKeepalive);
+    let setup = start("upgrade-replaced", App::Seed, Link::TcpKeepalive, &[]);
     assert_eq!(setup.status("/login"), 200, "{}", setup.prefix.logs());
     assert_eq!(setup.status("/text"), 404, "the seed has no /text");
     replace_binary(&setup.bin, |to| {
@@ -340,7 +341,7 @@ fn a_replaced_binary_serves_after_sigusr2() {
 
 #[test]
 fn a_failing_upgrade_leaves_the_old_process_serving() {
-    let setup = start("upgrade-failing", App::Seed, Link::TcpKeepalive);
+    let setup = start("upgrade-failing", App::Seed, Link::TcpKeepalive, &[]);
     let before = setup.fleet.wait_pid(&setup.prefix);
     let pid_text = fs::read_to_string(&setup.fleet.pid_file).unwrap();
     replace_binary(&setup.bin, |to| {
@@ -527,7 +528,7 @@ fn a_socket_activated_app_hands_systemds_socket_over() {
 
 #[test]
 fn sigterm_during_an_upgrade_stops_the_new_process_too() {
-    let setup = start("upgrade-cancel", App::Seed, Link::TcpKeepalive);
+    let setup = start("upgrade-cancel", App::Seed, Link::TcpKeepalive, &[]);
     let old = setup.fleet.wait_pid(&setup.prefix);
     replace_binary(&setup.bin, |to| {
         fs::write(to, "#!/bin/sh\nexec sleep 30\n").unwrap();
@@ -557,4 +558,38 @@ fn sigterm_during_an_upgrade_stops_the_new_process_too() {
         log.contains(&format!("killed the new process {new}")),
         "{log}"
     );
+}
+
+#[test]
+fn a_new_process_that_never_serves_is_killed_at_the_upgrade_timeout() {
+    let setup = start(
+        "upgrade-timeout",
+        App::Seed,
+        Link::TcpKeepalive,
+        &["--upgrade-timeout", "1"],
+    );
+    let old = setup.fleet.wait_pid(&setup.prefix);
+    let pid_text = fs::read_to_string(&setup.fleet.pid_file).unwrap();
+    replace_binary(&setup.bin, |to| {
+        fs::write(to, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    });
+    // SAFETY: a signal to the pycnic process this test started.
+    unsafe { libc::kill(old, libc::SIGUSR2) };
+    wait_log(&setup.prefix, &setup.log, "SIGUSR2: upgrading: started");
+    let log = fs::read_to_string(&setup.log).unwrap();
+    let new: i32 = log
+        .split_once(" as pid ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no new pid in {log}"));
+    wait_log(&setup.prefix, &setup.log, "is not serving within 1s");
+    wait_log(&setup.prefix, &setup.log, "the failed upgrade's process");
+    assert!(!running(new), "the new process was killed");
+    assert!(running(old), "the old process runs on");
+    assert_eq!(
+        fs::read_to_string(&setup.fleet.pid_file).unwrap(),
+        pid_text,
+        "the pid file is unchanged"
+    );
+    assert_eq!(setup.status("/login"), 200, "the old process serves");
 }

@@ -273,6 +273,12 @@ pub struct FastcgiOptions {
           value_parser = parse_seconds)]
     pub shutdown_timeout: Duration,
 
+    /// Seconds the new process of an upgrade (SIGUSR2) may take to serve; past them it is
+    /// killed and the old process serves on.
+    #[arg(long, env = "PYCNIC_UPGRADE_TIMEOUT", value_name = "SECONDS", default_value = "30",
+          value_parser = parse_seconds)]
+    pub upgrade_timeout: Duration,
+
     /// Write the server's pid to this file once it serves (atomically: a temporary file
     /// renamed over it); removed at exit if it still names this process. After an upgrade
     /// (SIGUSR2) it names the new process.

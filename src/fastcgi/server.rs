@@ -119,6 +119,7 @@ pub(super) struct Settings {
     pub(super) timers: Timers,
     pub(super) queue_wait: Duration,
     pub(super) shutdown_timeout: Duration,
+    pub(super) upgrade_timeout: Duration,
     pub(super) allowed: Vec<IpAddr>,
     pub(super) sweep_every: Duration,
 }
@@ -226,6 +227,7 @@ impl Server {
             },
             queue_wait: options.queue_wait,
             shutdown_timeout: options.shutdown_timeout,
+            upgrade_timeout: options.upgrade_timeout,
             allowed: options.allowed_peers(),
             sweep_every: (options.queue_wait.min(options.header_timeout) / 4)
                 .clamp(Duration::from_millis(10), Duration::from_millis(250)),

@@ -17,7 +17,7 @@
 //!
 //! The old process never blocks on the new one: the pipe is on the poller. A byte on it means
 //! serving; end of file before that means the new process died (its exit status is logged
-//! when it is reaped); no byte within [`UPGRADE_WITHIN`] means it hangs, and it is killed.
+//! when it is reaped); no byte within `--upgrade-timeout` (30 s) means it hangs, and it is killed.
 //! In every failure the old process keeps serving and logs an ERROR; a SIGUSR2 while an
 //! upgrade is under way is ignored with a log line. A failed child is reaped on the next
 //! timer ticks; a successful one outlives the old process and is re-parented.
@@ -31,7 +31,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::{Interest, Token};
 
@@ -44,8 +44,6 @@ pub const FDS_VAR: &str = "PYCNIC_UPGRADE_FDS";
 pub const READY_VAR: &str = "PYCNIC_UPGRADE_READY";
 /// The pid of the process that handed the sockets over (the new one's parent).
 pub const PARENT_VAR: &str = "PYCNIC_UPGRADE_PARENT";
-/// How long the new process may take to serve before the upgrade is given up.
-pub const UPGRADE_WITHIN: Duration = Duration::from_secs(30);
 /// The poller's token for the pipe.
 pub(super) const READY_TOKEN: Token = Token(2);
 
@@ -174,7 +172,7 @@ impl Server {
                 self.upgrade = Some(Upgrade {
                     child,
                     ready,
-                    deadline: Instant::now() + UPGRADE_WITHIN,
+                    deadline: Instant::now() + self.settings.upgrade_timeout,
                 });
             }
             Err(err) => {
@@ -205,7 +203,10 @@ impl Server {
             .as_ref()
             .is_some_and(|u| Instant::now() >= u.deadline)
         {
-            self.upgrade_failed(&format!("is not serving within {UPGRADE_WITHIN:?}; killed"));
+            let within = self.settings.upgrade_timeout;
+            self.upgrade_failed(&format!(
+                "is not serving within {within:?} (--upgrade-timeout); killed"
+            ));
         }
         self.reap.retain_mut(|child| match child.try_wait() {
             Ok(Some(status)) => {
