@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
         Without a command it picks its mode: one-shot CGI when GATEWAY_INTERFACE is set \
         (a web server ran it as a CGI program); a FastCGI server when it was handed a \
         listening socket on fd 0 (spawn-fcgi, mod_fcgid, lighttpd) or by systemd \
-        (LISTEN_FDS); otherwise usage, exit status 2."
+        (LISTEN_FDS) or by the pycnic it replaces (SIGUSR2); otherwise usage, exit status 2."
 )]
 struct Cli {
     /// Largest request body accepted, in bytes (suffixes k, M, G: powers of 1024); larger
