@@ -400,12 +400,19 @@ fn a_socket_on_fd_0_is_handed_over() {
     let nginx = start_nginx(&prefix, &site, port);
     let addr: SocketAddr = (localhost(), port).into();
     assert_eq!(send(addr, &Req::get("/login")).status, 200);
+    let socket_inode = fs::read_link(format!("/proc/{first}/fd/0")).unwrap();
     let (old, new) = fleet.upgrade(&prefix);
     assert_eq!(old, first);
     let fd0 = fs::read_link(format!("/proc/{new}/fd/0")).unwrap();
-    assert!(
-        fd0.to_string_lossy().starts_with("socket:"),
-        "the new process has the socket on fd 0: {fd0:?}"
+    assert_eq!(fd0, socket_inode, "the new process has the socket on fd 0");
+    let held: Vec<PathBuf> = fs::read_dir(format!("/proc/{new}/fd"))
+        .unwrap()
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .collect();
+    assert_eq!(
+        held.iter().filter(|fd| **fd == socket_inode).count(),
+        1,
+        "and nowhere else: {held:?}"
     );
     assert_eq!(
         send(addr, &Req::get("/login")).status,
@@ -508,12 +515,19 @@ fn a_socket_activated_app_hands_systemds_socket_over() {
         prefix.logs()
     );
     assert_eq!(fleet.wait_pid(&prefix), pycnic.pid(), "the unit's pid file");
+    // systemd's socket, as the first process holds it on fd 3.
+    let socket_inode = fs::read_link(format!("/proc/{}/fd/3", pycnic.pid())).unwrap();
+    assert!(socket_inode.to_string_lossy().starts_with("socket:"));
     for _ in 0..2 {
         let (_, new) = fleet.upgrade(&prefix);
-        let fd3 = fs::read_link(format!("/proc/{new}/fd/3")).unwrap();
-        assert!(
-            fd3.to_string_lossy().starts_with("socket:"),
-            "the new process has systemd's socket on fd 3: {fd3:?}"
+        let held: Vec<PathBuf> = fs::read_dir(format!("/proc/{new}/fd"))
+            .unwrap()
+            .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+            .collect();
+        assert_eq!(
+            held.iter().filter(|fd| **fd == socket_inode).count(),
+            1,
+            "the new process holds systemd's socket {socket_inode:?} once: {held:?}"
         );
         assert_eq!(
             send(addr, &Req::get("/login")).status,

@@ -6,14 +6,17 @@
 //! and drains exactly as on SIGTERM, and exits 0. The kernel's listen queue is shared by
 //! both processes meanwhile, so no connection is refused; nothing is ever unlinked or rebound.
 //!
-//! How the sockets and the pipe cross `exec`: they keep their descriptor numbers, and only
-//! the child's copies lose FD_CLOEXEC (cleared between fork and exec), so no other process the
-//! app starts inherits them. Three variables name them: [`FDS_VAR`] the listeners (`0` for
-//! a socket on fd 0 as spawn-fcgi and mod_fcgid pass it, `3` for systemd's), [`READY_VAR`]
-//! the write end of the pipe, and [`PARENT_VAR`] the old process's pid, which the new one
-//! checks against its parent so that a process the app starts later never takes them for its
-//! own. systemd's LISTEN_FDS cannot be reused: its LISTEN_PID must name the child, which only
-//! exists after the fork.
+//! How the sockets and the pipe cross `exec`: the child inherits duplicates without
+//! FD_CLOEXEC, which the old process closes as soon as the child is started (a socket on fd 0,
+//! as spawn-fcgi and mod_fcgid pass it, becomes the child's fd 0 again). Three variables name
+//! them: [`FDS_VAR`] the listeners, [`READY_VAR`] the write end of the pipe, and
+//! [`PARENT_VAR`] the old process's pid, which the new one checks against its parent so that
+//! a process the app starts later never takes them for its own. systemd's LISTEN_FDS cannot
+//! be reused: its LISTEN_PID must name the child, which only exists once it is started. With
+//! nothing to run between fork and exec, std starts the child with posix_spawn (vfork-like,
+//! its cost independent of this process's size), on the leader, under the server's lock.
+//! A process a handler starts during that moment (well under a millisecond) would inherit
+//! the duplicates too.
 //!
 //! The old process never blocks on the new one: the pipe is on the poller. A byte on it means
 //! serving; end of file before that means the new process died (its exit status is logged
@@ -27,10 +30,10 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use mio::{Interest, Token};
@@ -92,41 +95,55 @@ fn listener_fds(listeners: &[Listener]) -> Vec<RawFd> {
         .collect()
 }
 
-/// Starts the new process with the listeners and the pipe's write end (theirs alone lose
-/// FD_CLOEXEC, in the child), and the systemd variables meant for this process removed.
-fn spawn(exe: &Exe, fds: &[RawFd]) -> io::Result<(Child, mio::unix::pipe::Receiver)> {
+/// A duplicate of `fd` that a child inherits (no FD_CLOEXEC), numbered 3 or more.
+fn inheritable(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD on a descriptor this process owns returns a new one, which we own.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD, 3) };
+    if dup == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` was just opened and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
+/// Starts the new process with the listeners and the pipe's write end, and the systemd
+/// variables meant for this process removed. The child gets duplicates without FD_CLOEXEC,
+/// closed here as soon as it is started (a socket on fd 0 goes to its fd 0, as its standard
+/// input); with no code to run between fork and exec, std starts it with posix_spawn, which
+/// costs the same whatever this process's size (a fork copies its page tables).
+fn spawn(exe: &Exe, listeners: &[RawFd]) -> io::Result<(Child, mio::unix::pipe::Receiver)> {
     let (sender, receiver) = mio::unix::pipe::new()?;
-    let ready = sender.as_raw_fd();
-    let list: Vec<String> = fds.iter().map(RawFd::to_string).collect();
+    let ready = inheritable(sender.as_raw_fd())?;
+    let mut passed = Vec::with_capacity(listeners.len());
+    let mut names = Vec::with_capacity(listeners.len());
     let mut command = Command::new(&exe.path);
+    for &fd in listeners {
+        if fd == 0 {
+            // SAFETY: fd 0 is a listener this process holds open for the whole call.
+            let stdin = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+            command.stdin(Stdio::from(stdin));
+            names.push("0".to_string());
+        } else {
+            let dup = inheritable(fd)?;
+            names.push(dup.as_raw_fd().to_string());
+            passed.push(dup);
+        }
+    }
     if let Some(arg0) = exe.args.first() {
         command.arg0(arg0);
     }
     command
         .args(exe.args.iter().skip(1))
-        .env(FDS_VAR, list.join(","))
-        .env(READY_VAR, ready.to_string())
+        .env(FDS_VAR, names.join(","))
+        .env(READY_VAR, ready.as_raw_fd().to_string())
         .env(PARENT_VAR, std::process::id().to_string())
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_FDNAMES");
-    let keep: Vec<RawFd> = fds.iter().copied().chain([ready]).collect();
-    // SAFETY: the closure runs in the child between fork and exec and only calls fcntl,
-    // which is async-signal-safe, on descriptors this process owns; it allocates nothing.
-    unsafe {
-        command.pre_exec(move || {
-            for &fd in &keep {
-                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let child = command.spawn()?;
+    let child = command.spawn();
     // Only the child holds the write end now: its exit is end of file on the pipe.
-    drop(sender);
-    Ok((child, receiver))
+    drop((passed, ready, sender));
+    Ok((child?, receiver))
 }
 
 impl Server {
