@@ -1,9 +1,10 @@
-//! Signals and what they ask of the server: SIGTERM and SIGINT drain and stop, SIGUSR1 reopens
-//! the log files (logrotate), SIGUSR2 upgrades to a new copy of the binary without refusing a
-//! connection (`upgrade`). A handler sets the signal's flag and writes a byte into a socket
-//! pair the poller watches (the self-pipe trick, done by signal-hook in an async-signal-safe
-//! way); the leader reads the flags under the server's lock. SIGPIPE is already ignored by the
-//! Rust runtime, so a write to a closed connection is an EPIPE error, never a dead process.
+//! Signals and what they ask of the server: SIGTERM and SIGINT drain and stop, SIGUSR1
+//! reopens the log files (logrotate), SIGUSR2 upgrades to a new copy of the binary without
+//! refusing a connection. A handler sets the signal's flag and writes a byte into a socket
+//! pair the poller watches (the self-pipe trick, done by signal-hook in an
+//! async-signal-safe way); the leader reads the flags under the server's lock. SIGPIPE is
+//! already ignored by the Rust runtime, so a write to a closed connection is an EPIPE error,
+//! never a dead process.
 
 use std::io::{self, Read};
 use std::sync::Arc;
