@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
         Without a command it picks its mode: one-shot CGI when GATEWAY_INTERFACE is set \
         (a web server ran it as a CGI program); a FastCGI server when it was handed a \
         listening socket on fd 0 (spawn-fcgi, mod_fcgid, lighttpd) or by systemd \
-        (LISTEN_FDS); otherwise usage, exit status 2."
+        (LISTEN_FDS) or by the pycnic it replaces (SIGUSR2); otherwise usage, exit status 2."
 )]
 struct Cli {
     /// Largest request body accepted, in bytes (suffixes k, M, G: powers of 1024); larger
@@ -41,7 +41,7 @@ enum Command {
     /// Answer one CGI request: environment and stdin in, response on stdout.
     Cgi,
     /// Serve FastCGI (Responder role) to nginx, Apache or lighttpd.
-    Fastcgi(crate::fastcgi::FastcgiOptions),
+    Fastcgi(Box<crate::fastcgi::FastcgiOptions>),
     /// Print the route table: Route, Method, Class (as Pycnic's `pycnic routes`).
     Routes,
     /// Run one request through the CGI gateway and print the raw CGI response.
@@ -173,7 +173,7 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
         }
         Some(Command::Fastcgi(options)) => {
             init_logging("info");
-            serve_fastcgi(app, options, cli.max_body, version)
+            serve_fastcgi(app, *options, cli.max_body, version)
         }
         Some(Command::Routes) => print_routes(&app),
         Some(Command::Request(args)) => {

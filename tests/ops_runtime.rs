@@ -378,12 +378,12 @@ fn access_log_lines_carry_the_request_s_fields_and_nginx_s_request_id() {
 
 #[test]
 fn access_log_off_writes_no_file() {
-    let deployment = deploy("ops-access-off", &["--access-log", "off"], Some("run"));
+    let deployment = deploy("ops-access-off", &["--access-log", "off"], Some("cwd"));
     deployment.check(|addr| {
         for _ in 0..3 {
             assert_eq!(send(addr, &Req::get("/text")).status, 200);
         }
-        let dir = deployment.prefix.join("run");
+        let dir = deployment.prefix.join("cwd");
         let files: Vec<_> = fs::read_dir(&dir).unwrap().flatten().collect();
         assert!(files.is_empty(), "nothing written: {files:?}");
         assert!(!read(&deployment.prefix.join(LOG)).contains("GET /text"));

@@ -1,6 +1,7 @@
 //! Listening sockets: `--listen` addresses (TCP, or unix sockets with a stale file replaced
 //! and a live one left alone), the socket a web server passes on fd 0
-//! (FCGI_LISTENSOCK_FILENO, spec §2.2), and systemd socket activation (LISTEN_FDS, fd 3 on).
+//! (FCGI_LISTENSOCK_FILENO, spec §2.2), systemd socket activation (LISTEN_FDS, fd 3 on), and
+//! the sockets an upgrading pycnic hands its new copy (`upgrade`).
 //! Also the accepted stream, one type for both families.
 
 use std::io::{self, Read, Write};
@@ -335,9 +336,30 @@ fn systemd_fds() -> Vec<RawFd> {
     }
 }
 
-/// Whether a web server, spawn-fcgi or systemd handed us a listening socket.
+/// Whether a web server, spawn-fcgi, systemd or an upgrading pycnic (SIGUSR2) handed us a
+/// listening socket.
 pub fn inherited_listener_present() -> bool {
-    systemd_fds().into_iter().any(is_listening_socket) || is_listening_socket(LISTENSOCK_FILENO)
+    upgrade_fds().into_iter().any(is_listening_socket)
+        || systemd_fds().into_iter().any(is_listening_socket)
+        || is_listening_socket(LISTENSOCK_FILENO)
+}
+
+/// The listeners an upgrading pycnic named (see `upgrade`), if it is our parent (a process
+/// the app starts later inherits the variables, not the parent).
+pub(super) fn upgrade_fds() -> Vec<RawFd> {
+    let parent = std::env::var(super::upgrade::PARENT_VAR)
+        .ok()
+        .and_then(|pid| pid.trim().parse::<libc::pid_t>().ok());
+    // SAFETY: getppid has no preconditions.
+    if parent != Some(unsafe { libc::getppid() }) {
+        return Vec::new();
+    }
+    std::env::var(super::upgrade::FDS_VAR)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|fd| fd.trim().parse().ok())
+        .filter(|fd| *fd >= 0)
+        .collect()
 }
 
 /// Takes the inherited listening sockets: systemd's if any, else fd 0.
@@ -348,6 +370,12 @@ pub fn inherited() -> io::Result<Vec<Listener>> {
     } else {
         systemd
     };
+    take(fds)
+}
+
+/// Takes the listening sockets at these descriptors (a unix socket's file is left alone at
+/// exit); descriptors that are not listening sockets are skipped with a warning.
+pub fn take(fds: Vec<RawFd>) -> io::Result<Vec<Listener>> {
     let mut listeners = Vec::new();
     for fd in fds {
         if !is_listening_socket(fd) {

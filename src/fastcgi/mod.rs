@@ -6,7 +6,8 @@
 //! spill to, `worker` one request's run, `respond` the framing of answers, `metrics` and `status`
 //! the counters and the status and ping pages, `fdlimit` the process's limits; `running` and
 //! `timeout` the handlers running now (`--slow-log`, `--request-timeout`), `access` the access
-//! log (`--access-log`).
+//! log (`--access-log`); `upgrade` and `announce` the zero-downtime upgrade (SIGUSR2: a new
+//! copy of the binary takes the listening sockets over), the pid file and sd_notify.
 //!
 //! The model: `--workers` + 1 threads take turns; one (the leader) waits for socket events
 //! and handles them, and when that completes a request it runs the handler itself and takes
@@ -18,6 +19,7 @@
 //! for slow readers (past the budget the handler's thread writes them itself).
 
 mod access;
+mod announce;
 pub mod conn;
 mod connections;
 mod event;
@@ -36,6 +38,7 @@ mod spool;
 mod status;
 mod threads;
 mod timeout;
+mod upgrade;
 pub mod worker;
 
 pub use listen::inherited_listener_present;

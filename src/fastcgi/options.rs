@@ -300,6 +300,18 @@ pub struct FastcgiOptions {
     )]
     pub access_log: String,
 
+    /// Seconds the new process of an upgrade (SIGUSR2) may take to serve; past them it is
+    /// killed and the old process serves on.
+    #[arg(long, env = "PYCNIC_UPGRADE_TIMEOUT", value_name = "SECONDS", default_value = "30",
+          value_parser = parse_seconds)]
+    pub upgrade_timeout: Duration,
+
+    /// Write the server's pid to this file once it serves (atomically: a temporary file
+    /// renamed over it); removed at exit if it still names this process. After an upgrade
+    /// (SIGUSR2) it names the new process.
+    #[arg(long, env = "PYCNIC_PID_FILE", value_name = "PATH")]
+    pub pid_file: Option<std::path::PathBuf>,
+
     /// Web-server addresses allowed to connect, comma-separated (IPv4, IPv6; v4-mapped IPv6
     /// matches its IPv4). Empty: any. Unix-socket peers are always allowed.
     #[arg(long, env = "FCGI_WEB_SERVER_ADDRS", value_name = "ADDRS")]

@@ -21,6 +21,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use crate::app::App;
 
 use super::access::AccessLog;
+use super::announce::{self, Handover};
 use super::conn::{ConnLimits, Phase};
 use super::fdlimit;
 use super::listen::{self, Listener};
@@ -32,11 +33,12 @@ use super::signals::Signals;
 use super::slot::{Slot, Timers};
 use super::spool::Budget;
 use super::threads;
+use super::upgrade::{Exe, READY_TOKEN, Upgrade};
 use super::worker::{self, Job, Pool};
 
 const WAKER: Token = Token(0);
 const SIGNALS: Token = Token(1);
-const FIRST_LISTENER: usize = 2;
+const FIRST_LISTENER: usize = 3;
 /// The longest pause in accepting after accept() failed (EMFILE and the like) with no idle
 /// connection to close; accepting resumes as soon as a connection closes.
 pub(super) const ACCEPT_RETRY: Duration = Duration::from_secs(1);
@@ -50,29 +52,48 @@ pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 /// Serves FastCGI until SIGTERM or SIGINT; exit status 0 after a clean drain, 1 when the
 /// shutdown timeout cut requests off.
 pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
+    let exe = Exe::record();
+    let handover = Handover::take();
     let nofile = fdlimit::raise_nofile_limit();
     fdlimit::return_large_buffers();
     let handlers = options.worker_count();
-    match open_listeners(options)
+    let started = open_listeners(options, handover.as_ref())
         .and_then(|listeners| Server::new(app, options, max_body, listeners, nofile.ok()))
-    {
-        Ok((server, poll)) => match threads::run(server, poll, handlers) {
-            Ok(true) => std::process::ExitCode::SUCCESS,
-            Ok(false) => std::process::ExitCode::FAILURE,
-            Err(err) => {
-                log::error!("fastcgi server failed: {err}");
-                std::process::ExitCode::FAILURE
-            }
-        },
+        .and_then(|(mut server, poll)| {
+            server.exe = exe;
+            let pid_file = announce::announce(options, &mut server.listeners, handover)?;
+            Ok((server, poll, pid_file))
+        });
+    let (server, poll, pid_file) = match started {
+        Ok(started) => started,
         Err(err) => {
             log::error!("fastcgi server cannot start: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = threads::run(server, poll, handlers);
+    if let Some(pid_file) = pid_file {
+        pid_file.remove_if_ours();
+    }
+    match outcome {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(err) => {
+            log::error!("fastcgi server failed: {err}");
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-fn open_listeners(options: &FastcgiOptions) -> io::Result<Vec<Listener>> {
-    let listeners = if options.listen.is_empty() {
+/// The sockets an upgrading old process handed over (whatever `--listen` says: they are
+/// its), else `--listen`'s, else inherited ones.
+fn open_listeners(
+    options: &FastcgiOptions,
+    handover: Option<&Handover>,
+) -> io::Result<Vec<Listener>> {
+    let listeners = if let Some(handover) = handover {
+        listen::take(handover.fds.clone())?
+    } else if options.listen.is_empty() {
         listen::inherited()?
     } else {
         let bound: io::Result<Vec<Listener>> = options
@@ -101,6 +122,7 @@ pub(super) struct Settings {
     pub(super) timers: Timers,
     pub(super) queue_wait: Duration,
     pub(super) shutdown_timeout: Duration,
+    pub(super) upgrade_timeout: Duration,
     pub(super) allowed: Vec<IpAddr>,
     pub(super) sweep_every: Duration,
     /// `--workers`.
@@ -152,6 +174,14 @@ pub(super) struct Server {
     pub(super) spawn_threads: usize,
     /// Threads to end: stuck ones came back, and the pool is one over its size for each.
     pub(super) excess_threads: usize,
+    /// How to start this program again (SIGUSR2).
+    pub(super) exe: Exe,
+    /// An upgrade under way.
+    pub(super) upgrade: Option<Upgrade>,
+    /// New processes of failed upgrades, to reap.
+    pub(super) reap: Vec<std::process::Child>,
+    /// The listeners went to a new process: they stay open there.
+    pub(super) handed_over: bool,
 }
 
 /// A shutdown under way.
@@ -216,6 +246,7 @@ impl Server {
             },
             queue_wait: options.queue_wait,
             shutdown_timeout: options.shutdown_timeout,
+            upgrade_timeout: options.upgrade_timeout,
             allowed: options.allowed_peers(),
             sweep_every: (options.queue_wait.min(options.header_timeout) / 4)
                 .clamp(Duration::from_millis(10), Duration::from_millis(250)),
@@ -278,6 +309,10 @@ impl Server {
             wake_at: Instant::now(),
             spawn_threads: 0,
             excess_threads: 0,
+            exe: Exe::record(),
+            upgrade: None,
+            reap: Vec::new(),
+            handed_over: false,
         };
         Ok((server, poll))
     }
@@ -310,6 +345,7 @@ impl Server {
             match event.token() {
                 WAKER => {}
                 SIGNALS => self.on_signal(),
+                READY_TOKEN => self.on_upgrade_ready(),
                 Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
                 Token(t) => self.on_event(
                     t - self.first_conn,
@@ -325,6 +361,9 @@ impl Server {
             self.pump(index);
         }
         self.tick();
+        if self.upgrade_pending() {
+            self.check_upgrade();
+        }
         let Some(shutdown) = self.shutdown else {
             return;
         };
@@ -332,7 +371,11 @@ impl Server {
             self.end_grace();
         }
         if self.live == 0 {
-            log::info!("fastcgi: stopped");
+            if self.handed_over {
+                log::info!("fastcgi: stopped; the new process serves");
+            } else {
+                log::info!("fastcgi: stopped");
+            }
             self.stop(Ok(true));
         } else if Instant::now() >= shutdown.deadline {
             log::error!(

@@ -60,6 +60,7 @@ impl Server {
             self.reopen_logs();
         }
         if self.signals.upgrade.swap(false, Ordering::AcqRel) {
+            // In `upgrade`.
             self.upgrade();
         }
         if self.signals.stop.swap(false, Ordering::AcqRel) {
@@ -81,16 +82,12 @@ impl Server {
         }
     }
 
-    /// SIGUSR2: start a new copy of the binary on the same listeners, then drain.
-    fn upgrade(&mut self) {
-        log::warn!("fastcgi: SIGUSR2: upgrading is not supported yet; ignored");
-    }
-
     /// SIGTERM/SIGINT: stop accepting, finish what was received, then stop.
     pub(super) fn begin_shutdown(&mut self) {
         if self.shutdown.is_some() {
             return;
         }
+        self.cancel_upgrade();
         // Connections the kernel completed already carry requests the web server considers
         // sent: take them in before closing the listeners.
         self.accept_retry_at = None;

@@ -171,14 +171,27 @@ impl Unit {
         line.split_whitespace().map(str::to_string).collect()
     }
 
-    /// Every `Environment=NAME=value`.
+    /// Every `Environment=NAME=value`. A value under `/run/NAME/` with `RuntimeDirectory=NAME`
+    /// points into `run/NAME/` beside the rendered unit instead (created here, as systemd
+    /// creates /run/NAME), so a test never touches /run.
     pub fn environment(&self) -> Vec<(String, String)> {
+        let runtime = self.get("RuntimeDirectory").map(|name| {
+            let dir = self.path.parent().unwrap().join("run").join(name);
+            fs::create_dir_all(&dir).unwrap();
+            (format!("/run/{name}/"), dir)
+        });
         self.entries
             .iter()
             .filter(|(k, _)| k == "Environment")
             .map(|(_, v)| {
                 let (n, v) = v.split_once('=').expect("Environment=NAME=value");
-                (n.to_string(), v.to_string())
+                let v = match &runtime {
+                    Some((run, dir)) if v.starts_with(run.as_str()) => {
+                        dir.join(&v[run.len()..]).to_str().unwrap().to_string()
+                    }
+                    _ => v.to_string(),
+                };
+                (n.to_string(), v)
             })
             .collect()
     }

@@ -1,0 +1,309 @@
+//! Zero-downtime upgrade, the old process's side (SIGUSR2). The model: the server starts a
+//! new copy of the binary at the path it was started from (recorded at start, so a newer
+//! build put there by `cargo install`, `install` or a rename runs), with the same arguments
+//! and environment, and hands it the listening sockets; the new one takes them instead of
+//! binding, and once it serves it says so through a pipe; then the old one stops accepting
+//! and drains exactly as on SIGTERM, and exits 0. The kernel's listen queue is shared by
+//! both processes meanwhile, so no connection is refused; nothing is ever unlinked or rebound.
+//!
+//! How the sockets and the pipe cross `exec`: the child inherits duplicates without
+//! FD_CLOEXEC, which the old process closes as soon as the child is started (a socket on fd 0,
+//! as spawn-fcgi and mod_fcgid pass it, becomes the child's fd 0 again). Three variables name
+//! them: [`FDS_VAR`] the listeners, [`READY_VAR`] the write end of the pipe, and
+//! [`PARENT_VAR`] the old process's pid, which the new one checks against its parent so that
+//! a process the app starts later never takes them for its own. systemd's LISTEN_FDS cannot
+//! be reused: its LISTEN_PID must name the child, which only exists once it is started. With
+//! nothing to run between fork and exec, std starts the child with posix_spawn (vfork-like,
+//! its cost independent of this process's size), on the leader, under the server's lock.
+//! A process a handler starts during that moment (well under a millisecond) would inherit
+//! the duplicates too.
+//!
+//! The old process never blocks on the new one: the pipe is on the poller. A byte on it means
+//! serving; end of file before that means the new process died (its exit status is logged
+//! when it is reaped); no byte within `--upgrade-timeout` (30 s) means it hangs, and it is killed.
+//! In every failure the old process keeps serving and logs an ERROR; a SIGUSR2 while an
+//! upgrade is under way is ignored with a log line. A failed child is reaped on the next
+//! timer ticks; a successful one outlives the old process and is re-parented.
+//!
+//! The new process's side (taking the sockets, the pid file, sd_notify, the byte on the
+//! pipe) is in `announce`.
+
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use mio::{Interest, Token};
+
+use super::listen::Listener;
+use super::server::Server;
+
+/// The listening sockets handed over: descriptor numbers, comma-separated.
+pub const FDS_VAR: &str = "PYCNIC_UPGRADE_FDS";
+/// The write end of the pipe on which the new process says it serves.
+pub const READY_VAR: &str = "PYCNIC_UPGRADE_READY";
+/// The pid of the process that handed the sockets over (the new one's parent).
+pub const PARENT_VAR: &str = "PYCNIC_UPGRADE_PARENT";
+/// The poller's token for the pipe.
+pub(super) const READY_TOKEN: Token = Token(2);
+
+/// How to start this program again: the path it was started from and its arguments, recorded
+/// at start. `/proc/self/exe` is no use later: after the file is replaced it names the old,
+/// deleted inode.
+#[derive(Debug, Clone)]
+pub(super) struct Exe {
+    path: PathBuf,
+    args: Vec<OsString>,
+}
+
+impl Exe {
+    /// argv[0] made absolute when it holds a `/` (a symlink stays a symlink, so switching it
+    /// to a new build works), else the file the kernel ran (found on PATH).
+    pub(super) fn record() -> Exe {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        let from_argv = args
+            .first()
+            .map(PathBuf::from)
+            .filter(|p| p.as_os_str().as_encoded_bytes().contains(&b'/'))
+            .and_then(|p| std::path::absolute(p).ok());
+        let path = from_argv
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_default();
+        Exe { path, args }
+    }
+}
+
+/// An upgrade under way: the new process and the pipe it will write to.
+#[derive(Debug)]
+pub(super) struct Upgrade {
+    child: Child,
+    ready: mio::unix::pipe::Receiver,
+    deadline: Instant,
+}
+
+/// Listeners' descriptors, as [`FDS_VAR`] names them.
+fn listener_fds(listeners: &[Listener]) -> Vec<RawFd> {
+    listeners
+        .iter()
+        .map(|l| match l {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l, _) => l.as_raw_fd(),
+        })
+        .collect()
+}
+
+/// A duplicate of `fd` that a child inherits (no FD_CLOEXEC), numbered 3 or more.
+fn inheritable(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD on a descriptor this process owns returns a new one, which we own.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD, 3) };
+    if dup == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` was just opened and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
+/// Starts the new process with the listeners and the pipe's write end, and the systemd
+/// variables meant for this process removed. The child gets duplicates without FD_CLOEXEC,
+/// closed here as soon as it is started (a socket on fd 0 goes to its fd 0, as its standard
+/// input); with no code to run between fork and exec, std starts it with posix_spawn, which
+/// costs the same whatever this process's size (a fork copies its page tables).
+fn spawn(exe: &Exe, listeners: &[RawFd]) -> io::Result<(Child, mio::unix::pipe::Receiver)> {
+    let (sender, receiver) = mio::unix::pipe::new()?;
+    let ready = inheritable(sender.as_raw_fd())?;
+    let mut passed = Vec::with_capacity(listeners.len());
+    let mut names = Vec::with_capacity(listeners.len());
+    let mut command = Command::new(&exe.path);
+    for &fd in listeners {
+        if fd == 0 {
+            // SAFETY: fd 0 is a listener this process holds open for the whole call.
+            let stdin = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+            command.stdin(Stdio::from(stdin));
+            names.push("0".to_string());
+        } else {
+            let dup = inheritable(fd)?;
+            names.push(dup.as_raw_fd().to_string());
+            passed.push(dup);
+        }
+    }
+    if let Some(arg0) = exe.args.first() {
+        command.arg0(arg0);
+    }
+    command
+        .args(exe.args.iter().skip(1))
+        .env(FDS_VAR, names.join(","))
+        .env(READY_VAR, ready.as_raw_fd().to_string())
+        .env(PARENT_VAR, std::process::id().to_string())
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_FDNAMES");
+    let child = command.spawn();
+    // Only the child holds the write end now: its exit is end of file on the pipe.
+    drop((passed, ready, sender));
+    Ok((child?, receiver))
+}
+
+impl Server {
+    /// SIGUSR2: start the new process on the same listeners; the pipe tells the rest.
+    pub(super) fn upgrade(&mut self) {
+        if self.shutdown.is_some() {
+            log::info!("fastcgi: SIGUSR2 while shutting down: ignored");
+            return;
+        }
+        if let Some(upgrade) = &self.upgrade {
+            log::warn!(
+                "fastcgi: SIGUSR2: an upgrade is under way (new process {}); ignored",
+                upgrade.child.id()
+            );
+            return;
+        }
+        let path = self.exe.path.display().to_string();
+        let began = Instant::now();
+        let started = match spawn(&self.exe, &listener_fds(&self.listeners)) {
+            Ok((child, mut ready)) => {
+                match self
+                    .registry
+                    .register(&mut ready, READY_TOKEN, Interest::READABLE)
+                {
+                    Ok(()) => Ok((child, ready)),
+                    Err(err) => {
+                        self.reap.push(kill(child));
+                        Err(err)
+                    }
+                }
+            }
+            Err(err) => Err(err),
+        };
+        match started {
+            Ok((child, ready)) => {
+                log::info!(
+                    "fastcgi: SIGUSR2: upgrading: started {path} as pid {} (in {:?}); this \
+                     process (pid {}) serves until it does",
+                    child.id(),
+                    began.elapsed(),
+                    std::process::id()
+                );
+                self.upgrade = Some(Upgrade {
+                    child,
+                    ready,
+                    deadline: Instant::now() + self.settings.upgrade_timeout,
+                });
+            }
+            Err(err) => {
+                log::error!("fastcgi: upgrade failed: cannot start {path}: {err}; still serving");
+            }
+        }
+    }
+
+    /// The pipe is readable: a byte (the new process serves) or end of file (it died).
+    pub(super) fn on_upgrade_ready(&mut self) {
+        let Some(upgrade) = self.upgrade.as_mut() else {
+            return;
+        };
+        let mut byte = [0u8; 1];
+        match upgrade.ready.read(&mut byte) {
+            Ok(0) => self.upgrade_failed("exited before serving"),
+            Ok(_) => self.hand_over(),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => self.upgrade_failed(&format!("cannot be heard from: {err}")),
+        }
+    }
+
+    /// Timers: an upgrade that took too long, failed children to reap.
+    pub(super) fn check_upgrade(&mut self) {
+        if self
+            .upgrade
+            .as_ref()
+            .is_some_and(|u| Instant::now() >= u.deadline)
+        {
+            let within = self.settings.upgrade_timeout;
+            self.upgrade_failed(&format!(
+                "is not serving within {within:?} (--upgrade-timeout); killed"
+            ));
+        }
+        self.reap.retain_mut(|child| match child.try_wait() {
+            Ok(Some(status)) => {
+                log::info!(
+                    "fastcgi: the failed upgrade's process {} {status}",
+                    child.id()
+                );
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        });
+    }
+
+    /// SIGTERM during an upgrade: the new process is killed, so that a stop stops everything.
+    pub(super) fn cancel_upgrade(&mut self) {
+        let Some(mut upgrade) = self.upgrade.take() else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut upgrade.ready);
+        log::warn!(
+            "fastcgi: shutting down during an upgrade: killed the new process {}",
+            upgrade.child.id()
+        );
+        self.reap.push(kill(upgrade.child));
+    }
+
+    /// Whether the timers have an upgrade to watch or a child to reap.
+    pub(super) fn upgrade_pending(&self) -> bool {
+        self.upgrade.is_some() || !self.reap.is_empty()
+    }
+
+    fn upgrade_failed(&mut self, why: &str) {
+        let Some(mut upgrade) = self.upgrade.take() else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut upgrade.ready);
+        let pid = upgrade.child.id();
+        let status = match upgrade.child.try_wait() {
+            Ok(Some(status)) => format!(" ({status})"),
+            _ => String::new(),
+        };
+        log::error!(
+            "fastcgi: upgrade failed: the new process {} (pid {pid}) {why}{status}; this \
+             process (pid {}) keeps serving",
+            self.exe.path.display(),
+            std::process::id()
+        );
+        self.reap.push(kill(upgrade.child));
+    }
+
+    /// The new process serves: stop accepting and drain as on SIGTERM, leaving the unix
+    /// socket files (and the pid file, which names the new process now) in place.
+    fn hand_over(&mut self) {
+        let Some(mut upgrade) = self.upgrade.take() else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut upgrade.ready);
+        log::info!(
+            "fastcgi: upgrade: pid {} serves now; pid {} stops accepting and drains",
+            upgrade.child.id(),
+            std::process::id()
+        );
+        for listener in &mut self.listeners {
+            if let Listener::Unix(_, path) = listener {
+                *path = None;
+            }
+        }
+        self.handed_over = true;
+        // The new process outlives this one (re-parented), so it is neither waited for nor
+        // killed: dropping a `Child` does neither.
+        drop(upgrade.child);
+        self.begin_shutdown();
+    }
+}
+
+/// Kills a child that is still running (it is reaped by the timers).
+fn kill(mut child: Child) -> Child {
+    if matches!(child.try_wait(), Ok(None)) {
+        let _ = child.kill();
+    }
+    child
+}
