@@ -17,7 +17,7 @@ fn request(method: &str, uri: &str, extra: &[(&str, &str)], body: &str) -> Reque
     for (n, v) in extra {
         params.push((n.as_bytes().to_vec(), v.as_bytes().to_vec()));
     }
-    build_request(params, body.as_bytes().to_vec())
+    build_request(params.into_iter().collect(), body.as_bytes().to_vec())
 }
 
 fn body_json(res: &HttpResponse) -> Value {

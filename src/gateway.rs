@@ -16,7 +16,7 @@ use crate::response::{Body, HttpResponse};
 
 /// Meta-variables as the transport received them: name and value bytes, in order, duplicates
 /// kept (nginx sends one `HTTP_COOKIE` per Cookie header).
-pub type Params = Vec<(Vec<u8>, Vec<u8>)>;
+pub use crate::params::Params;
 
 /// What CONTENT_LENGTH says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,16 +124,9 @@ impl BodyError {
 /// Builds the request a handler sees from meta-variables and the body already read.
 pub fn build_request(params: Params, body: Vec<u8>) -> Request {
     // QUERY_STRING is parsed from its bytes, before the params become text.
-    let from_params = params
-        .iter()
-        .find(|(n, _)| n == b"QUERY_STRING")
-        .map(|(_, v)| Args::parse(v));
-    // The params' own buffers become the variables' text (copied only when not UTF-8).
-    let environ: Vec<(String, String)> = params
-        .into_iter()
-        .map(|(n, v)| (into_text(n), into_text(v)))
-        .collect();
-    let environ = Environ::from_pairs(environ);
+    let from_params = params.get(b"QUERY_STRING").map(Args::parse);
+    // The params' buffer becomes the variables' text (copied only when not UTF-8).
+    let environ = Environ::from_params(params);
 
     // RFC 3875 §4.1.12: the server must send REQUEST_METHOD. Without it the method stays
     // empty, and `App::handle` answers 500 naming the variable instead of guessing GET.
@@ -179,12 +172,6 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
     }
 }
 
-/// The bytes as text, in place when they are UTF-8, else decoded lossily.
-fn into_text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
-}
-
 /// PATH_INFO when non-empty (servers decode it); else the path of REQUEST_URI, percent-decoded
 /// the same way — nginx's stock `fastcgi_params` send no PATH_INFO; else DOCUMENT_URI; else `/`.
 fn request_path(environ: &Environ) -> String {
@@ -195,12 +182,7 @@ fn request_path(environ: &Environ) -> String {
 /// the params without building the request: the runtime's own pages (`--status-path`,
 /// `--ping-path`) match it. Borrowed unless it has to be decoded.
 pub fn request_path_of(params: &Params) -> Cow<'_, str> {
-    path_from(|name| {
-        params
-            .iter()
-            .find(|(n, _)| n == name.as_bytes())
-            .map(|(_, v)| v.as_slice())
-    })
+    path_from(|name| params.get(name.as_bytes()))
 }
 
 /// The rule of [`request_path`], over any lookup of the first value of a variable.

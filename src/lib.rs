@@ -69,6 +69,7 @@ pub mod http;
 pub mod keys;
 pub mod ops;
 mod panic_capture;
+pub mod params;
 pub mod query;
 pub mod request;
 pub mod response;

@@ -58,9 +58,8 @@ impl OpsPaths {
     pub fn from_params(params: &Params) -> OpsPaths {
         let get = |name: &str| {
             params
-                .iter()
-                .find(|(n, _)| n == name.as_bytes())
-                .and_then(|(_, v)| std::str::from_utf8(v).ok())
+                .get(name.as_bytes())
+                .and_then(|v| std::str::from_utf8(v).ok())
                 .and_then(|v| parse_path(v).ok())
         };
         OpsPaths {
@@ -103,10 +102,7 @@ pub fn parse_path(text: &str) -> Result<String, String> {
 
 /// The first value of a param, as text.
 pub fn param<'a>(params: &'a Params, name: &str) -> Option<Cow<'a, str>> {
-    params
-        .iter()
-        .find(|(n, _)| n == name.as_bytes())
-        .map(|(_, v)| String::from_utf8_lossy(v))
+    params.get(name.as_bytes()).map(String::from_utf8_lossy)
 }
 
 /// Whether the request is a HEAD (answered without the body).

@@ -2,6 +2,8 @@
 //! cookies, args, json_args, body, data, ip) plus route arguments and typed body parsing.
 //! Built by the gateway from CGI meta-variables; nothing here knows the transport.
 
+use std::fmt;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
@@ -10,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::cookie::Cookies;
 use crate::error::HttpError;
 use crate::http::{Headers, Method};
+use crate::params::Params;
 use crate::query::Args;
 use crate::secure_cookie::{Kind, SecureCookies};
 use crate::session::{Runtime, Session};
@@ -17,37 +20,86 @@ use crate::session::{Runtime, Session};
 /// The CGI/FastCGI meta-variables of a request, by name, in arrival order, duplicates kept
 /// (nginx sends one `HTTP_COOKIE` per Cookie header). Values that are not UTF-8 are decoded
 /// lossily.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Environ {
-    entries: Vec<(String, String)>,
+    /// Every name and value, back to back.
+    text: String,
+    /// Each variable's name and value in `text`.
+    entries: Vec<(Range<usize>, Range<usize>)>,
 }
 
 impl Environ {
     /// The variables from `(name, value)` pairs, in order; a repeated name keeps every value.
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Environ {
-        Environ { entries: pairs }
+        let mut environ = Environ::default();
+        for (name, value) in &pairs {
+            environ.push(name, value);
+        }
+        environ
+    }
+
+    /// The variables of `params`, their buffer kept as it is when it is UTF-8 (the common
+    /// case: one request's variables cost no copy), else each name and value decoded lossily.
+    pub(crate) fn from_params(params: Params) -> Environ {
+        let (bytes, entries) = params.into_parts();
+        let bytes = match String::from_utf8(bytes) {
+            Ok(text) => {
+                let whole = |r: &Range<usize>| {
+                    text.is_char_boundary(r.start) && text.is_char_boundary(r.end)
+                };
+                if entries.iter().all(|(n, v)| whole(n) && whole(v)) {
+                    return Environ { text, entries };
+                }
+                text.into_bytes()
+            }
+            Err(err) => err.into_bytes(),
+        };
+        let mut environ = Environ {
+            text: String::with_capacity(bytes.len()),
+            entries: Vec::with_capacity(entries.len()),
+        };
+        for (name, value) in entries {
+            let piece = |r: Range<usize>| String::from_utf8_lossy(bytes.get(r).unwrap_or_default());
+            environ.push(&piece(name), &piece(value));
+        }
+        environ
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(name);
+        let middle = self.text.len();
+        self.text.push_str(value);
+        self.entries.push((start..middle, middle..self.text.len()));
     }
 
     /// The first value of `name` (names are case-sensitive, as in CGI).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every value of `name`, in arrival order.
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.entries
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v)
             .collect()
     }
 
     /// Every variable, `(name, value)`, in the order the server sent them.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.entries.iter().map(|(n, v)| {
+            (
+                self.text.get(n.clone()).unwrap_or_default(),
+                self.text.get(v.clone()).unwrap_or_default(),
+            )
+        })
+    }
+}
+
+impl fmt::Debug for Environ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -237,6 +289,42 @@ fn field_name(path: &str, reason: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::Environ;
+    use crate::params::Params;
+
+    #[test]
+    fn environ_keeps_the_params_text_and_decodes_bad_bytes_per_variable() {
+        let cases: [(&str, Params, Vec<(&str, &str)>); 3] = [
+            (
+                "UTF-8, repeats kept",
+                [("A", "é"), ("HTTP_COOKIE", "a=1"), ("HTTP_COOKIE", "b=2")]
+                    .into_iter()
+                    .collect(),
+                vec![("A", "é"), ("HTTP_COOKIE", "a=1"), ("HTTP_COOKIE", "b=2")],
+            ),
+            (
+                "not UTF-8",
+                [(&b"PATH_INFO"[..], &b"/caf\xe9"[..]), (b"X", b"ok")]
+                    .into_iter()
+                    .collect(),
+                vec![("PATH_INFO", "/caf\u{fffd}"), ("X", "ok")],
+            ),
+            (
+                "UTF-8 as a whole, a character split between name and value",
+                [(&b"N\xc3"[..], &b"\xa9"[..])].into_iter().collect(),
+                vec![("N\u{fffd}", "\u{fffd}")],
+            ),
+        ];
+        for (case, params, want) in cases {
+            let environ = Environ::from_params(params);
+            assert_eq!(environ.iter().collect::<Vec<_>>(), want, "{case}");
+        }
+        let environ = Environ::from_pairs(vec![("A".into(), "1".into()), ("A".into(), "2".into())]);
+        assert_eq!(environ.get("A"), Some("1"));
+        assert_eq!(environ.get_all("A"), ["1", "2"]);
+        assert_eq!(environ.get("B"), None);
+    }
+
     use serde::Deserialize;
 
     use crate::gateway::build_request;
@@ -282,7 +370,7 @@ mod tests {
             ("not an object", r#""text""#, "."),
         ];
         for (case, body, field) in cases {
-            let request = build_request(Vec::new(), body.as_bytes().to_vec());
+            let request = build_request(crate::params::Params::new(), body.as_bytes().to_vec());
             let err = request.data_as::<User>().expect_err(case);
             assert_eq!(err.status(), 400, "{case}: status");
             let body = err.body();

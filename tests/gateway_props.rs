@@ -63,7 +63,7 @@ proptest! {
             .iter()
             .find(|(n, _)| n == b"REQUEST_METHOD")
             .is_some_and(|(_, v)| String::from_utf8_lossy(v).trim().eq_ignore_ascii_case("HEAD"));
-        let response = app().handle(build_request(params, body));
+        let response = app().handle(build_request(params.into_iter().collect(), body));
         prop_assert!((100..=599).contains(&response.status));
         let declared = response.header("Content-Length").map(str::to_string);
         let mut out = Vec::new();
@@ -87,6 +87,7 @@ proptest! {
     fn ops_pages_see_the_handlers_path(
         params in proptest::collection::vec((name(), value()), 0..12),
     ) {
+        let params: pycnic::gateway::Params = params.into_iter().collect();
         let path = pycnic::gateway::request_path_of(&params).into_owned();
         let request = build_request(params.clone(), Vec::new());
         prop_assert_eq!(path.as_str(), request.path());

@@ -58,7 +58,7 @@ fn call(app: &App, method: &str, uri: &str, cookie: &str) -> HttpResponse {
     if !cookie.is_empty() {
         params.push((b"HTTP_COOKIE".to_vec(), cookie.as_bytes().to_vec()));
     }
-    app.handle(build_request(params, Vec::new()))
+    app.handle(build_request(params.into_iter().collect(), Vec::new()))
 }
 
 fn body(resp: &HttpResponse) -> Value {

@@ -121,13 +121,7 @@ pub struct AccessParts {
 impl AccessParts {
     /// Captures the fields of `params` (reusing the buffer); `id` is the request id.
     pub fn capture(&mut self, params: &Params, id: &RequestId) {
-        let find = |name: &[u8]| {
-            params
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_slice())
-                .unwrap_or_default()
-        };
+        let find = |name: &[u8]| params.get(name).unwrap_or_default();
         let buf = &mut self.buf;
         buf.clear();
         escape_into(buf, find(b"REMOTE_ADDR"));

@@ -325,7 +325,7 @@ pub fn decode_pairs(content: &[u8]) -> Result<Vec<PairRef<'_>>, RecordError> {
 }
 
 /// Name-value pairs in wire order; names and values are bytes, duplicates are kept.
-pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+pub type Pairs = crate::params::Params;
 
 /// Decodes the FCGI_PARAMS stream incrementally: pairs may straddle records (spec §3.4 puts
 /// no boundary on them), so an incomplete tail waits for the next record. Both limits are
@@ -344,7 +344,7 @@ impl ParamsDecoder {
     pub fn new(max_bytes: usize, max_count: usize) -> ParamsDecoder {
         ParamsDecoder {
             pending: Vec::new(),
-            pairs: Vec::new(),
+            pairs: Pairs::new(),
             received: 0,
             max_bytes,
             max_count,
@@ -359,22 +359,42 @@ impl ParamsDecoder {
                 limit: self.max_bytes,
             });
         }
-        self.pending.extend_from_slice(content);
+        // The pairs' bytes are at most what arrived: one allocation for a whole record.
+        self.pairs.reserve(content.len());
+        if self.pending.is_empty() {
+            // The usual case, pairs whole within the record: decoded where they lie, and
+            // only an incomplete tail is kept for the next record.
+            let pos = self.decode(content)?;
+            self.pending
+                .extend_from_slice(content.get(pos..).unwrap_or_default());
+        } else {
+            let mut pending = std::mem::take(&mut self.pending);
+            pending.extend_from_slice(content);
+            let pos = self.decode(&pending)?;
+            pending.drain(..pos);
+            self.pending = pending;
+        }
+        Ok(())
+    }
+
+    /// Stores the complete pairs at the start of `buffer` (what arrived and was not decoded
+    /// yet) and returns where the rest starts.
+    fn decode(&mut self, buffer: &[u8]) -> Result<usize, RecordError> {
         let mut pos = 0;
-        while let Some((name, value, next)) = read_pair(&self.pending, pos) {
+        while let Some((name, value, next)) = read_pair(buffer, pos) {
             if self.pairs.len() >= self.max_count {
                 return Err(RecordError::TooManyParams {
                     limit: self.max_count,
                 });
             }
-            self.pairs.push((name.to_vec(), value.to_vec()));
+            self.pairs.push(name, value);
             pos = next;
         }
         // A pair announcing more bytes than the limit leaves can never complete: say so now.
-        if let Some((name_len, after)) = read_length(&self.pending, pos)
-            && let Some((value_len, _)) = read_length(&self.pending, after)
+        if let Some((name_len, after)) = read_length(buffer, pos)
+            && let Some((value_len, _)) = read_length(buffer, after)
         {
-            let consumed = self.received.saturating_sub(self.pending.len() - pos);
+            let consumed = self.received.saturating_sub(buffer.len() - pos);
             let need = name_len.saturating_add(value_len);
             if need > self.max_bytes.saturating_sub(consumed) {
                 return Err(RecordError::ParamsTooLarge {
@@ -382,8 +402,7 @@ impl ParamsDecoder {
                 });
             }
         }
-        self.pending.drain(..pos);
-        Ok(())
+        Ok(pos)
     }
 
     /// The empty PARAMS record arrived: every pair must be complete.

@@ -154,9 +154,8 @@ impl Running {
         let params = &job.request.params;
         let find = |name: &[u8]| {
             params
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(Cow::Borrowed("-"), |(_, v)| String::from_utf8_lossy(v))
+                .get(name)
+                .map_or(Cow::Borrowed("-"), String::from_utf8_lossy)
         };
         let id = RequestId::of(params, job.seq);
         let mut claim = None;
@@ -340,10 +339,9 @@ mod tests {
 
     fn job(token: usize) -> (Job, mio::net::UnixStream) {
         let (ours, theirs) = mio::net::UnixStream::pair().unwrap();
-        let params = vec![
-            (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),
-            (b"REQUEST_URI".to_vec(), b"/slow?ms=1".to_vec()),
-        ];
+        let params = [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/slow?ms=1")]
+            .into_iter()
+            .collect();
         let job = Job {
             token,
             stream: Stream::Unix(ours),
