@@ -10,11 +10,14 @@
 #   all        --status-path /status --ping-path /ping --access-log FILE --slow-log 1
 #              --request-timeout 30
 # nginx (worker_processes 1) and the apps are pinned to CPU 0, wrk to CPU 1 (taskset), as in
-# scripts/bench-fastcgi.sh. Each configuration runs ROUNDS times, interleaved; the table prints
-# medians of req/s, p50 and p99, req/s as a ratio to the limit and to "off", and the cost per
-# request against "off", (1/rps - 1/rps_off) * 1e6 µs: since nginx and the app share CPU 0,
-# that is the CPU time each request costs more on that core. The access logs' line counts are
-# checked against the requests wrk counted (within 1%: wrk counts completed responses only).
+# scripts/bench-fastcgi.sh. Each configuration runs ROUNDS times, interleaved (each round
+# starting one configuration further along); the table prints medians of req/s, p50 and p99,
+# req/s as a ratio to the limit and to "off", the cost per request against "off",
+# (1/rps - 1/rps_off) * 1e6 µs (since nginx and the app share CPU 0, the CPU time each request
+# costs more on that core, as long as that core is saturated), and CPU 0's busy share during
+# the runs to show that it was. The access logs' line counts are checked against the responses
+# wrk counted (within 1%: wrk counts completed responses only; it fails the run otherwise).
+# The access logs grow by about 100 bytes a request in the (temporary) work directory.
 # Usage: scripts/bench-ops.sh [SECONDS_PER_RUN] [ROUNDS]
 #   environment: CONNS (32), BENCH_KEEP=1 keeps the work directory (configurations, logs)
 set -euo pipefail
@@ -149,10 +152,17 @@ function done(summary, latency, requests)
 end
 LUA
 
+# Each round starts one configuration further along, so that none always runs first or after
+# the same neighbour. CPU 0's busy time around each run (from /proc/stat) shows whether that
+# core was saturated, which the cost per request below assumes.
+n=${#configs[@]}
 for round in $(seq "$rounds"); do
-    for config in "${configs[@]}"; do
+    for i in $(seq 0 $((n - 1))); do
+        config=${configs[$(((i + round - 1) % n))]}
+        grep '^cpu0 ' /proc/stat > "$work/cpu0-$config-$round.txt"
         taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$work/report.lua" \
             "http://127.0.0.1:${port[$config]}/login" > "$work/wrk-$config-$round.txt" 2>&1 || true
+        grep '^cpu0 ' /proc/stat >> "$work/cpu0-$config-$round.txt"
     done
 done
 # Requests wrk gave up on at its end may still be answered: let them finish before counting.
@@ -169,8 +179,16 @@ lines = dict((k, int(v)) for k, v in (kv.split("=") for kv in lines.split()))
 label = {"limit": "limit (minimal_fcgi.c)", "off": "pycnic, all off", "counters": "status+ping on",
          "accesslog": "access log on", "all": "all on"}
 
+def cpu0_busy(config, r):
+    """CPU 0's busy share during that run: 1 - (idle + iowait) / all, from /proc/stat."""
+    before, after = ([int(x) for x in line.split()[1:]]
+                     for line in open(f"{work}/cpu0-{config}-{r}.txt").read().splitlines()[:2])
+    delta = [a - b for a, b in zip(after, before)]
+    total = sum(delta[:8])  # user nice system idle iowait irq softirq steal (guest is in user)
+    return 1 - (delta[3] + delta[4]) / total if total else 0.0
+
 def result(config):
-    rps, p50, p99, requests, timeouts, errors, missing = [], [], [], 0, 0, 0, 0
+    rps, p50, p99, busy, requests, timeouts, errors, missing = [], [], [], [], 0, 0, 0, 0
     for r in range(1, rounds + 1):
         text = open(f"{work}/wrk-{config}-{r}.txt").read()
         m = re.search(r"^BENCH (.*)$", text, re.M)
@@ -181,20 +199,21 @@ def result(config):
         rps.append(f["requests"] / (f["duration_us"] / 1e6))
         p50.append(f["p50_us"] / 1e3)
         p99.append(f["p99_us"] / 1e3)
+        busy.append(cpu0_busy(config, r))
         requests += int(f["requests"])
         timeouts += int(f["timeout"])
         errors += int(f["connect"] + f["read"] + f["write"] + f["status"])
     if not rps:
         return None
     return dict(rps=statistics.median(rps), p50=statistics.median(p50), p99=statistics.median(p99),
-                requests=requests, timeouts=timeouts, errors=errors, missing=missing)
+                busy=statistics.median(busy), requests=requests, timeouts=timeouts, errors=errors, missing=missing)
 
 rows = {c: result(c) for c in configs}
 limit = (rows.get("limit") or {}).get("rps")
 off = (rows.get("off") or {}).get("rps")
 print("\nGET /login, unix socket, kept-alive upstream, medians")
 print(f"  {'configuration':<23} {'req/s':>9} {'x limit':>8} {'x off':>6} {'p50 ms':>7} {'p99 ms':>7} "
-      f"{'µs/req vs off':>14} {'timeouts':>9} {'errors':>7}")
+      f"{'µs/req vs off':>14} {'cpu0 busy':>10} {'timeouts':>9} {'errors':>7}")
 for c in configs:
     r = rows[c]
     if not r:
@@ -205,9 +224,10 @@ for c in configs:
     cost = f"{(1 / r['rps'] - 1 / off) * 1e6:+.2f}" if off and c not in ("limit", "off") else "-"
     note = f"  ({r['missing']} runs without a result)" if r["missing"] else ""
     print(f"  {label[c]:<23} {r['rps']:>9.0f} {x_limit:>8} {x_off:>6} {r['p50']:>7.2f} {r['p99']:>7.2f} "
-          f"{cost:>14} {r['timeouts']:>9} {r['errors']:>7}{note}")
+          f"{cost:>14} {r['busy'] * 100:>9.0f}% {r['timeouts']:>9} {r['errors']:>7}{note}")
 print("  µs/req vs off = (1/rps - 1/rps_off) * 1e6: nginx and the app share CPU 0, so this is the")
-print("  CPU time per request each feature adds on that core (medians of req/s, not a profile).")
+print("  CPU time per request each feature adds on that core (medians of req/s, not a profile);")
+print("  it holds while CPU 0 is saturated (cpu0 busy near 100%) and nothing else runs there.")
 
 bad = []
 for c, n in lines.items():
