@@ -7,6 +7,9 @@
 use std::fmt;
 use std::ops::Range;
 
+/// Each variable's name and value as ranges of one buffer.
+pub(crate) type Spans = Vec<(Range<usize>, Range<usize>)>;
+
 /// The meta-variables of one request, in order.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Params {
@@ -69,7 +72,7 @@ impl Params {
     }
 
     /// The buffer and each pair's name and value ranges in it, for a reader that keeps them.
-    pub(crate) fn into_parts(self) -> (Vec<u8>, Vec<(Range<usize>, Range<usize>)>) {
+    pub(crate) fn into_parts(self) -> (Vec<u8>, Spans) {
         let ranges = self
             .pairs
             .iter()

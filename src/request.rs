@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::cookie::Cookies;
 use crate::error::HttpError;
 use crate::http::{Headers, Method};
-use crate::params::Params;
+use crate::params::{Params, Spans};
 use crate::query::Args;
 use crate::secure_cookie::{Kind, SecureCookies};
 use crate::session::{Runtime, Session};
@@ -25,7 +25,7 @@ pub struct Environ {
     /// Every name and value, back to back.
     text: String,
     /// Each variable's name and value in `text`.
-    entries: Vec<(Range<usize>, Range<usize>)>,
+    entries: Spans,
 }
 
 impl Environ {
@@ -294,7 +294,8 @@ mod tests {
 
     #[test]
     fn environ_keeps_the_params_text_and_decodes_bad_bytes_per_variable() {
-        let cases: [(&str, Params, Vec<(&str, &str)>); 3] = [
+        type Case = (&'static str, Params, Vec<(&'static str, &'static str)>);
+        let cases: [Case; 3] = [
             (
                 "UTF-8, repeats kept",
                 [("A", "é"), ("HTTP_COOKIE", "a=1"), ("HTTP_COOKIE", "b=2")]
