@@ -192,6 +192,20 @@ pub fn is_valid_header_value(value: &str) -> bool {
 
 /// `CONTENT_TYPE` → `Content-Type`, `X_FORWARDED_FOR` → `X-Forwarded-For`.
 pub fn title_case(name: &str) -> String {
+    if name.is_ascii() {
+        // Header names are ASCII (tokens): byte by byte, no Unicode case tables.
+        let mut out = Vec::with_capacity(name.len());
+        let mut upper = true;
+        for b in name.bytes() {
+            out.push(match b {
+                b'_' | b'-' => b'-',
+                _ if upper => b.to_ascii_uppercase(),
+                _ => b.to_ascii_lowercase(),
+            });
+            upper = b == b'_' || b == b'-';
+        }
+        return String::from_utf8(out).unwrap_or_default();
+    }
     let mut out = String::with_capacity(name.len());
     let mut upper = true;
     for c in name.chars() {

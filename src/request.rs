@@ -75,15 +75,23 @@ impl Environ {
 
     /// The first value of `name` (names are case-sensitive, as in CGI).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        let (_, value) = self.entries.iter().find(|(n, _)| self.is(n, name))?;
+        self.text.get(value.clone())
     }
 
     /// Every value of `name`, in arrival order.
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, v)| v)
+        self.entries
+            .iter()
+            .filter(|(n, _)| self.is(n, name))
+            .map(|(_, v)| self.text.get(v.clone()).unwrap_or_default())
             .collect()
+    }
+
+    /// Whether the name at `range` is `name`, compared as bytes: the lookups that building a
+    /// request makes scan every variable, and only a match's value is taken as text.
+    fn is(&self, range: &Range<usize>, name: &str) -> bool {
+        self.text.as_bytes().get(range.clone()) == Some(name.as_bytes())
     }
 
     /// Every variable, `(name, value)`, in the order the server sent them.
