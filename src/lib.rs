@@ -46,11 +46,13 @@
 //!
 //! // In `main`: `fn main() -> std::process::ExitCode { pycnic::run!(app) }`.
 //! // Here, one request through the same gateway a web server uses:
-//! let params = vec![
-//!     (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),
-//!     (b"REQUEST_URI".to_vec(), b"/login".to_vec()),
-//!     (b"HTTP_COOKIE".to_vec(), b"session_id=abc; path=/;".to_vec()),
-//! ];
+//! let params = [
+//!     ("REQUEST_METHOD", "GET"),
+//!     ("REQUEST_URI", "/login"),
+//!     ("HTTP_COOKIE", "session_id=abc; path=/;"),
+//! ]
+//! .into_iter()
+//! .collect();
 //! let response = app.handle(pycnic::gateway::build_request(params, Vec::new()));
 //! assert_eq!(response.status, 200);
 //! assert_eq!(response.body_bytes(), Some(&br#"{"session_id":"abc"}"#[..]));

@@ -251,10 +251,9 @@ pub type ChunkStream = Box<dyn Iterator<Item = Vec<u8>> + Send>;
 ///     .route("/empty", Handler::new(Api).get(Api::empty))
 ///     .route("/stream", Handler::new(Api).get(Api::stream));
 /// let get = |path: &str| {
-///     let params = vec![
-///         (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),
-///         (b"REQUEST_URI".to_vec(), path.as_bytes().to_vec()),
-///     ];
+///     let params = [("REQUEST_METHOD", "GET"), ("REQUEST_URI", path)]
+///         .into_iter()
+///         .collect();
 ///     app.handle(pycnic::gateway::build_request(params, Vec::new()))
 /// };
 /// assert_eq!(get("/value").body_bytes(), Some(&br#"{"ok":true}"#[..]));
