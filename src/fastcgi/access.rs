@@ -195,6 +195,32 @@ fn escape_into(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
+/// A request's field (method, target) for a log line: escaped as the access log escapes
+/// it ([`escape_into`]: no CR, LF, ESC or other control byte reaches the log raw) and cut
+/// after [`Escaped::MAX`] bytes of the original with `...` (the params may hold 256 KiB).
+/// Formatting happens only when the line is written.
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<'a>(pub &'a str);
+
+impl Escaped<'_> {
+    /// The most bytes of the value written.
+    pub const MAX: usize = 1024;
+}
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes = self.0.as_bytes();
+        let cut = bytes.get(..Escaped::MAX).unwrap_or(bytes);
+        let mut out = Vec::with_capacity(cut.len() + 3);
+        escape_into(&mut out, cut);
+        if cut.len() < bytes.len() {
+            out.extend_from_slice(b"...");
+        }
+        // Only ASCII comes out of escape_into.
+        f.write_str(std::str::from_utf8(&out).unwrap_or("-"))
+    }
+}
+
 /// `01/Dec/2026:23:48:05 +0000` for `secs` since the epoch (UTC).
 fn push_time(out: &mut Vec<u8>, secs: u64) {
     const MONTHS: [&str; 12] = [
@@ -322,6 +348,21 @@ mod tests {
         assert_eq!(
             empty,
             format!("- - - [01/Dec/2026:23:48:05 +0000] \"-\" 200 27 \"-\" \"-\" {pid}-1 412\n")
+        );
+    }
+
+    #[test]
+    fn log_fields_are_escaped_and_cut() {
+        let field = "/slow?x=\r\n[2026-12-02T00:00:00Z ERROR forged]\u{1b}[31m\"caf\u{e9}";
+        assert_eq!(
+            Escaped(field).to_string(),
+            "/slow?x=\\x0D\\x0A[2026-12-02T00:00:00Z ERROR forged]\\x1B[31m\\x22caf\\xC3\\xA9"
+        );
+        assert_eq!(Escaped("").to_string(), "-");
+        let long = "a".repeat(Escaped::MAX + 10);
+        assert_eq!(
+            Escaped(&long).to_string(),
+            format!("{}...", "a".repeat(Escaped::MAX))
         );
     }
 

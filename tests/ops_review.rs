@@ -1,0 +1,67 @@
+//! The operations features (issue 9) under hostile input and failing disks, on the real
+//! binary over a real socket: the slow log and the timeout's lines escape what the client
+//! sent (no forged or garbled lines). Straight FastCGI rather than through nginx: nginx refuses control bytes in a
+//! request line, but the FastCGI socket takes whatever a web server (or anything allowed to
+//! connect) passes in REQUEST_URI.
+
+#[path = "common/fcgi_client.rs"]
+mod fcgi_client;
+
+use fcgi_client::*;
+
+/// A target that would forge a log line, colour the terminal and carriage-return over the
+/// line if written raw.
+const HOSTILE: &[u8] = b"/slow?ms=700&x=\r\n[2026-01-01T00:00:00Z ERROR forged] boom\x1b[31m\rX";
+
+#[test]
+fn slow_log_and_timeout_lines_escape_the_target() {
+    let server = Server::fastcgi(
+        &showcase_bin(),
+        &[
+            "--workers",
+            "2",
+            "--slow-log",
+            "0.1",
+            "--request-timeout",
+            "0.4",
+        ],
+    );
+    let mut client = server.connect();
+    let mut params = http_params("GET", "/slow");
+    for (name, value) in &mut params {
+        if name.as_slice() == b"REQUEST_URI" {
+            *value = HOSTILE.to_vec();
+        }
+        if name.as_slice() == b"QUERY_STRING" {
+            *value = b"ms=700".to_vec();
+        }
+    }
+    let reply = client.request(1, true, &as_refs(&params), b"");
+    assert_eq!(reply.status(), 504, "answered at --request-timeout");
+    assert!(
+        server.wait_for_log("late handler returned"),
+        "{}",
+        server.stderr()
+    );
+    let log = server.stderr();
+    let escaped = "x=\\x0D\\x0A[2026-01-01T00:00:00Z ERROR forged] boom\\x1B[31m\\x0DX";
+    for what in [
+        "slow request:",
+        "request timeout:",
+        "late handler returned:",
+    ] {
+        assert!(
+            log.lines()
+                .any(|line| line.contains(what) && line.contains(escaped)),
+            "a {what} line with the escaped target:\n{log}"
+        );
+    }
+    assert!(!log.contains('\r'), "no raw CR in the log:\n{log:?}");
+    assert!(!log.contains('\x1b'), "no raw ESC in the log:\n{log:?}");
+    for line in log.lines().filter(|line| line.contains("forged")) {
+        assert!(
+            line.contains("(request ") && line.contains("handler Slow"),
+            "the forged text stays inside its own line: {line:?}"
+        );
+    }
+}
