@@ -1,6 +1,7 @@
 //! The operations features (issue 9) under hostile input and failing disks, on the real
 //! binary over a real socket: the slow log and the timeout's lines escape what the client
-//! sent (no forged or garbled lines). Straight FastCGI rather than through nginx: nginx refuses control bytes in a
+//! sent (no forged or garbled lines), and a failing access log is reported once, not once
+//! per request. Straight FastCGI rather than through nginx: nginx refuses control bytes in a
 //! request line, but the FastCGI socket takes whatever a web server (or anything allowed to
 //! connect) passes in REQUEST_URI.
 
@@ -64,4 +65,26 @@ fn slow_log_and_timeout_lines_escape_the_target() {
             "the forged text stays inside its own line: {line:?}"
         );
     }
+}
+
+#[test]
+fn a_failing_access_log_is_reported_once_not_per_request() {
+    let server = Server::fastcgi(
+        &showcase_bin(),
+        &["--workers", "2", "--access-log", "/dev/full"],
+    );
+    let mut client = server.connect();
+    for round in 0..20 {
+        let reply = client.get("/slow?ms=1");
+        assert_eq!(
+            reply.status(),
+            200,
+            "answered despite the log, round {round}"
+        );
+    }
+    assert!(server.wait_for_log("access log /dev/full: write failed"));
+    let log = server.stderr();
+    let reports = log.lines().filter(|l| l.contains("access log")).count();
+    assert_eq!(reports, 1, "one report, not one per request:\n{log}");
+    assert!(log.contains("1 line(s) lost"), "{log}");
 }

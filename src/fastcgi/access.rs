@@ -16,13 +16,16 @@
 //! reused buffer before the handler takes the params, and the line is assembled into a
 //! reused buffer and written with one write(2) to a file opened O_APPEND, so lines from
 //! different threads never interleave. SIGUSR1 reopens the file at its path (logrotate
-//! renames it, then signals): a line is written whole to the old file or the new one.
+//! renames it, then signals): a line is written whole to the old file or the new one. A
+//! failed write (a full disk) is counted and reported at most once a minute, as nginx does.
+//! [`Escaped`] gives the slow log and the timeout's lines the same escaping.
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +38,15 @@ pub struct AccessLog {
     file: RwLock<File>,
     /// `None`: stderr (never reopened).
     path: Option<PathBuf>,
+    /// Lines lost to failed writes since the last report.
+    lost: AtomicU64,
+    /// When a failed write was last reported (seconds since the epoch; 0: never).
+    reported_at: AtomicU64,
 }
+
+/// Seconds between two reports of failed writes (nginx's access log waits 60 too): a full
+/// disk must not turn every request into an ERROR line on stderr.
+const REPORT_EVERY: u64 = 60;
 
 thread_local! {
     /// The line being assembled, reused by each thread.
@@ -53,6 +64,8 @@ impl AccessLog {
                 Ok(Some(AccessLog {
                     file: RwLock::new(File::from(fd)),
                     path: None,
+                    lost: AtomicU64::new(0),
+                    reported_at: AtomicU64::new(0),
                 }))
             }
             path => {
@@ -61,6 +74,8 @@ impl AccessLog {
                 Ok(Some(AccessLog {
                     file: RwLock::new(file),
                     path: Some(path),
+                    lost: AtomicU64::new(0),
+                    reported_at: AtomicU64::new(0),
                 }))
             }
         }
@@ -78,19 +93,46 @@ impl AccessLog {
     }
 
     /// Writes one line: the captured fields with the answer's status, body bytes and the
-    /// request's duration. A failed write is reported on stderr, never to the client.
+    /// request's duration. A failed write is reported on stderr (at most once a minute, with
+    /// the lines lost meanwhile), never to the client.
     pub fn write(&self, parts: &AccessParts, status: u16, body_bytes: u64, duration: Duration) {
         LINE.with(|line| {
             let Ok(mut line) = line.try_borrow_mut() else {
                 return;
             };
             line.clear();
-            parts.line(&mut line, now_secs(), status, body_bytes, duration);
+            let now = now_secs();
+            parts.line(&mut line, now, status, body_bytes, duration);
             let file = self.file.read().unwrap_or_else(PoisonError::into_inner);
             if let Err(err) = (&*file).write_all(&line) {
-                log::error!("access log: write failed: {err}");
+                drop(file);
+                self.failed(now, &err);
             }
         });
+    }
+
+    /// A line was lost: counted, and reported when the last report is a minute old.
+    fn failed(&self, now: u64, err: &io::Error) {
+        self.lost.fetch_add(1, Ordering::Relaxed);
+        let last = self.reported_at.load(Ordering::Relaxed);
+        if last != 0 && now < last.saturating_add(REPORT_EVERY) {
+            return;
+        }
+        let claimed = self
+            .reported_at
+            .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if claimed {
+            let lost = self.lost.swap(0, Ordering::Relaxed);
+            let target = self
+                .path
+                .as_ref()
+                .map_or_else(|| "stderr".into(), |p| p.display().to_string());
+            log::error!(
+                "access log {target}: write failed: {err}; {lost} line(s) lost since the last \
+                 report (reported at most once every {REPORT_EVERY} s)"
+            );
+        }
     }
 }
 
