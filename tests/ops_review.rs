@@ -1,7 +1,8 @@
 //! The operations features (issue 9) under hostile input and failing disks, on the real
 //! binary over a real socket: the slow log and the timeout's lines escape what the client
-//! sent (no forged or garbled lines), and a failing access log is reported once, not once
-//! per request. Straight FastCGI rather than through nginx: nginx refuses control bytes in a
+//! sent (no forged or garbled lines), a failing access log is reported once, not once per
+//! request, and a connection answered 504 is really closed when the server closes it, while
+//! the stuck handler still runs. Straight FastCGI rather than through nginx: nginx refuses control bytes in a
 //! request line, but the FastCGI socket takes whatever a web server (or anything allowed to
 //! connect) passes in REQUEST_URI.
 
@@ -87,4 +88,49 @@ fn a_failing_access_log_is_reported_once_not_per_request() {
     let reports = log.lines().filter(|l| l.contains("access log")).count();
     assert_eq!(reports, 1, "one report, not one per request:\n{log}");
     assert!(log.contains("1 line(s) lost"), "{log}");
+}
+
+/// Whether the server closes the connection; the handler runs a minute, so a close seen
+/// within the client's 30 s patience is one made while it still runs.
+fn closed_while_the_handler_runs(client: &mut Client) -> bool {
+    client.closed_by_server()
+}
+
+#[test]
+fn a_connection_answered_504_closes_while_the_stuck_handler_runs() {
+    let server = Server::fastcgi(
+        &showcase_bin(),
+        &[
+            "--workers",
+            "2",
+            "--request-timeout",
+            "0.3",
+            "--idle-timeout",
+            "1",
+        ],
+    );
+    // Without FCGI_KEEP_CONN (nginx's default) the server closes the connection after the
+    // 504; nginx then waits for that close to end the response, so the client's 504 waited
+    // for the handler.
+    let mut once = server.connect();
+    let params = http_params("GET", "/slow?ms=60000");
+    let reply = once.request(1, false, &as_refs(&params), b"");
+    assert_eq!(reply.status(), 504);
+    assert!(
+        closed_while_the_handler_runs(&mut once),
+        "closed after the 504 without FCGI_KEEP_CONN"
+    );
+    // Kept alive, the connection serves on after the 504, and is closed at --idle-timeout.
+    let mut kept = server.connect();
+    let reply = kept.request(1, true, &as_refs(&params), b"");
+    assert_eq!(reply.status(), 504);
+    assert_eq!(
+        kept.get("/slow?ms=1").status(),
+        200,
+        "the connection carries on"
+    );
+    assert!(
+        closed_while_the_handler_runs(&mut kept),
+        "closed at --idle-timeout"
+    );
 }

@@ -17,10 +17,11 @@
 //! Timeout: who answers a request is decided by one atomic flag (the entry's claim): the
 //! handler's thread sets it when its handler returns, the leader sets it at the timeout, and
 //! only the side that set it first answers. When the leader wins, it takes a duplicate of the
-//! connection's descriptor (the handler's thread keeps the original open: it closes it only
-//! under the server's lock, when it comes back), moves the connection's registration to it,
-//! answers a JSON 504 through the app's error response, and the connection carries on (a
-//! kept-alive one takes its next request). The late handler's answer is dropped and its copy
+//! connection's descriptor, moves the connection's registration to it, points the original
+//! (which the handler's thread keeps open, to close under the server's lock when it comes
+//! back) at /dev/null so that the connection is the duplicate's alone (closing it closes it
+//! while the handler still runs), answers a JSON 504 through the app's error response, and
+//! the connection carries on (a kept-alive one takes its next request). The late handler's answer is dropped and its copy
 //! of the descriptor closed when it returns. The stuck handler's slot is given back at once
 //! and a new thread started, so capacity does not shrink, up to `--max-stuck` stuck threads
 //! (default: `--workers`); past the cap one ERROR line is logged and the stuck handler keeps
