@@ -134,3 +134,23 @@ fn a_connection_answered_504_closes_while_the_stuck_handler_runs() {
         "closed at --idle-timeout"
     );
 }
+
+#[test]
+fn sigusr1_says_what_it_reopened() {
+    // The access log on stderr is never reopened: the line must not claim it was.
+    let server = Server::fastcgi(&showcase_bin(), &["--access-log", "-"]);
+    assert_eq!(server.connect().get("/slow?ms=1").status(), 200);
+    server.signal(libc::SIGUSR1);
+    assert!(
+        server.wait_for_log("SIGUSR1: the access log is stderr; nothing to reopen"),
+        "{}",
+        server.stderr()
+    );
+    assert!(!server.stderr().contains("access log reopened"));
+    // Off: nothing to reopen either, and the server serves on.
+    let off = Server::fastcgi(&showcase_bin(), &[]);
+    assert_eq!(off.connect().get("/slow?ms=1").status(), 200, "serving");
+    off.signal(libc::SIGUSR1);
+    assert!(off.wait_for_log("SIGUSR1: no log file to reopen"));
+    assert_eq!(off.connect().get("/slow?ms=1").status(), 200);
+}

@@ -82,14 +82,15 @@ impl AccessLog {
     }
 
     /// SIGUSR1: opens the path again (a new file after logrotate renamed the old one) and
-    /// writes there from now on; on failure the old file stays in use.
-    pub fn reopen(&self) -> io::Result<()> {
+    /// writes there from now on; on failure the old file stays in use. `Ok(false)` when the
+    /// log is stderr, which is never reopened.
+    pub fn reopen(&self) -> io::Result<bool> {
         let Some(path) = &self.path else {
-            return Ok(());
+            return Ok(false);
         };
         let file = open_append(path)?;
         *self.file.write().unwrap_or_else(PoisonError::into_inner) = file;
-        Ok(())
+        Ok(true)
     }
 
     /// Writes one line: the captured fields with the answer's status, body bytes and the
