@@ -154,3 +154,36 @@ fn sigusr1_says_what_it_reopened() {
     assert!(off.wait_for_log("SIGUSR1: no log file to reopen"));
     assert_eq!(off.connect().get("/slow?ms=1").status(), 200);
 }
+
+#[test]
+fn zero_is_refused_for_the_slow_log_and_the_request_timeout() {
+    // PHP-FPM reads 0 as "off" for both; taken literally it answered nearly every request
+    // 504 (or logged every one slow). Refused at the start, by option or environment.
+    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+    let runs: [Run; 3] = [
+        (&["--request-timeout", "0"], &[]),
+        (&["--slow-log", "0"], &[]),
+        (&[], &[("PYCNIC_REQUEST_TIMEOUT", "0")]),
+    ];
+    for (args, envs) in runs {
+        let mut all = vec!["--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        // Killed on drop if it serves instead of refusing.
+        let mut server = Server::spawn(
+            &showcase_bin(),
+            &[&["fastcgi"], &all[..]].concat(),
+            envs,
+            std::process::Stdio::null(),
+        );
+        let status = server.wait_exit();
+        let stderr = server.stderr();
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "{args:?} {envs:?}: refused at the start, not served: {stderr}"
+        );
+        assert!(
+            stderr.contains("must be more than 0 seconds"),
+            "{args:?} {envs:?}: {stderr}"
+        );
+    }
+}
