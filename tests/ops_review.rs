@@ -187,3 +187,30 @@ fn zero_is_refused_for_the_slow_log_and_the_request_timeout() {
         );
     }
 }
+
+#[test]
+fn a_huge_request_id_is_cut_in_the_access_and_slow_logs() {
+    let dir = TempDir::new("ops-review-id");
+    let log = dir.path().join("access.log");
+    let server = Server::fastcgi(
+        &showcase_bin(),
+        &["--access-log", log.to_str().unwrap(), "--slow-log", "0.05"],
+    );
+    let id = "i".repeat(100_000);
+    let mut params = http_params("GET", "/slow?ms=200");
+    params.push((b"REQUEST_ID".to_vec(), id.clone().into_bytes()));
+    let reply = server.connect().request(1, false, &as_refs(&params), b"");
+    assert_eq!(reply.status(), 200);
+    assert!(server.wait_for_log("slow request finished"));
+    let cut = format!(" {}... ", "i".repeat(128));
+    let access = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(access.contains(&cut), "{} bytes", access.len());
+    assert!(access.len() < 1024, "{} bytes", access.len());
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains(&format!("(request {}..., handler Slow)", "i".repeat(128))),
+        "{}",
+        stderr.len()
+    );
+    assert!(stderr.len() < 4096, "{} bytes", stderr.len());
+}

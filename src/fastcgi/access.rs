@@ -8,7 +8,8 @@
 //!
 //! The fields come from the FastCGI params (REMOTE_ADDR, REMOTE_USER, REQUEST_METHOD +
 //! REQUEST_URI + SERVER_PROTOCOL, HTTP_REFERER, HTTP_USER_AGENT, REQUEST_ID), `-` when absent
-//! or empty; `"`, `\`, control and non-ASCII bytes are written `\xHH` as nginx does. The time
+//! or empty; `"`, `\`, control and non-ASCII bytes are written `\xHH` as nginx does (a
+//! REQUEST_ID is also cut after [`RequestId::MAX_GIVEN`] bytes). The time
 //! is UTC (`+0000`), when the line is written. `$body_bytes_sent` counts the body only (not
 //! the head), `$duration_us` from the request complete to its answer framed.
 //!
@@ -322,10 +323,22 @@ impl<'a> RequestId<'a> {
         }
     }
 
-    /// Appends the id (escaped when given).
+    /// The most bytes of a given id written: nginx's `$request_id` is 32, a UUID 36; a
+    /// deployment that passes a client's header (`fastcgi_param REQUEST_ID
+    /// $http_x_request_id;`) must not let it write kilobytes into every log line.
+    pub const MAX_GIVEN: usize = 128;
+
+    /// Appends the id (escaped, and cut after [`RequestId::MAX_GIVEN`] bytes with `...`,
+    /// when given).
     pub fn write_to(&self, out: &mut Vec<u8>) {
         match self {
-            RequestId::Given(bytes) => escape_into(out, bytes),
+            RequestId::Given(bytes) => {
+                let cut = bytes.get(..Self::MAX_GIVEN).unwrap_or(bytes);
+                escape_into(out, cut);
+                if cut.len() < bytes.len() {
+                    out.extend_from_slice(b"...");
+                }
+            }
             RequestId::Made(seq) => {
                 let _ = write!(out, "{}-{seq}", std::process::id());
             }
@@ -407,6 +420,21 @@ mod tests {
             Escaped(&long).to_string(),
             format!("{}...", "a".repeat(Escaped::MAX))
         );
+    }
+
+    #[test]
+    fn a_given_id_is_cut_after_max_given_bytes() {
+        let long = vec![b'a'; RequestId::MAX_GIVEN * 100];
+        let p = params(&[("REQUEST_ID", &long)]);
+        let mut out = Vec::new();
+        RequestId::of(&p, 1).write_to(&mut out);
+        let want = format!("{}...", "a".repeat(RequestId::MAX_GIVEN));
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        let exact = vec![b'b'; RequestId::MAX_GIVEN];
+        let p = params(&[("REQUEST_ID", &exact)]);
+        let mut out = Vec::new();
+        RequestId::of(&p, 1).write_to(&mut out);
+        assert_eq!(out, exact, "not cut at the limit");
     }
 
     #[test]
