@@ -214,8 +214,11 @@ fn target_path(uri: &[u8]) -> Option<Cow<'_, str>> {
         .position(|b| *b == b'?' || *b == b'#')
         .unwrap_or(uri.len());
     let raw = uri.get(..end).unwrap_or_default();
-    // An absolute-form target (RFC 9112 §3.2.2): keep only its path.
-    let raw = match raw.windows(3).position(|w| w == b"://") {
+    // An absolute-form target (RFC 9112 §3.2.2): keep only its path. Only a target that
+    // starts with a scheme is one: an origin-form target starts with `/`, and a `://` later
+    // in its path is part of the path (taking what follows it would route `/x/a://b/status`
+    // to `/status`, past a web server's location rules for `/status`).
+    let raw = match absolute_form_at(raw) {
         Some(at) => {
             let rest = raw.get(at + 3..).unwrap_or_default();
             match rest.iter().position(|b| *b == b'/') {
@@ -234,6 +237,19 @@ fn target_path(uri: &[u8]) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(
         String::from_utf8_lossy(&percent_decode(raw)).into_owned(),
     ))
+}
+
+/// Where the `://` of an absolute-form target is: after a scheme (RFC 3986 §3.1: a letter,
+/// then letters, digits, `+`, `-`, `.`) that starts the target; `None` for any other target.
+fn absolute_form_at(target: &[u8]) -> Option<usize> {
+    let at = target.windows(3).position(|w| w == b"://")?;
+    let scheme = target.get(..at)?;
+    let (first, rest) = scheme.split_first()?;
+    let valid = first.is_ascii_alphabetic()
+        && rest
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    valid.then_some(at)
 }
 
 /// Pycnic's headers: `HTTP_*` params Title-Cased, plus Content-Type and Content-Length. A
@@ -343,7 +359,7 @@ mod tests {
 
     #[test]
     fn path_comes_from_path_info_else_request_uri_else_document_uri() {
-        let cases: [(&str, Pairs, &str); 9] = [
+        let cases: [(&str, Pairs, &str); 12] = [
             (
                 "path info wins",
                 &[("PATH_INFO", b"/a"), ("REQUEST_URI", b"/b")],
@@ -372,6 +388,21 @@ mod tests {
                 "absolute form",
                 &[("REQUEST_URI", b"http://example.test/abs?q")],
                 "/abs",
+            ),
+            (
+                "'://' inside an origin-form path is path",
+                &[("REQUEST_URI", b"/x/a://b/status?q")],
+                "/x/a://b/status",
+            ),
+            (
+                "no scheme before '://'",
+                &[("REQUEST_URI", b"1a://b/status")],
+                "1a://b/status",
+            ),
+            (
+                "absolute form, no path",
+                &[("REQUEST_URI", b"https+x.y-z://host?q")],
+                "/",
             ),
             ("document uri", &[("DOCUMENT_URI", b"/doc")], "/doc"),
             ("nothing", &[], "/"),

@@ -372,6 +372,30 @@ fn ping_through_nginx_from_localhost_only() {
     });
 }
 
+#[test]
+fn the_localhost_only_pages_have_no_other_path_through_nginx() {
+    // nginx picks the location from the normalized path, the app routes REQUEST_URI as sent:
+    // a target with `://` inside its path once routed to the path after it ("absolute
+    // form"), so `/x/a://b/status` went through nginx's open `location /` to the status page.
+    let deployment = nginx_showcase(
+        "ops-bypass",
+        &["--status-path", "/status", "--ping-path", "/ping"],
+        &[],
+    );
+    deployment.check(|addr| {
+        assert_eq!(status_from("127.0.0.2", addr, "/status"), "403");
+        for path in [
+            "/x/a://b/status",
+            "/a://b/ping",
+            "/hello/x://y/status?format=prometheus",
+        ] {
+            assert_eq!(status_from("127.0.0.2", addr, path), "404", "{path}");
+        }
+        // The app's own routes stay open to it.
+        assert_eq!(status_from("127.0.0.2", addr, "/hello/world"), "200");
+    });
+}
+
 /// The showcase run as one-shot CGI, its environment cleared but for `env`.
 fn cgi(env: &[(&str, &str)]) -> String {
     let mut command = Command::new(App::Showcase.binary());

@@ -8,7 +8,8 @@
 //!
 //! The fields come from the FastCGI params (REMOTE_ADDR, REMOTE_USER, REQUEST_METHOD +
 //! REQUEST_URI + SERVER_PROTOCOL, HTTP_REFERER, HTTP_USER_AGENT, REQUEST_ID), `-` when absent
-//! or empty; `"`, `\`, control and non-ASCII bytes are written `\xHH` as nginx does. The time
+//! or empty; `"`, `\`, control and non-ASCII bytes are written `\xHH` as nginx does (a
+//! REQUEST_ID is also cut after [`RequestId::MAX_GIVEN`] bytes). The time
 //! is UTC (`+0000`), when the line is written. `$body_bytes_sent` counts the body only (not
 //! the head), `$duration_us` from the request complete to its answer framed.
 //!
@@ -16,13 +17,16 @@
 //! reused buffer before the handler takes the params, and the line is assembled into a
 //! reused buffer and written with one write(2) to a file opened O_APPEND, so lines from
 //! different threads never interleave. SIGUSR1 reopens the file at its path (logrotate
-//! renames it, then signals): a line is written whole to the old file or the new one.
+//! renames it, then signals): a line is written whole to the old file or the new one. A
+//! failed write (a full disk) is counted and reported at most once a minute, as nginx does.
+//! [`Escaped`] gives the slow log and the timeout's lines the same escaping.
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +39,15 @@ pub struct AccessLog {
     file: RwLock<File>,
     /// `None`: stderr (never reopened).
     path: Option<PathBuf>,
+    /// Lines lost to failed writes since the last report.
+    lost: AtomicU64,
+    /// When a failed write was last reported (seconds since the epoch; 0: never).
+    reported_at: AtomicU64,
 }
+
+/// Seconds between two reports of failed writes (nginx's access log waits 60 too): a full
+/// disk must not turn every request into an ERROR line on stderr.
+const REPORT_EVERY: u64 = 60;
 
 thread_local! {
     /// The line being assembled, reused by each thread.
@@ -53,6 +65,8 @@ impl AccessLog {
                 Ok(Some(AccessLog {
                     file: RwLock::new(File::from(fd)),
                     path: None,
+                    lost: AtomicU64::new(0),
+                    reported_at: AtomicU64::new(0),
                 }))
             }
             path => {
@@ -61,36 +75,66 @@ impl AccessLog {
                 Ok(Some(AccessLog {
                     file: RwLock::new(file),
                     path: Some(path),
+                    lost: AtomicU64::new(0),
+                    reported_at: AtomicU64::new(0),
                 }))
             }
         }
     }
 
     /// SIGUSR1: opens the path again (a new file after logrotate renamed the old one) and
-    /// writes there from now on; on failure the old file stays in use.
-    pub fn reopen(&self) -> io::Result<()> {
+    /// writes there from now on; on failure the old file stays in use. `Ok(false)` when the
+    /// log is stderr, which is never reopened.
+    pub fn reopen(&self) -> io::Result<bool> {
         let Some(path) = &self.path else {
-            return Ok(());
+            return Ok(false);
         };
         let file = open_append(path)?;
         *self.file.write().unwrap_or_else(PoisonError::into_inner) = file;
-        Ok(())
+        Ok(true)
     }
 
     /// Writes one line: the captured fields with the answer's status, body bytes and the
-    /// request's duration. A failed write is reported on stderr, never to the client.
+    /// request's duration. A failed write is reported on stderr (at most once a minute, with
+    /// the lines lost meanwhile), never to the client.
     pub fn write(&self, parts: &AccessParts, status: u16, body_bytes: u64, duration: Duration) {
         LINE.with(|line| {
             let Ok(mut line) = line.try_borrow_mut() else {
                 return;
             };
             line.clear();
-            parts.line(&mut line, now_secs(), status, body_bytes, duration);
+            let now = now_secs();
+            parts.line(&mut line, now, status, body_bytes, duration);
             let file = self.file.read().unwrap_or_else(PoisonError::into_inner);
             if let Err(err) = (&*file).write_all(&line) {
-                log::error!("access log: write failed: {err}");
+                drop(file);
+                self.failed(now, &err);
             }
         });
+    }
+
+    /// A line was lost: counted, and reported when the last report is a minute old.
+    fn failed(&self, now: u64, err: &io::Error) {
+        self.lost.fetch_add(1, Ordering::Relaxed);
+        let last = self.reported_at.load(Ordering::Relaxed);
+        if last != 0 && now < last.saturating_add(REPORT_EVERY) {
+            return;
+        }
+        let claimed = self
+            .reported_at
+            .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if claimed {
+            let lost = self.lost.swap(0, Ordering::Relaxed);
+            let target = self
+                .path
+                .as_ref()
+                .map_or_else(|| "stderr".into(), |p| p.display().to_string());
+            log::error!(
+                "access log {target}: write failed: {err}; {lost} line(s) lost since the last \
+                 report (reported at most once every {REPORT_EVERY} s)"
+            );
+        }
     }
 }
 
@@ -189,6 +233,32 @@ fn escape_into(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
+/// A request's field (method, target) for a log line: escaped as the access log escapes
+/// it ([`escape_into`]: no CR, LF, ESC or other control byte reaches the log raw) and cut
+/// after [`Escaped::MAX`] bytes of the original with `...` (the params may hold 256 KiB).
+/// Formatting happens only when the line is written.
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<'a>(pub &'a str);
+
+impl Escaped<'_> {
+    /// The most bytes of the value written.
+    pub const MAX: usize = 1024;
+}
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes = self.0.as_bytes();
+        let cut = bytes.get(..Escaped::MAX).unwrap_or(bytes);
+        let mut out = Vec::with_capacity(cut.len() + 3);
+        escape_into(&mut out, cut);
+        if cut.len() < bytes.len() {
+            out.extend_from_slice(b"...");
+        }
+        // Only ASCII comes out of escape_into.
+        f.write_str(std::str::from_utf8(&out).unwrap_or("-"))
+    }
+}
+
 /// `01/Dec/2026:23:48:05 +0000` for `secs` since the epoch (UTC).
 fn push_time(out: &mut Vec<u8>, secs: u64) {
     const MONTHS: [&str; 12] = [
@@ -247,10 +317,22 @@ impl<'a> RequestId<'a> {
         }
     }
 
-    /// Appends the id (escaped when given).
+    /// The most bytes of a given id written: nginx's `$request_id` is 32, a UUID 36; a
+    /// deployment that passes a client's header (`fastcgi_param REQUEST_ID
+    /// $http_x_request_id;`) must not let it write kilobytes into every log line.
+    pub const MAX_GIVEN: usize = 128;
+
+    /// Appends the id (escaped, and cut after [`RequestId::MAX_GIVEN`] bytes with `...`,
+    /// when given).
     pub fn write_to(&self, out: &mut Vec<u8>) {
         match self {
-            RequestId::Given(bytes) => escape_into(out, bytes),
+            RequestId::Given(bytes) => {
+                let cut = bytes.get(..Self::MAX_GIVEN).unwrap_or(bytes);
+                escape_into(out, cut);
+                if cut.len() < bytes.len() {
+                    out.extend_from_slice(b"...");
+                }
+            }
             RequestId::Made(seq) => {
                 let _ = write!(out, "{}-{seq}", std::process::id());
             }
@@ -317,6 +399,36 @@ mod tests {
             empty,
             format!("- - - [01/Dec/2026:23:48:05 +0000] \"-\" 200 27 \"-\" \"-\" {pid}-1 412\n")
         );
+    }
+
+    #[test]
+    fn log_fields_are_escaped_and_cut() {
+        let field = "/slow?x=\r\n[2026-12-02T00:00:00Z ERROR forged]\u{1b}[31m\"caf\u{e9}";
+        assert_eq!(
+            Escaped(field).to_string(),
+            "/slow?x=\\x0D\\x0A[2026-12-02T00:00:00Z ERROR forged]\\x1B[31m\\x22caf\\xC3\\xA9"
+        );
+        assert_eq!(Escaped("").to_string(), "-");
+        let long = "a".repeat(Escaped::MAX + 10);
+        assert_eq!(
+            Escaped(&long).to_string(),
+            format!("{}...", "a".repeat(Escaped::MAX))
+        );
+    }
+
+    #[test]
+    fn a_given_id_is_cut_after_max_given_bytes() {
+        let long = vec![b'a'; RequestId::MAX_GIVEN * 100];
+        let p = params(&[("REQUEST_ID", &long)]);
+        let mut out = Vec::new();
+        RequestId::of(&p, 1).write_to(&mut out);
+        let want = format!("{}...", "a".repeat(RequestId::MAX_GIVEN));
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        let exact = vec![b'b'; RequestId::MAX_GIVEN];
+        let p = params(&[("REQUEST_ID", &exact)]);
+        let mut out = Vec::new();
+        RequestId::of(&p, 1).write_to(&mut out);
+        assert_eq!(out, exact, "not cut at the limit");
     }
 
     #[test]

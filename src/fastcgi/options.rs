@@ -141,6 +141,21 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a duration"))
 }
 
+/// A threshold that is off unless given (`--slow-log`, `--request-timeout`): seconds, more
+/// than zero. PHP-FPM reads 0 as "off" for the same settings (`request_slowlog_timeout`,
+/// `request_terminate_timeout`); here 0 would log every request slow or answer nearly every
+/// one 504, so it is refused with a message saying how to turn the option off.
+fn parse_threshold(text: &str) -> Result<Duration, String> {
+    let seconds = parse_seconds(text)?;
+    if seconds.is_zero() {
+        return Err(format!(
+            "{text:?}: must be more than 0 seconds (0 does not turn it off: leave the option \
+             and its environment variable out)"
+        ));
+    }
+    Ok(seconds)
+}
+
 /// An octal file mode such as `660` or `0o600`.
 fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.trim().trim_start_matches("0o");
@@ -275,14 +290,14 @@ pub struct FastcgiOptions {
 
     /// Seconds in its handler after which a request is logged at WARN while it runs (with
     /// its handler's name), and again with its total time when it finishes. Off by default.
-    #[arg(long, env = "PYCNIC_SLOW_LOG", value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, env = "PYCNIC_SLOW_LOG", value_name = "SECONDS", value_parser = parse_threshold)]
     pub slow_log: Option<Duration>,
 
     /// Seconds in its handler after which the client gets a JSON 504 and the connection
     /// carries on; the handler's late answer is dropped and a new thread takes its place (up
     /// to --max-stuck). Off by default.
     #[arg(long, env = "PYCNIC_REQUEST_TIMEOUT", value_name = "SECONDS",
-          value_parser = parse_seconds)]
+          value_parser = parse_threshold)]
     pub request_timeout: Option<Duration>,
 
     /// Threads stuck in a handler past --request-timeout that new threads replace at most
@@ -454,6 +469,11 @@ mod tests {
         assert_eq!(parse_seconds("30"), Ok(Duration::from_secs(30)));
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
+        assert_eq!(parse_threshold("0.5"), Ok(Duration::from_millis(500)));
+        for zero in ["0", "0.0", " 0 "] {
+            let err = parse_threshold(zero).unwrap_err();
+            assert!(err.contains("must be more than 0"), "{err}");
+        }
         assert_eq!(parse_mode("660"), Ok(0o660));
         assert_eq!(parse_mode("0o600"), Ok(0o600));
         assert!(parse_mode("999").is_err());

@@ -10,15 +10,18 @@
 //! it is due, so nothing wakes while nothing is due.
 //!
 //! Slow: past `--slow-log` the request is logged once at WARN while it runs (its handler's
-//! name looked up from the route then, never per request), and again when it finishes.
+//! name looked up from the route then, never per request), and again when it finishes. The
+//! method and target are kept raw (the handler's name is looked up from the target) and
+//! escaped and cut only when a line is written (`access::Escaped`).
 //!
 //! Timeout: who answers a request is decided by one atomic flag (the entry's claim): the
 //! handler's thread sets it when its handler returns, the leader sets it at the timeout, and
 //! only the side that set it first answers. When the leader wins, it takes a duplicate of the
-//! connection's descriptor (the handler's thread keeps the original open: it closes it only
-//! under the server's lock, when it comes back), moves the connection's registration to it,
-//! answers a JSON 504 through the app's error response, and the connection carries on (a
-//! kept-alive one takes its next request). The late handler's answer is dropped and its copy
+//! connection's descriptor, moves the connection's registration to it, points the original
+//! (which the handler's thread keeps open, to close under the server's lock when it comes
+//! back) at /dev/null so that the connection is the duplicate's alone (closing it closes it
+//! while the handler still runs), answers a JSON 504 through the app's error response, and
+//! the connection carries on (a kept-alive one takes its next request). The late handler's answer is dropped and its copy
 //! of the descriptor closed when it returns. The stuck handler's slot is given back at once
 //! and a new thread started, so capacity does not shrink, up to `--max-stuck` stuck threads
 //! (default: `--workers`); past the cap one ERROR line is logged and the stuck handler keeps
@@ -32,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::app::App;
 
-use super::access::{AccessParts, RequestId};
+use super::access::{AccessParts, Escaped, RequestId};
 use super::metrics::Metrics;
 use super::worker::Job;
 
@@ -206,16 +209,16 @@ impl Running {
             log::warn!(
                 "late handler returned: {} {} (request {}, handler {}) after {took:.3} s; its \
                  answer was dropped (504 sent at --request-timeout)",
-                entry.method,
-                entry.target,
+                Escaped(&entry.method),
+                Escaped(&entry.target),
                 entry.id,
                 handler_name(app, &entry.target)
             );
         } else if entry.slow_logged {
             log::warn!(
                 "slow request finished: {} {} (request {}, handler {}) took {took:.3} s",
-                entry.method,
-                entry.target,
+                Escaped(&entry.method),
+                Escaped(&entry.target),
                 entry.id,
                 handler_name(app, &entry.target)
             );
@@ -250,8 +253,8 @@ impl Running {
                     metrics.slow_request();
                     log::warn!(
                         "slow request: {} {} (request {}, handler {}) running for {:.3} s",
-                        entry.method,
-                        entry.target,
+                        Escaped(&entry.method),
+                        Escaped(&entry.target),
                         entry.id,
                         handler_name(app, &entry.target),
                         elapsed.as_secs_f64()
@@ -315,8 +318,8 @@ impl Running {
         self.entries.get(index).map_or_else(String::new, |e| {
             format!(
                 "{} {} (request {}, handler {}) after {:.3} s",
-                e.method,
-                e.target,
+                Escaped(&e.method),
+                Escaped(&e.target),
                 e.id,
                 handler_name(app, &e.target),
                 e.started.elapsed().as_secs_f64()

@@ -73,7 +73,10 @@ impl Server {
     fn reopen_logs(&mut self) {
         match self.pool.access.as_ref().map(|access| access.reopen()) {
             None => log::info!("fastcgi: SIGUSR1: no log file to reopen"),
-            Some(Ok(())) => log::info!("fastcgi: SIGUSR1: access log reopened"),
+            Some(Ok(true)) => log::info!("fastcgi: SIGUSR1: access log reopened"),
+            Some(Ok(false)) => {
+                log::info!("fastcgi: SIGUSR1: the access log is stderr; nothing to reopen");
+            }
             Some(Err(err)) => {
                 log::error!(
                     "fastcgi: SIGUSR1: cannot reopen the access log: {err}; kept the old one"

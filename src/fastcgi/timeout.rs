@@ -3,6 +3,7 @@
 //! requests logged, timed-out ones answered 504 on a duplicate of their connection), and the
 //! threads that replace stuck handlers.
 
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::{Interest, Token};
@@ -71,7 +72,7 @@ impl Server {
         let access = std::mem::take(&mut entry.access);
         let started = Instant::now();
         // The handler's thread holds `fd` open: it closes it only in `give_back`, under the
-        // lock held here.
+        // lock held here, so `fd` names the connection until `detach` points it elsewhere.
         let moved = Stream::duplicate(fd, tcp).and_then(|mut copy| {
             self.registry.deregister(&mut mio::unix::SourceFd(&fd))?;
             self.registry.register(
@@ -79,6 +80,9 @@ impl Server {
                 Token(self.first_conn + token),
                 Interest::READABLE | Interest::WRITABLE,
             )?;
+            // The handler's descriptor now names /dev/null: the connection is the copy's
+            // alone, so closing it closes it even while the handler runs on.
+            detach(fd)?;
             Ok(copy)
         });
         let timeout = self
@@ -117,4 +121,25 @@ impl Server {
             self.spawn_threads += 1;
         }
     }
+}
+
+/// Points descriptor `fd`, which a stuck handler's thread holds, at /dev/null (atomically,
+/// dup3 with close-on-exec): the thread keeps a valid descriptor to close when it returns,
+/// and the connection is left with the event side's copy only. Without this, a connection
+/// the event side closes (after the 504 when the web server did not ask to keep it, as
+/// nginx does not by default; at the idle timeout; to make room) stayed open until the
+/// handler returned, and a web server waiting for the end of the connection held the 504.
+fn detach(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    let null = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    // SAFETY: dup3 onto `fd`, which the handler's thread keeps open until `give_back` (it
+    // cannot run while the server's lock is held here); `fd` stays open, now on /dev/null,
+    // and is still the thread's to close. `null` is closed when dropped.
+    let done = unsafe { libc::dup3(null.as_raw_fd(), fd, libc::O_CLOEXEC) };
+    if done < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
