@@ -14,9 +14,11 @@
 # starting one configuration further along); the table prints medians of req/s, p50 and p99,
 # req/s as a ratio to the limit and to "off", the cost per request against "off",
 # (1/rps - 1/rps_off) * 1e6 µs (since nginx and the app share CPU 0, the CPU time each request
-# costs more on that core, as long as that core is saturated), and CPU 0's busy share during
-# the runs to show that it was. The access logs' line counts are checked against the responses
-# wrk counted (within 1%: wrk counts completed responses only; it fails the run otherwise).
+# costs more on that core, as long as that core is saturated), CPU 0's busy share during the
+# runs to show that it was, and the app process's own CPU time per request (all its threads,
+# from /proc/PID/task/*/schedstat), measured rather than inferred: the steadier figure of the
+# two. The access logs' line counts are checked against the responses wrk counted (within 1%:
+# wrk counts completed responses only; it fails the run otherwise).
 # The access logs grow by about 100 bytes a request in the (temporary) work directory.
 # Usage: scripts/bench-ops.sh [SECONDS_PER_RUN] [ROUNDS]
 #   environment: CONNS (32), BENCH_KEEP=1 keeps the work directory (configurations, logs)
@@ -72,8 +74,10 @@ declare -A flags=(
     [accesslog]="--access-log $work/access-accesslog.log"
     [all]="--status-path /status --ping-path /ping --access-log $work/access-all.log --slow-log 1 --request-timeout 30"
 )
+declare -A app_pid
 $cpu0 "$work/minimal_fcgi" --listen "unix:$work/limit.sock" 2>"$work/limit.log" &
 pids+=("$!")
+app_pid[limit]=$!
 wait_socket "$work/limit.sock"
 for config in "${configs[@]:1}"; do
     # Word splitting of the flags is meant: none holds a space of its own ($work is mktemp's).
@@ -81,6 +85,7 @@ for config in "${configs[@]:1}"; do
     RUST_LOG=warn $cpu0 "$bin" fastcgi --listen "unix:$work/$config.sock" --socket-mode 666 \
         ${flags[$config]} 2>"$work/$config.log" &
     pids+=("$!")
+    app_pid[$config]=$!
     wait_socket "$work/$config.sock"
 done
 
@@ -152,6 +157,16 @@ function done(summary, latency, requests)
 end
 LUA
 
+# The app's own CPU time so far, in ns, all its threads (/proc/PID/task/*/schedstat): divided
+# by the requests of a run, the app's CPU per request, measured rather than inferred.
+app_cpu_ns() {
+    local total=0 t
+    for t in /proc/"$1"/task/*/schedstat; do
+        read -r ns _ < "$t" 2>/dev/null && total=$((total + ns))
+    done
+    echo "$total"
+}
+
 # Each round starts one configuration further along, so that none always runs first or after
 # the same neighbour. CPU 0's busy time around each run (from /proc/stat) shows whether that
 # core was saturated, which the cost per request below assumes.
@@ -160,9 +175,11 @@ for round in $(seq "$rounds"); do
     for i in $(seq 0 $((n - 1))); do
         config=${configs[$(((i + round - 1) % n))]}
         grep '^cpu0 ' /proc/stat > "$work/cpu0-$config-$round.txt"
+        app_cpu_ns "${app_pid[$config]}" > "$work/appcpu-$config-$round.txt"
         taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$work/report.lua" \
             "http://127.0.0.1:${port[$config]}/login" > "$work/wrk-$config-$round.txt" 2>&1 || true
         grep '^cpu0 ' /proc/stat >> "$work/cpu0-$config-$round.txt"
+        app_cpu_ns "${app_pid[$config]}" >> "$work/appcpu-$config-$round.txt"
     done
 done
 # Requests wrk gave up on at its end may still be answered: let them finish before counting.
@@ -187,8 +204,14 @@ def cpu0_busy(config, r):
     total = sum(delta[:8])  # user nice system idle iowait irq softirq steal (guest is in user)
     return 1 - (delta[3] + delta[4]) / total if total else 0.0
 
+def app_us_per_request(config, r, requests):
+    """The app's own CPU time (all threads) during that run, per request wrk counted."""
+    before, after = (int(x) for x in open(f"{work}/appcpu-{config}-{r}.txt").read().split()[:2])
+    return (after - before) / 1e3 / requests if requests else float("nan")
+
 def result(config):
     rps, p50, p99, busy, requests, timeouts, errors, missing = [], [], [], [], 0, 0, 0, 0
+    app = []
     for r in range(1, rounds + 1):
         text = open(f"{work}/wrk-{config}-{r}.txt").read()
         m = re.search(r"^BENCH (.*)$", text, re.M)
@@ -200,20 +223,21 @@ def result(config):
         p50.append(f["p50_us"] / 1e3)
         p99.append(f["p99_us"] / 1e3)
         busy.append(cpu0_busy(config, r))
+        app.append(app_us_per_request(config, r, f["requests"]))
         requests += int(f["requests"])
         timeouts += int(f["timeout"])
         errors += int(f["connect"] + f["read"] + f["write"] + f["status"])
     if not rps:
         return None
     return dict(rps=statistics.median(rps), p50=statistics.median(p50), p99=statistics.median(p99),
-                busy=statistics.median(busy), requests=requests, timeouts=timeouts, errors=errors, missing=missing)
+                busy=statistics.median(busy), app=statistics.median(app), requests=requests, timeouts=timeouts, errors=errors, missing=missing)
 
 rows = {c: result(c) for c in configs}
 limit = (rows.get("limit") or {}).get("rps")
 off = (rows.get("off") or {}).get("rps")
 print("\nGET /login, unix socket, kept-alive upstream, medians")
 print(f"  {'configuration':<23} {'req/s':>9} {'x limit':>8} {'x off':>6} {'p50 ms':>7} {'p99 ms':>7} "
-      f"{'µs/req vs off':>14} {'cpu0 busy':>10} {'timeouts':>9} {'errors':>7}")
+      f"{'µs/req vs off':>14} {'app µs/req':>11} {'app vs off':>11} {'cpu0 busy':>10} {'timeouts':>9} {'errors':>7}")
 for c in configs:
     r = rows[c]
     if not r:
@@ -223,11 +247,15 @@ for c in configs:
     x_off = f"{r['rps'] / off:.2f}" if off and c != "limit" else "-"
     cost = f"{(1 / r['rps'] - 1 / off) * 1e6:+.2f}" if off and c not in ("limit", "off") else "-"
     note = f"  ({r['missing']} runs without a result)" if r["missing"] else ""
+    app_off = (rows.get("off") or {}).get("app")
+    app_vs = f"{r['app'] - app_off:+.2f}" if app_off and c not in ("limit", "off") else "-"
     print(f"  {label[c]:<23} {r['rps']:>9.0f} {x_limit:>8} {x_off:>6} {r['p50']:>7.2f} {r['p99']:>7.2f} "
-          f"{cost:>14} {r['busy'] * 100:>9.0f}% {r['timeouts']:>9} {r['errors']:>7}{note}")
+          f"{cost:>14} {r['app']:>11.2f} {app_vs:>11} {r['busy'] * 100:>9.0f}% {r['timeouts']:>9} {r['errors']:>7}{note}")
 print("  µs/req vs off = (1/rps - 1/rps_off) * 1e6: nginx and the app share CPU 0, so this is the")
 print("  CPU time per request each feature adds on that core (medians of req/s, not a profile);")
 print("  it holds while CPU 0 is saturated (cpu0 busy near 100%) and nothing else runs there.")
+print("  app µs/req: the app process's own CPU time (all threads, /proc/PID/task/*/schedstat) per")
+print("  request, median of the runs; app vs off: its difference to pycnic with everything off.")
 
 bad = []
 for c, n in lines.items():
