@@ -256,6 +256,13 @@ fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged(
         let statuses: Vec<u16> = slow.iter().map(|l| l.status).collect();
         assert_eq!(statuses, [504, 504, 504], "{}", read(&access));
         assert!(slow.iter().all(|l| is_nginx_request_id(&l.id)));
+        // A 504's time, like any answer's, runs from the request received: at least the
+        // timeout (1 s).
+        assert!(
+            slow.iter().all(|l| l.micros >= 1_000_000),
+            "{}",
+            read(&access)
+        );
     });
 }
 

@@ -74,6 +74,8 @@ pub(super) struct Entry {
     id: String,
     method: String,
     target: String,
+    /// When its request was complete (a 504's time, like any answer's, counts from then).
+    pub(super) received: Instant,
     started: Instant,
     slow_logged: bool,
     /// The timeout was dealt with (answered 504, or the handler had answered first).
@@ -144,6 +146,7 @@ impl Running {
                 method: String::new(),
                 target: String::new(),
                 started: job.received,
+                received: job.received,
                 slow_logged: false,
                 timeout_seen: false,
                 timed_out: false,
@@ -177,6 +180,7 @@ impl Running {
             entry.target.clear();
             entry.target.push_str(&find(b"REQUEST_URI"));
             entry.started = now;
+            entry.received = job.received;
             entry.slow_logged = false;
             entry.timeout_seen = false;
             entry.timed_out = false;

@@ -70,7 +70,7 @@ impl Server {
         };
         let (token, fcgi_id, fd, tcp) = (entry.token, entry.fcgi_id, entry.fd, entry.tcp);
         let access = std::mem::take(&mut entry.access);
-        let started = Instant::now();
+        let started = entry.received;
         // The handler's thread holds `fd` open: it closes it only in `give_back`, under the
         // lock held here, so `fd` names the connection until `detach` points it elsewhere.
         let moved = Stream::duplicate(fd, tcp).and_then(|mut copy| {
@@ -78,7 +78,7 @@ impl Server {
             self.registry.register(
                 &mut copy,
                 Token(self.first_conn + token),
-                Interest::READABLE | Interest::WRITABLE,
+                Interest::READABLE,
             )?;
             // The handler's descriptor now names /dev/null: the connection is the copy's
             // alone, so closing it closes it even while the handler runs on.
@@ -93,6 +93,10 @@ impl Server {
         match (moved, self.slots.get_mut(token).and_then(Option::as_mut)) {
             (Ok(copy), Some(slot)) => {
                 slot.stream = Some(copy);
+                // Watched for reading only, as every connection is until output waits; bytes
+                // that came while the handler ran are read now.
+                slot.watch_writable = false;
+                slot.unread = true;
                 log::warn!("request timeout: answering 504 for {what}; the handler runs on");
                 let response = self.pool.app.error_response(HttpError::new(
                     504,
