@@ -27,43 +27,16 @@ cd "$(dirname "$0")/.."
 seconds=${1:-5}
 rounds=${2:-3}
 conns=${CONNS:-32}
-for tool in nginx wrk gcc taskset curl python3; do
-    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || {
-        echo "$tool missing: run scripts/install-deps.sh" >&2; exit 2; }
-done
+source scripts/bench/common.sh
+need_tools nginx wrk gcc taskset curl python3
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs (apps on CPU 0, wrk on CPU 1)" >&2; exit 2; }
 
 cargo build --release --locked -q
 bin="$PWD/target/release/pycnic"
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
 
 gcc -O2 -Wall -Wextra -o "$work/minimal_fcgi" scripts/bench/minimal_fcgi.c
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1; logs:" >&2
-    tail -n 20 "$work"/*.log >&2 || true
-    return 1
-}
-wait_socket() {
-    for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
-    echo "no socket $1; logs:" >&2
-    tail -n 20 "$work"/*.log >&2 || true
-    return 1
-}
 # Started as `$cpu0 program &` (not through a function), so that $! is the program itself.
 cpu0="taskset -c 0"
 

@@ -13,34 +13,13 @@ seconds=${1:-5}
 rounds=${2:-3}
 conns=${3:-32}
 sessions=${4:-256}
-for tool in nginx wrk redis-server memcached curl python3; do
-    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || {
-        echo "$tool missing: run scripts/install-deps.sh" >&2; exit 2; }
-done
+source scripts/bench/common.sh
+need_tools nginx wrk redis-server memcached curl python3
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 cargo build --release --locked -q --example sessions
 bin="$PWD/target/release/examples/sessions"
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1; logs:" >&2
-    tail -n 20 "$work"/*.log >&2 || true
-    return 1
-}
 
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --daemonize no \

@@ -24,47 +24,21 @@ const LOG: &str = "pycnic.log";
 /// conf/nginx/pycnic-tcp.conf in front of the showcase, started as
 /// conf/systemd/pycnic-tcp.service starts it plus `extra`, in `cwd` when given.
 fn deploy(tag: &str, extra: &[&str], cwd: Option<&str>) -> Deployment {
-    let prefix = Prefix::new(tag);
-    let bin = prefix.install_binary(&App::Showcase.binary(), "pycnic");
-    let backend: SocketAddr = (localhost(), free_port(localhost())).into();
-    let unit = prefix.render(
-        &conf("systemd/pycnic-tcp.service"),
-        "pycnic.service",
-        &[
-            ("BIN", text(&bin)),
-            ("BACKEND", &backend.to_string()),
-            ("WEB_SERVER_ADDRS", "127.0.0.1"),
-        ],
-    );
-    let mut command = Unit::read(&unit).command();
-    command.args(extra);
-    if let Some(dir) = cwd {
-        fs::create_dir_all(prefix.join(dir)).unwrap();
-        command.current_dir(prefix.join(dir));
-    }
-    let pycnic = Proc::start("pycnic", command, &prefix.join(LOG));
-    wait_until("pycnic", &[&pycnic], &prefix, || accepts(backend));
-    let port = free_port(localhost());
-    let site = prefix.render(
-        &conf("nginx/pycnic-tcp.conf"),
-        "site.conf",
-        &[
-            ("BACKEND", &backend.to_string()),
-            ("PORT", &port.to_string()),
-        ],
-    );
-    // nginx also tells the client the id it passed, so the tests can compare.
-    let conf_text = fs::read_to_string(&site).unwrap().replace(
-        "fastcgi_keep_conn on;",
-        "fastcgi_keep_conn on;\n        add_header X-Request-Id $request_id always;",
-    );
-    fs::write(&site, conf_text).unwrap();
-    let nginx = start_nginx(&prefix, &site, port);
-    Deployment {
-        procs: vec![nginx, pycnic],
-        addr: (localhost(), port).into(),
-        prefix,
-    }
+    showcase_behind_nginx(
+        tag,
+        Backend {
+            extra,
+            cwd,
+            // nginx also tells the client the id it passed, so the tests can compare.
+            edit_site: Some(|site| {
+                site.replace(
+                    "fastcgi_keep_conn on;",
+                    "fastcgi_keep_conn on;\n        add_header X-Request-Id $request_id always;",
+                )
+            }),
+            ..Backend::default()
+        },
+    )
 }
 
 fn read(path: &Path) -> String {

@@ -24,37 +24,14 @@ use serde_json::Value;
 /// The showcase as conf/systemd/pycnic-tcp.service starts it, plus `extra` options and `env`
 /// variables, behind conf/nginx/pycnic-tcp.conf.
 fn nginx_showcase(tag: &str, extra: &[&str], env: &[(&str, &str)]) -> Deployment {
-    let prefix = Prefix::new(tag);
-    let bin = prefix.install_binary(&App::Showcase.binary(), "pycnic");
-    let backend: SocketAddr = (localhost(), free_port(localhost())).into();
-    let unit = prefix.render(
-        &conf("systemd/pycnic-tcp.service"),
-        "pycnic.service",
-        &[
-            ("BIN", text(&bin)),
-            ("BACKEND", &backend.to_string()),
-            ("WEB_SERVER_ADDRS", "127.0.0.1"),
-        ],
-    );
-    let mut command = Unit::read(&unit).command();
-    command.args(extra).envs(env.iter().copied());
-    let pycnic = Proc::start("pycnic", command, &prefix.join("pycnic.log"));
-    wait_until("pycnic", &[&pycnic], &prefix, || accepts(backend));
-    let port = free_port(localhost());
-    let site = prefix.render(
-        &conf("nginx/pycnic-tcp.conf"),
-        "site.conf",
-        &[
-            ("BACKEND", &backend.to_string()),
-            ("PORT", &port.to_string()),
-        ],
-    );
-    let nginx = start_nginx(&prefix, &site, port);
-    Deployment {
-        procs: vec![nginx, pycnic],
-        addr: (localhost(), port).into(),
-        prefix,
-    }
+    showcase_behind_nginx(
+        tag,
+        Backend {
+            extra,
+            env,
+            ..Backend::default()
+        },
+    )
 }
 
 const PAGES: [&str; 4] = ["--status-path", "/status", "--ping-path", "/ping"];

@@ -236,6 +236,62 @@ pub fn verify_units(units: &[&Path]) {
     }
 }
 
+/// How [`showcase_behind_nginx`] starts the app: options added to the unit's command line,
+/// environment variables, a working directory (below the prefix) and a change to nginx's site.
+#[derive(Default)]
+pub struct Backend<'a> {
+    pub extra: &'a [&'a str],
+    pub env: &'a [(&'a str, &'a str)],
+    pub cwd: Option<&'a str>,
+    pub edit_site: Option<fn(String) -> String>,
+}
+
+/// The showcase started as conf/systemd/pycnic-tcp.service starts it (its log in
+/// `pycnic.log`), behind conf/nginx/pycnic-tcp.conf.
+pub fn showcase_behind_nginx(tag: &str, backend_options: Backend) -> Deployment {
+    let prefix = Prefix::new(tag);
+    let bin = prefix.install_binary(&App::Showcase.binary(), "pycnic");
+    let backend: SocketAddr = (localhost(), free_port(localhost())).into();
+    let unit = prefix.render(
+        &conf("systemd/pycnic-tcp.service"),
+        "pycnic.service",
+        &[
+            ("BIN", text(&bin)),
+            ("BACKEND", &backend.to_string()),
+            ("WEB_SERVER_ADDRS", "127.0.0.1"),
+        ],
+    );
+    let mut command = Unit::read(&unit).command();
+    command
+        .args(backend_options.extra)
+        .envs(backend_options.env.iter().copied());
+    if let Some(dir) = backend_options.cwd {
+        fs::create_dir_all(prefix.join(dir)).unwrap();
+        command.current_dir(prefix.join(dir));
+    }
+    let pycnic = Proc::start("pycnic", command, &prefix.join("pycnic.log"));
+    wait_until("pycnic", &[&pycnic], &prefix, || accepts(backend));
+    let port = free_port(localhost());
+    let site = prefix.render(
+        &conf("nginx/pycnic-tcp.conf"),
+        "site.conf",
+        &[
+            ("BACKEND", &backend.to_string()),
+            ("PORT", &port.to_string()),
+        ],
+    );
+    if let Some(edit) = backend_options.edit_site {
+        let edited = edit(fs::read_to_string(&site).unwrap());
+        fs::write(&site, edited).unwrap();
+    }
+    let nginx = start_nginx(&prefix, &site, port);
+    Deployment {
+        procs: vec![nginx, pycnic],
+        addr: (localhost(), port).into(),
+        prefix,
+    }
+}
+
 /// `pycnic fastcgi --listen ADDR` as conf/systemd/pycnic-tcp.service runs it; waits until
 /// it accepts.
 pub fn start_tcp_service(prefix: &Prefix, name: &str, bin: &Path, listen: SocketAddr) -> Proc {
