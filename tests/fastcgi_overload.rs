@@ -1,4 +1,4 @@
-//! Overload against the real binary over FastCGI (issue 7, defects 1 to 7): connections at
+//! Overload against the real binary over FastCGI: connections at
 //! `--max-connections` wait instead of evicting each other, queued bodies have a memory
 //! bound, a body trickle is cut off, the fd limit leaves room for new requests, slow readers
 //! hold no worker, the exit status tells a forced shutdown, a request sent just before

@@ -1,4 +1,4 @@
-//! Overload through a real nginx (issue 7, defect 1): with the app at
+//! Overload through a real nginx: with the app at
 //! `--max-connections 16 --workers 64`, 64 concurrent HTTP clients on a 100 ms handler get no
 //! 502. nginx opens more upstream connections than the app admits; the excess must wait in
 //! the listen backlog, not be accepted and reset.

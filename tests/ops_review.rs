@@ -1,4 +1,4 @@
-//! The operations features (issue 9) under hostile input and failing disks, on the real
+//! The operations features under hostile input and failing disks, on the real
 //! binary over a real socket: the slow log and the timeout's lines escape what the client
 //! sent (no forged or garbled lines), a failing access log is reported once, not once per
 //! request, and a connection answered 504 is really closed when the server closes it, while

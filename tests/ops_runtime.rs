@@ -1,4 +1,4 @@
-//! Operating it (issue 9, part B) through a real nginx (conf/nginx/pycnic-tcp.conf, which
+//! Operating it through a real nginx (conf/nginx/pycnic-tcp.conf, which
 //! passes `REQUEST_ID $request_id`) in front of the showcase: the slow-request log while the
 //! request runs and when it ends, the 504 at --request-timeout with the capacity kept, the
 //! kept-alive connection usable after it and the --max-stuck cap's line, the access log's

@@ -1,4 +1,4 @@
-//! The status and ping pages (issue 9, part A) through a real nginx in front of the
+//! The status and ping pages through a real nginx in front of the
 //! showcase, with conf/nginx/pycnic-tcp.conf's `location = /status` and `location = /ping`:
 //! counts exact after a known mix of answers, the JSON and the Prometheus text agree, the
 //! page answers while every worker is busy and shows them busy with the queue behind them,

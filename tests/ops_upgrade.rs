@@ -1,4 +1,4 @@
-//! Zero-downtime upgrade (issue 9): SIGUSR2 starts a new copy of the binary on the same
+//! Zero-downtime upgrade: SIGUSR2 starts a new copy of the binary on the same
 //! listening sockets; once it serves, the old one drains and exits 0, and `--pid-file` names
 //! the new one. Through a real nginx: wrk runs for the whole of 5 upgrades in a row and sees
 //! no error, over TCP with kept-alive upstream connections and over a unix socket without;
