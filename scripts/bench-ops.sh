@@ -2,7 +2,8 @@
 # The per-request cost of the operations features (status counters, access log, running
 # table), behind one real nginx with wrk, side by side in one interleaved run (loopback only).
 # GET /login with `Cookie: session_id=abc` at CONNS connections over kept-alive upstream
-# connections on a unix socket (the fastest mode, # so a per-request cost shows most), to five FastCGI backends, each its own process:
+# connections on a unix socket (the fastest mode, so a per-request cost shows most), to five
+# FastCGI backends, each its own process:
 #   limit      scripts/bench/minimal_fcgi.c, the cheapest responder we could write (the ceiling)
 #   off        pycnic fastcgi with every operations feature off (the default)
 #   counters   --status-path /status --ping-path /ping (the status page's counters kept)
