@@ -3,20 +3,20 @@
 //! response bytes (RFC 3875 §6: `Status:` line, header lines, blank line, body). Both transports
 //! call these functions, so both emit identical bytes.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
 
 use crate::cookie::Cookies;
 use crate::error::HttpError;
 use crate::http::{Headers, status_line, title_case};
-use crate::query::{Args, percent_decode};
+use crate::query::Args;
 use crate::request::{Environ, Request};
 use crate::response::{Body, HttpResponse};
 
 /// Meta-variables as the transport received them: name and value bytes, in order, duplicates
 /// kept (nginx sends one `HTTP_COOKIE` per Cookie header).
 pub use crate::params::Params;
+pub use crate::target::{request_path_of, uri_path};
 
 /// What CONTENT_LENGTH says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +135,7 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
         .unwrap_or_default()
         .trim()
         .to_ascii_uppercase();
-    let path = request_path(&environ);
+    let path = crate::target::request_path(&environ);
     let args = from_params.unwrap_or_else(|| {
         let query = environ
             .get("REQUEST_URI")
@@ -170,86 +170,6 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
         sessions: None,
         session: Default::default(),
     }
-}
-
-/// PATH_INFO when non-empty (servers decode it); else the path of REQUEST_URI, percent-decoded
-/// the same way — nginx's stock `fastcgi_params` send no PATH_INFO; else DOCUMENT_URI; else `/`.
-fn request_path(environ: &Environ) -> String {
-    path_from(|name| environ.get(name).map(str::as_bytes)).into_owned()
-}
-
-/// The request's path as a handler sees it (`Request::path`, by the same rule), read from
-/// the params without building the request: the runtime's own pages (`--status-path`,
-/// `--ping-path`) match it. Borrowed unless it has to be decoded.
-pub fn request_path_of(params: &Params) -> Cow<'_, str> {
-    path_from(|name| params.get(name.as_bytes()))
-}
-
-/// The rule of [`request_path`], over any lookup of the first value of a variable.
-fn path_from<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Cow<'a, str> {
-    if let Some(info) = get("PATH_INFO").filter(|p| !p.is_empty()) {
-        return String::from_utf8_lossy(info);
-    }
-    if let Some(uri) = get("REQUEST_URI").filter(|u| !u.is_empty())
-        && let Some(path) = target_path(uri)
-    {
-        return path;
-    }
-    match get("DOCUMENT_URI").filter(|p| !p.is_empty()) {
-        Some(doc) => String::from_utf8_lossy(doc),
-        None => Cow::Borrowed("/"),
-    }
-}
-
-/// The path of a request target (REQUEST_URI) as a handler sees it: query and fragment
-/// dropped, percent-decoded; `/` when it has none.
-pub fn uri_path(uri: &str) -> String {
-    target_path(uri.as_bytes()).map_or_else(|| "/".to_string(), Cow::into_owned)
-}
-
-/// [`uri_path`], `None` when the target has no path; borrowed unless it has to be decoded.
-fn target_path(uri: &[u8]) -> Option<Cow<'_, str>> {
-    let end = uri
-        .iter()
-        .position(|b| *b == b'?' || *b == b'#')
-        .unwrap_or(uri.len());
-    let raw = uri.get(..end).unwrap_or_default();
-    // An absolute-form target (RFC 9112 §3.2.2): keep only its path. Only a target that
-    // starts with a scheme is one: an origin-form target starts with `/`, and a `://` later
-    // in its path is part of the path (taking what follows it would route `/x/a://b/status`
-    // to `/status`, past a web server's location rules for `/status`).
-    let raw = match absolute_form_at(raw) {
-        Some(at) => {
-            let rest = raw.get(at + 3..).unwrap_or_default();
-            match rest.iter().position(|b| *b == b'/') {
-                Some(slash) => rest.get(slash..).unwrap_or(b"/"),
-                None => b"/",
-            }
-        }
-        None => raw,
-    };
-    if raw.is_empty() {
-        return None;
-    }
-    if !raw.contains(&b'%') {
-        return Some(String::from_utf8_lossy(raw));
-    }
-    Some(Cow::Owned(
-        String::from_utf8_lossy(&percent_decode(raw)).into_owned(),
-    ))
-}
-
-/// Where the `://` of an absolute-form target is: after a scheme (RFC 3986 §3.1: a letter,
-/// then letters, digits, `+`, `-`, `.`) that starts the target; `None` for any other target.
-fn absolute_form_at(target: &[u8]) -> Option<usize> {
-    let at = target.windows(3).position(|w| w == b"://")?;
-    let scheme = target.get(..at)?;
-    let (first, rest) = scheme.split_first()?;
-    let valid = first.is_ascii_alphabetic()
-        && rest
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    valid.then_some(at)
 }
 
 /// Pycnic's headers: `HTTP_*` params Title-Cased, plus Content-Type and Content-Length. A
@@ -355,71 +275,6 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
             .collect()
-    }
-
-    #[test]
-    fn path_comes_from_path_info_else_request_uri_else_document_uri() {
-        let cases: [(&str, Pairs, &str); 12] = [
-            (
-                "path info wins",
-                &[("PATH_INFO", b"/a"), ("REQUEST_URI", b"/b")],
-                "/a",
-            ),
-            (
-                "empty path info",
-                &[("PATH_INFO", b""), ("REQUEST_URI", b"/b?x=1")],
-                "/b",
-            ),
-            (
-                "nginx stock params",
-                &[
-                    ("REQUEST_URI", b"/login/?x=1"),
-                    ("DOCUMENT_URI", b"/login/"),
-                ],
-                "/login/",
-            ),
-            (
-                "decoded uri",
-                &[("REQUEST_URI", b"/caf%C3%A9%20x")],
-                "/café x",
-            ),
-            ("fragment dropped", &[("REQUEST_URI", b"/a#frag")], "/a"),
-            (
-                "absolute form",
-                &[("REQUEST_URI", b"http://example.test/abs?q")],
-                "/abs",
-            ),
-            (
-                "'://' inside an origin-form path is path",
-                &[("REQUEST_URI", b"/x/a://b/status?q")],
-                "/x/a://b/status",
-            ),
-            (
-                "no scheme before '://'",
-                &[("REQUEST_URI", b"1a://b/status")],
-                "1a://b/status",
-            ),
-            (
-                "absolute form, no path",
-                &[("REQUEST_URI", b"https+x.y-z://host?q")],
-                "/",
-            ),
-            ("document uri", &[("DOCUMENT_URI", b"/doc")], "/doc"),
-            ("nothing", &[], "/"),
-            ("raw non-utf8", &[("PATH_INFO", b"/\xff")], "/\u{fffd}"),
-        ];
-        for (case, pairs, want) in cases {
-            assert_eq!(
-                build_request(params(pairs), Vec::new()).path(),
-                want,
-                "{case}"
-            );
-            assert_eq!(
-                request_path_of(&params(pairs)),
-                want,
-                "{case}, from the params"
-            );
-        }
     }
 
     #[test]

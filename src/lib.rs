@@ -79,6 +79,7 @@ mod router;
 pub mod secure_cookie;
 pub mod session;
 pub mod set_cookie;
+mod target;
 
 pub use app::App;
 pub use cli::{run, run_as};
