@@ -6,8 +6,6 @@
 #[path = "common/e2e.rs"]
 mod e2e;
 
-use std::net::SocketAddr;
-
 use e2e::*;
 
 const CLIENTS: usize = 64;
@@ -16,37 +14,13 @@ const REQUESTS_PER_CLIENT: usize = 5;
 /// conf/nginx/pycnic-tcp.conf in front of the showcase, started as
 /// conf/systemd/pycnic-tcp.service starts it plus `extra` options.
 fn nginx_tcp_with(extra: &[&str]) -> Deployment {
-    let prefix = Prefix::new("overload-nginx");
-    let bin = prefix.install_binary(&App::Showcase.binary(), "pycnic");
-    let backend: SocketAddr = (localhost(), free_port(localhost())).into();
-    let unit = prefix.render(
-        &conf("systemd/pycnic-tcp.service"),
-        "pycnic.service",
-        &[
-            ("BIN", text(&bin)),
-            ("BACKEND", &backend.to_string()),
-            ("WEB_SERVER_ADDRS", "127.0.0.1"),
-        ],
-    );
-    let mut command = Unit::read(&unit).command();
-    command.args(extra);
-    let pycnic = Proc::start("pycnic", command, &prefix.join("pycnic.log"));
-    wait_until("pycnic", &[&pycnic], &prefix, || accepts(backend));
-    let port = free_port(localhost());
-    let site = prefix.render(
-        &conf("nginx/pycnic-tcp.conf"),
-        "site.conf",
-        &[
-            ("BACKEND", &backend.to_string()),
-            ("PORT", &port.to_string()),
-        ],
-    );
-    let nginx = start_nginx(&prefix, &site, port);
-    Deployment {
-        procs: vec![nginx, pycnic],
-        addr: (localhost(), port).into(),
-        prefix,
-    }
+    showcase_behind_nginx(
+        "overload-nginx",
+        Backend {
+            extra,
+            ..Backend::default()
+        },
+    )
 }
 
 #[test]

@@ -405,10 +405,7 @@ fn a_socket_on_fd_0_is_handed_over() {
     assert_eq!(old, first);
     let fd0 = fs::read_link(format!("/proc/{new}/fd/0")).unwrap();
     assert_eq!(fd0, socket_inode, "the new process has the socket on fd 0");
-    let held: Vec<PathBuf> = fs::read_dir(format!("/proc/{new}/fd"))
-        .unwrap()
-        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
-        .collect();
+    let held = descriptors(new);
     assert_eq!(
         held.iter().filter(|fd| **fd == socket_inode).count(),
         1,
@@ -520,10 +517,7 @@ fn a_socket_activated_app_hands_systemds_socket_over() {
     assert!(socket_inode.to_string_lossy().starts_with("socket:"));
     for _ in 0..2 {
         let (_, new) = fleet.upgrade(&prefix);
-        let held: Vec<PathBuf> = fs::read_dir(format!("/proc/{new}/fd"))
-            .unwrap()
-            .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
-            .collect();
+        let held = descriptors(new);
         assert_eq!(
             held.iter().filter(|fd| **fd == socket_inode).count(),
             1,
@@ -606,4 +600,12 @@ fn a_new_process_that_never_serves_is_killed_at_the_upgrade_timeout() {
         "the pid file is unchanged"
     );
     assert_eq!(setup.status("/login"), 200, "the old process serves");
+}
+
+/// What process `pid`'s descriptors point at (`socket:[inode]`, paths...).
+fn descriptors(pid: i32) -> Vec<PathBuf> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .collect()
 }
