@@ -1,6 +1,6 @@
 //! A request's CGI meta-variables as the web server sent them (FastCGI's FCGI_PARAMS, or the
 //! CGI environment): names and values are bytes, in arrival order, repeats kept. All of them
-//! live in one buffer with their boundaries beside it, already in the [`Spans`] form the
+//! live in one buffer with their boundaries beside it, already in the `Spans` form the
 //! handler's [`Environ`](crate::request::Environ) keeps: decoding a request's thirty-odd
 //! variables costs two allocations (the buffer and the spans, both sized from the byte count
 //! a record announces), and both move into the `Environ` without a copy when it is UTF-8.

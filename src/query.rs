@@ -16,6 +16,9 @@
 //! Every kept pair is stored, so a repeated key can be read in full (`get_all`); `get`, `iter`
 //! and the JSON form give Pycnic's dict view: one entry per key, at the key's first position,
 //! holding its last value.
+//!
+//! The decoded pairs are text in one buffer with spans beside it, keys found by a scan while
+//! they are few and through an index past that: a usual query costs a few allocations in all.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,6 +1,9 @@
 //! `Request`: what a handler reads — Pycnic's `self.request` (path, method, environ, headers,
 //! cookies, args, json_args, body, data, ip) plus route arguments and typed body parsing.
-//! Built by the gateway from CGI meta-variables; nothing here knows the transport.
+//! Built by the gateway from CGI meta-variables; nothing here knows the transport. The
+//! variables' text is kept once, in the `Environ`: the method and path are borrowed names or
+//! spans of it when they can be, and the headers and cookies are built from it on first use
+//! only, so a handler pays for what it reads.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -138,7 +141,8 @@ pub(crate) enum PathText {
     Own(Cow<'static, str>),
 }
 
-/// One HTTP request as a handler sees it.
+/// One HTTP request as a handler sees it. Headers, cookies, the JSON body and the session are
+/// each made on first use and kept.
 #[derive(Debug)]
 pub struct Request {
     /// Upper case; the nine HTTP methods are borrowed names, anything else its own text.
