@@ -388,6 +388,45 @@ mod tests {
         assert_eq!(environ.get("B"), None);
     }
 
+    #[test]
+    fn method_and_path_are_read_in_place_and_headers_and_cookies_on_first_use() {
+        use super::PathText;
+        use std::borrow::Cow;
+        let params: Params = [
+            ("REQUEST_METHOD", "GET"),
+            ("REQUEST_URI", "/login/?x=1"),
+            ("HTTP_COOKIE", "session_id=abc"),
+            ("HTTP_X_FORWARDED_FOR", "10.0.0.1"),
+        ]
+        .into_iter()
+        .collect();
+        let mut req = build_request(params, Vec::new());
+        assert!(
+            matches!(req.method, Cow::Borrowed("GET")),
+            "a known method is not copied"
+        );
+        assert!(matches!(req.path, PathText::InEnviron(_)), "{:?}", req.path);
+        assert_eq!(req.path(), "/login/");
+        req.truncate_path(6);
+        assert_eq!(req.path(), "/login");
+        assert!(req.headers.get().is_none() && req.cookies.get().is_none());
+        assert_eq!(req.get_header("x-forwarded-for"), Some("10.0.0.1"));
+        assert_eq!(req.cookies().get("session_id"), Some("abc"));
+        assert!(req.headers.get().is_some() && req.cookies.get().is_some());
+
+        let mut decoded = build_request(
+            [("REQUEST_URI", "/a%2Fb/")].into_iter().collect(),
+            Vec::new(),
+        );
+        assert!(matches!(decoded.path, PathText::Own(Cow::Owned(_))));
+        decoded.truncate_path(4);
+        assert_eq!(decoded.path(), "/a/b");
+        let mut bare = build_request(Params::new(), Vec::new());
+        assert_eq!(bare.path(), "/");
+        bare.truncate_path(0);
+        assert_eq!(bare.path(), "");
+    }
+
     use serde::Deserialize;
 
     use crate::gateway::build_request;
