@@ -192,12 +192,12 @@ impl App {
     pub fn handle(&self, mut request: Request) -> HttpResponse {
         request.trusted_proxy = self.trusted_proxy;
         if self.strip_path {
-            let stripped = strip_one_trailing_slash(&request.path).len();
-            request.path.truncate(stripped);
+            let stripped = strip_one_trailing_slash(request.path()).len();
+            request.truncate_path(stripped);
         }
         if request.method.is_empty() {
             // A broken invocation (RFC 3875 §4.1.12): no handler or hook sees it.
-            log::error!("a request without REQUEST_METHOD for {}", request.path);
+            log::error!("a request without REQUEST_METHOD for {}", request.path());
             return self.error_response(HttpError::internal(
                 "REQUEST_METHOD is missing or empty: the web server must send it (RFC 3875 §4.1.12)",
             ));
@@ -222,7 +222,7 @@ impl App {
                 log::error!(
                     "teardown hook on {} {}: {}",
                     request.method,
-                    request.path,
+                    request.path(),
                     lines.first().map_or("panicked", String::as_str)
                 );
             }
@@ -232,7 +232,7 @@ impl App {
                 log::error!(
                     "{} {}: reply not serialisable: {reason}",
                     request.method,
-                    request.path
+                    request.path()
                 );
                 self.uncaught(vec![format!("reply not serialisable: {reason}")])
             }
@@ -244,7 +244,7 @@ impl App {
                 log::error!(
                     "{} {}: handler {}",
                     request.method,
-                    request.path,
+                    request.path(),
                     lines.first().map_or("panicked", String::as_str)
                 );
                 self.uncaught(lines)
@@ -259,8 +259,8 @@ impl App {
         }
         let found = self
             .router
-            .find(&request.path)
-            .ok_or_else(|| HttpError::not_found(format!("Path {} not found", request.path)))?;
+            .find(request.path())
+            .ok_or_else(|| HttpError::not_found(format!("Path {} not found", request.path())))?;
         request.route_args = found.args;
         let route = found.route;
         let not_allowed = || {

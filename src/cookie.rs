@@ -6,16 +6,34 @@
 //! last duplicate wins, no unquoting or decoding, and a cookie whose value contains
 //! `DELETED` is skipped (Pycnic's mark of a deleted cookie). One deliberate difference: `, `
 //! followed by `name=` also separates cookies, since Apache joins two `Cookie` headers so.
+//!
+//! The parsed cookies are text in one buffer with spans beside it, found by a scan while they
+//! are few and through an index past that: parsing a usual header costs two allocations.
 
 use std::collections::HashMap;
+use std::fmt;
+
+use crate::params::Spans;
+
+/// Past this many names, [`Cookies`] keeps a name → position index; below it a scan of the
+/// few names is cheaper than hashing and costs no allocation.
+const INDEX_AFTER: usize = 16;
 
 /// The request's cookies: Pycnic's `request.cookies`, a dict from name to value.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Every kept name and value is text in one buffer, with their spans beside it (a value that
+/// a later duplicate replaces stays in the buffer, unused): parsing a header costs two
+/// allocations however many cookies it holds, plus a name index for a header with many names.
+#[derive(Clone, Default)]
 pub struct Cookies {
-    /// `(name, value)` in the order names were first seen, each with its last value.
-    entries: Vec<(String, String)>,
-    /// Name → position in `entries`, so a header with many names parses in linear time.
-    index: HashMap<String, usize>,
+    /// The names and values, back to back.
+    text: String,
+    /// `(name, value)` spans in `text`, in the order names were first seen, each with its last
+    /// value.
+    entries: Spans,
+    /// Name → position in `entries`, only past [`INDEX_AFTER`] names, so a header with
+    /// thousands of names still parses in linear time.
+    index: Option<HashMap<String, usize>>,
 }
 
 impl Cookies {
@@ -33,46 +51,89 @@ impl Cookies {
     /// mojibake instead). Stripping removes the ASCII bytes Python's `str.strip()` removes;
     /// Python also strips U+0085 and U+00A0, which as raw bytes are not UTF-8 here.
     pub fn parse(header: &[u8]) -> Cookies {
-        let mut cookies = Cookies::default();
-        for segment in header.split(|&b| b == b';').flat_map(split_apache_joins) {
-            let mut halves = strip_python_whitespace(segment).splitn(2, |&b| b == b'=');
-            let (Some(name), Some(value)) = (halves.next(), halves.next()) else {
-                continue; // no `=`: a bare attribute-like segment, skipped
-            };
-            if value
-                .windows(DELETED.len())
-                .any(|w| w == DELETED.as_bytes())
-            {
-                continue; // Pycnic checks the value, not the name
-            }
-            cookies.insert(lossy(name), lossy(value));
+        // Every cookie has its `=`: room for that many spans (capped), and for the text.
+        let most = header.iter().filter(|&&b| b == b'=').count();
+        let mut cookies = Cookies {
+            text: String::with_capacity(if most == 0 { 0 } else { header.len() }),
+            entries: Vec::with_capacity(most.min(64)),
+            index: None,
+        };
+        for segment in header.split(|&b| b == b';') {
+            for_each_apache_part(segment, |part| cookies.add(part));
         }
         cookies
     }
 
-    fn insert(&mut self, name: String, value: String) {
-        match self.index.get(&name) {
-            Some(&position) => {
-                if let Some(entry) = self.entries.get_mut(position) {
-                    entry.1 = value;
-                }
+    /// Reads one `name=value` piece of the header.
+    fn add(&mut self, piece: &[u8]) {
+        let piece = strip_python_whitespace(piece);
+        let Some(eq) = piece.iter().position(|&b| b == b'=') else {
+            return; // no `=`: a bare attribute-like segment, skipped
+        };
+        let name = piece.get(..eq).unwrap_or_default();
+        let value = piece.get(eq + 1..).unwrap_or_default();
+        if value
+            .windows(DELETED.len())
+            .any(|w| w == DELETED.as_bytes())
+        {
+            return; // Pycnic checks the value, not the name
+        }
+        self.insert(
+            &String::from_utf8_lossy(name),
+            &String::from_utf8_lossy(value),
+        );
+    }
+
+    fn insert(&mut self, name: &str, value: &str) {
+        let position = self.position(name);
+        let start = self.text.len();
+        self.text.push_str(value);
+        let value_span = start..self.text.len();
+        if let Some(position) = position {
+            if let Some(entry) = self.entries.get_mut(position) {
+                entry.1 = value_span;
             }
-            None => {
-                self.index.insert(name.clone(), self.entries.len());
-                self.entries.push((name, value));
-            }
+            return;
+        }
+        let start = self.text.len();
+        self.text.push_str(name);
+        let position = self.entries.len();
+        self.entries.push((start..self.text.len(), value_span));
+        if let Some(index) = &mut self.index {
+            index.insert(name.to_string(), position);
+        } else if self.entries.len() > INDEX_AFTER {
+            let index = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(at, (n, _))| (self.at(n).to_string(), at))
+                .collect();
+            self.index = Some(index);
+        }
+    }
+
+    /// The text of a span.
+    fn at(&self, span: &std::ops::Range<usize>) -> &str {
+        self.text.get(span.clone()).unwrap_or_default()
+    }
+
+    /// Where the cookie `name` is in `entries`.
+    fn position(&self, name: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self.entries.iter().position(|(n, _)| self.at(n) == name),
         }
     }
 
     /// The value of the cookie `name`, if the request sent it (Pycnic's `cookies.get(name)`).
     pub fn get(&self, name: &str) -> Option<&str> {
-        let position = *self.index.get(name)?;
-        self.entries.get(position).map(|(_, v)| v.as_str())
+        let (_, value) = self.entries.get(self.position(name)?)?;
+        Some(self.at(value))
     }
 
     /// Every cookie, in the order names were first seen, each with its last value.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.entries.iter().map(|(n, v)| (self.at(n), self.at(v)))
     }
 
     /// How many cookies there are (each name once).
@@ -87,7 +148,22 @@ impl Cookies {
 
     /// Whether the request sent the cookie `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+        self.position(name).is_some()
+    }
+}
+
+/// Equal when they hold the same cookies in the same order (however the text is laid out).
+impl PartialEq for Cookies {
+    fn eq(&self, other: &Cookies) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Cookies {}
+
+impl fmt::Debug for Cookies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -115,11 +191,10 @@ fn strip_python_whitespace(bytes: &[u8]) -> &[u8] {
     }
 }
 
-/// Splits a `;` segment at every `, ` that a cookie name and `=` follow (Apache's join of two
-/// `Cookie` headers). Linear: the name runs checked after each `, ` never overlap, since a
-/// name holds neither a comma nor a space.
-fn split_apache_joins(segment: &[u8]) -> Vec<&[u8]> {
-    let mut parts = Vec::new();
+/// Calls `each` with every piece of a `;` segment, split at every `, ` that a cookie name and
+/// `=` follow (Apache's join of two `Cookie` headers). Linear: the name runs checked after
+/// each `, ` never overlap, since a name holds neither a comma nor a space.
+fn for_each_apache_part(segment: &[u8], mut each: impl FnMut(&[u8])) {
     let mut start = 0;
     let mut at = 0;
     while let Some(offset) = segment
@@ -130,22 +205,17 @@ fn split_apache_joins(segment: &[u8]) -> Vec<&[u8]> {
         let after = segment.get(comma + 2..).unwrap_or_default();
         let name_len = after.iter().take_while(|&&b| is_token_byte(b)).count();
         if name_len > 0 && after.get(name_len) == Some(&b'=') {
-            parts.push(segment.get(start..comma).unwrap_or_default());
+            each(segment.get(start..comma).unwrap_or_default());
             start = comma + 2;
         }
         at = comma + 2;
     }
-    parts.push(segment.get(start..).unwrap_or_default());
-    parts
+    each(segment.get(start..).unwrap_or_default());
 }
 
 /// A byte of an RFC 9110 token (a cookie name, RFC 6265 §4.1.1).
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[cfg(test)]
@@ -270,6 +340,38 @@ mod tests {
         assert_eq!(json, r#"{"theme":"light","b":"1"}"#);
         assert_eq!(cookies.get("session_id"), None, "deleted cookie absent");
         assert!(!cookies.contains("session_id"), "deleted cookie absent");
+    }
+
+    #[test]
+    fn many_names_read_the_same_past_the_index_threshold() {
+        // Names past INDEX_AFTER are found through the index, repeats still replace in place.
+        let mut header = String::new();
+        for round in 0..3 {
+            for n in 0..(INDEX_AFTER * 3) {
+                header.push_str(&format!("c{n}=v{n}r{round}; "));
+            }
+        }
+        header.push_str("c0=DELETED; c1=last");
+        let cookies = Cookies::parse(header.as_bytes());
+        assert_eq!(cookies.len(), INDEX_AFTER * 3);
+        assert_eq!(
+            cookies.get("c0"),
+            Some("v0r2"),
+            "a DELETED value does not replace"
+        );
+        assert_eq!(cookies.get("c1"), Some("last"));
+        assert_eq!(cookies.get(&format!("c{}", INDEX_AFTER * 2)), Some("v32r2"));
+        assert_eq!(
+            cookies.iter().next(),
+            Some(("c0", "v0r2")),
+            "first position kept"
+        );
+        assert!(!cookies.contains("c999"));
+        let same = Cookies::parse(format!("c0=v0r2; c1=last; {header}").as_bytes());
+        assert_eq!(
+            same, cookies,
+            "equal by content, whatever the text's layout"
+        );
     }
 
     proptest! {

@@ -3,12 +3,13 @@
 //! response bytes (RFC 3875 §6: `Status:` line, header lines, blank line, body). Both transports
 //! call these functions, so both emit identical bytes.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
 
 use crate::cookie::Cookies;
 use crate::error::HttpError;
-use crate::http::{Headers, status_line, title_case};
+use crate::http::{Headers, Method, status_line, title_case};
 use crate::query::Args;
 use crate::request::{Environ, Request};
 use crate::response::{Body, HttpResponse};
@@ -130,11 +131,12 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
 
     // RFC 3875 §4.1.12: the server must send REQUEST_METHOD. Without it the method stays
     // empty, and `App::handle` answers 500 naming the variable instead of guessing GET.
-    let method = environ
-        .get("REQUEST_METHOD")
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_uppercase();
+    // One of the nine methods, as sent, is a borrowed name: no copy for the usual request.
+    let sent = environ.get("REQUEST_METHOD").unwrap_or_default().trim();
+    let method = match Method::ALL.into_iter().find(|m| m.as_str() == sent) {
+        Some(known) => Cow::Borrowed(known.as_str()),
+        None => Cow::Owned(sent.to_ascii_uppercase()),
+    };
     let path = crate::target::request_path(&environ);
     let args = from_params.unwrap_or_else(|| {
         let query = environ
@@ -144,24 +146,12 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
             .unwrap_or_default();
         Args::parse(query)
     });
-    let cookies = {
-        let mut cookie_headers = environ.iter().filter(|(n, _)| *n == "HTTP_COOKIE");
-        match (cookie_headers.next(), cookie_headers.next()) {
-            (None, _) => Cookies::parse(b""),
-            (Some((_, one)), None) => Cookies::parse(one.as_bytes()),
-            (Some(_), Some(_)) => {
-                Cookies::parse(environ.get_all("HTTP_COOKIE").join("; ").as_bytes())
-            }
-        }
-    };
-    let headers = headers_of(&environ);
-
     Request {
         method,
         path,
         environ,
-        headers,
-        cookies,
+        headers: Default::default(),
+        cookies: Default::default(),
         args,
         body,
         data: Default::default(),
@@ -172,9 +162,21 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
     }
 }
 
+/// Pycnic's cookies, from every `HTTP_COOKIE` param (nginx sends one per Cookie header: they
+/// are joined with `; `, RFC 6265 §5.4). `Request` calls it on first use of its cookies.
+pub(crate) fn cookies_of(environ: &Environ) -> Cookies {
+    let mut cookie_headers = environ.iter().filter(|(n, _)| *n == "HTTP_COOKIE");
+    match (cookie_headers.next(), cookie_headers.next()) {
+        (None, _) => Cookies::default(),
+        (Some((_, one)), None) => Cookies::parse(one.as_bytes()),
+        (Some(_), Some(_)) => Cookies::parse(environ.get_all("HTTP_COOKIE").join("; ").as_bytes()),
+    }
+}
+
 /// Pycnic's headers: `HTTP_*` params Title-Cased, plus Content-Type and Content-Length. A
 /// repeated header is joined with `, ` (RFC 9110 §5.3), Cookie with `; ` (RFC 6265 §5.4).
-fn headers_of(environ: &Environ) -> Headers {
+/// `Request` calls it on first use of its headers.
+pub(crate) fn headers_of(environ: &Environ) -> Headers {
     let mut headers = Headers::new();
     for (name, value) in environ.iter() {
         // nginx passes Content-Type and Content-Length twice: as CONTENT_TYPE from

@@ -1,8 +1,9 @@
 //! A request's CGI meta-variables as the web server sent them (FastCGI's FCGI_PARAMS, or the
 //! CGI environment): names and values are bytes, in arrival order, repeats kept. All of them
-//! live in one buffer with their boundaries beside it, so decoding a request's thirty-odd
-//! variables costs two allocations instead of sixty, and the buffer becomes the handler's
-//! [`Environ`](crate::request::Environ) without a copy when it is UTF-8.
+//! live in one buffer with their boundaries beside it, already in the `Spans` form the
+//! handler's [`Environ`](crate::request::Environ) keeps: decoding a request's thirty-odd
+//! variables costs two allocations (the buffer and the spans, both sized from the byte count
+//! a record announces), and both move into the `Environ` without a copy when it is UTF-8.
 
 use std::fmt;
 use std::ops::Range;
@@ -15,9 +16,17 @@ pub(crate) type Spans = Vec<(Range<usize>, Range<usize>)>;
 pub struct Params {
     /// Every name and value, back to back.
     bytes: Vec<u8>,
-    /// Where each pair's name starts, where its value starts (the name's end) and ends.
-    pairs: Vec<(usize, usize, usize)>,
+    /// Each pair's name and value ranges in `bytes`, the form `Environ` keeps.
+    pairs: Spans,
 }
+
+/// The fewest bytes a pair takes on the FastCGI wire is two (both lengths, empty name and
+/// value), but real ones average far more (`SERVER_PORT` and `80` is 15): one span per 16
+/// announced bytes holds a web server's usual variables without growing, and the cap keeps a
+/// large record (a long cookie) from reserving spans it will not fill.
+const BYTES_PER_PAIR: usize = 16;
+/// The most spans [`Params::reserve`] sets aside at once.
+const MAX_RESERVED_PAIRS: usize = 128;
 
 impl Params {
     /// No variables.
@@ -25,9 +34,12 @@ impl Params {
         Params::default()
     }
 
-    /// Room for `bytes` more bytes of names and values (a FastCGI record announces them).
+    /// Room for `bytes` more bytes of names and values (a FastCGI record announces them), and
+    /// for the pairs they likely hold, so decoding one record grows neither vector.
     pub fn reserve(&mut self, bytes: usize) {
         self.bytes.reserve(bytes);
+        self.pairs
+            .reserve((bytes / BYTES_PER_PAIR).clamp(1, MAX_RESERVED_PAIRS));
     }
 
     /// Adds a variable after the others.
@@ -36,7 +48,7 @@ impl Params {
         self.bytes.extend_from_slice(name);
         let middle = self.bytes.len();
         self.bytes.extend_from_slice(value);
-        self.pairs.push((start, middle, self.bytes.len()));
+        self.pairs.push((start..middle, middle..self.bytes.len()));
     }
 
     /// How many variables there are (repeats counted).
@@ -51,10 +63,10 @@ impl Params {
 
     /// Every `(name, value)`, in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], &[u8])> + ExactSizeIterator {
-        self.pairs.iter().map(|&(start, middle, end)| {
+        self.pairs.iter().map(|(name, value)| {
             (
-                self.bytes.get(start..middle).unwrap_or_default(),
-                self.bytes.get(middle..end).unwrap_or_default(),
+                self.bytes.get(name.clone()).unwrap_or_default(),
+                self.bytes.get(value.clone()).unwrap_or_default(),
             )
         })
     }
@@ -68,17 +80,13 @@ impl Params {
     pub fn remove(&mut self, name: &[u8]) {
         let bytes = &self.bytes;
         self.pairs
-            .retain(|&(start, middle, _)| bytes.get(start..middle) != Some(name));
+            .retain(|(n, _)| bytes.get(n.clone()) != Some(name));
     }
 
-    /// The buffer and each pair's name and value ranges in it, for a reader that keeps them.
+    /// The buffer and each pair's name and value ranges in it, for a reader that keeps them
+    /// (moved, not copied).
     pub(crate) fn into_parts(self) -> (Vec<u8>, Spans) {
-        let ranges = self
-            .pairs
-            .iter()
-            .map(|&(start, middle, end)| (start..middle, middle..end))
-            .collect();
-        (self.bytes, ranges)
+        (self.bytes, self.pairs)
     }
 }
 

@@ -16,18 +16,36 @@
 //! Every kept pair is stored, so a repeated key can be read in full (`get_all`); `get`, `iter`
 //! and the JSON form give Pycnic's dict view: one entry per key, at the key's first position,
 //! holding its last value.
+//!
+//! The decoded pairs are text in one buffer with spans beside it, keys found by a scan while
+//! they are few and through an index past that: a usual query costs a few allocations in all.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+
+use crate::params::Spans;
+
+/// Past this many distinct keys, [`Args`] keeps a key → slot index; below it a scan of the
+/// few keys is cheaper than hashing and costs no allocation.
+const INDEX_AFTER: usize = 16;
 
 /// The parsed query string: Pycnic's `request.args`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Every decoded key and value is text in one buffer, with their spans beside it (a repeated
+/// key's pairs share its first text): parsing costs a few allocations however many arguments
+/// there are, plus a key index for a query with many keys.
+#[derive(Clone, Default)]
 pub struct Args {
-    /// Every kept `(key, value)` pair, in query order.
-    pairs: Vec<(String, String)>,
+    /// The decoded keys and values, back to back.
+    text: String,
+    /// Every kept `(key, value)` pair's spans in `text`, in query order.
+    pairs: Spans,
     /// One slot per distinct key, in first-seen order: the index in `pairs` of its last value.
     slots: Vec<usize>,
-    /// Key → its slot, so parsing stays linear however many keys repeat.
-    index: HashMap<String, usize>,
+    /// Key → its slot, only past [`INDEX_AFTER`] keys, so parsing stays linear however many
+    /// keys there are.
+    index: Option<HashMap<String, usize>>,
 }
 
 impl Args {
@@ -35,6 +53,15 @@ impl Args {
     /// rules are dropped or kept as the rules say, in one pass over the input.
     pub fn parse(query: &[u8]) -> Args {
         let mut args = Args::default();
+        // The decoded text is about the query's size, and every kept field has its `=`.
+        let most = query.iter().filter(|&&b| b == b'=').count();
+        if most == 0 {
+            return args;
+        }
+        args.text.reserve(query.len());
+        args.pairs.reserve(most.min(64));
+        args.slots.reserve(most.min(64));
+        let mut scratch = Vec::new();
         for field in query.split(|&b| b == b'&') {
             let mut halves = field.splitn(2, |&b| b == b'=');
             let (Some(raw_key), Some(raw_value)) = (halves.next(), halves.next()) else {
@@ -43,52 +70,94 @@ impl Args {
             if raw_value.is_empty() {
                 continue; // a blank value (`a=`) is dropped; `=v` is kept
             }
-            args.push(
-                decode_form_component(raw_key),
-                decode_form_component(raw_value),
-            );
+            args.push(raw_key, raw_value, &mut scratch);
         }
         args
     }
 
-    fn push(&mut self, key: String, value: String) {
+    /// Decodes and stores one field.
+    fn push(&mut self, raw_key: &[u8], raw_value: &[u8], scratch: &mut Vec<u8>) {
         let position = self.pairs.len();
-        match self.index.get(&key) {
-            Some(&slot) => {
+        let key = push_form_component(&mut self.text, raw_key, scratch);
+        let key = match self.slot_of(self.at(&key)) {
+            Some(slot) => {
+                // A repeat: its pair points at the key's first text, this copy is dropped.
+                self.text.truncate(key.start);
+                let first = self.slots.get(slot).and_then(|&at| self.pairs.get(at));
+                let first = first.map_or(key.start..key.start, |(k, _)| k.clone());
                 if let Some(last) = self.slots.get_mut(slot) {
                     *last = position;
                 }
+                first
             }
             None => {
-                self.index.insert(key.clone(), self.slots.len());
+                let slot = self.slots.len();
                 self.slots.push(position);
+                if self.index.is_some() {
+                    let name = self.at(&key).to_string();
+                    if let Some(index) = &mut self.index {
+                        index.insert(name, slot);
+                    }
+                } else if self.slots.len() > INDEX_AFTER {
+                    self.build_index(&key);
+                }
+                key
             }
-        }
+        };
+        let value = push_form_component(&mut self.text, raw_value, scratch);
         self.pairs.push((key, value));
+    }
+
+    /// Indexes every key so far: the slots' pairs, and `newest`, whose pair is not stored yet.
+    fn build_index(&mut self, newest: &Range<usize>) {
+        let mut index = HashMap::with_capacity(self.slots.len() * 2);
+        for (slot, &position) in self.slots.iter().enumerate() {
+            let key = match self.pairs.get(position) {
+                Some((key, _)) => key,
+                None => newest,
+            };
+            index.insert(self.at(key).to_string(), slot);
+        }
+        self.index = Some(index);
+    }
+
+    /// The text of a span.
+    fn at(&self, span: &Range<usize>) -> &str {
+        self.text.get(span.clone()).unwrap_or_default()
+    }
+
+    /// The slot of `key`, if the query held it.
+    fn slot_of(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.slots.iter().position(|&position| {
+                self.pairs
+                    .get(position)
+                    .is_some_and(|(k, _)| self.at(k) == key)
+            }),
+        }
     }
 
     fn pair(&self, position: usize) -> Option<(&str, &str)> {
         self.pairs
             .get(position)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (self.at(k), self.at(v)))
     }
 
     /// The value of `key`; when the key repeats, the last value wins (Pycnic's dict).
     pub fn get(&self, key: &str) -> Option<&str> {
-        let slot = *self.index.get(key)?;
-        let position = *self.slots.get(slot)?;
+        let position = *self.slots.get(self.slot_of(key)?)?;
         self.pair(position).map(|(_, v)| v)
     }
 
     /// Every value of `key`, in query order (`?tag=a&tag=b` → `["a", "b"]`); empty when absent.
     pub fn get_all(&self, key: &str) -> Vec<&str> {
-        if !self.index.contains_key(key) {
+        if !self.contains(key) {
             return Vec::new();
         }
-        self.pairs
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.pairs()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v)
             .collect()
     }
 
@@ -102,7 +171,7 @@ impl Args {
 
     /// Every kept pair, repeats included, in query order.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.pairs.iter().map(|(k, v)| (self.at(k), self.at(v)))
     }
 
     /// The number of distinct keys.
@@ -117,7 +186,22 @@ impl Args {
 
     /// Whether the query string held `key` (with or without a value).
     pub fn contains(&self, key: &str) -> bool {
-        self.index.contains_key(key)
+        self.slot_of(key).is_some()
+    }
+}
+
+/// Equal when they hold the same pairs in the same order (however the text is laid out).
+impl PartialEq for Args {
+    fn eq(&self, other: &Args) -> bool {
+        self.pairs().eq(other.pairs())
+    }
+}
+
+impl Eq for Args {}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.pairs()).finish()
     }
 }
 
@@ -135,12 +219,19 @@ pub fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     decode(bytes, false)
 }
 
-/// One key or value of a form-encoded query: `+` → space, then `%XX`, then lossy UTF-8.
-fn decode_form_component(bytes: &[u8]) -> String {
-    match String::from_utf8(decode(bytes, true)) {
-        Ok(text) => text,
-        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+/// Appends one key or value of a form-encoded query to `text` and returns its span: `+` →
+/// space, then `%XX`, then lossy UTF-8. A component with neither is copied as it is; another
+/// is decoded through `scratch`, which one parse reuses.
+fn push_form_component(text: &mut String, bytes: &[u8], scratch: &mut Vec<u8>) -> Range<usize> {
+    let start = text.len();
+    if bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        scratch.clear();
+        decode_into(bytes, true, scratch);
+        text.push_str(&String::from_utf8_lossy(scratch));
+    } else {
+        text.push_str(&String::from_utf8_lossy(bytes));
     }
+    start..text.len()
 }
 
 /// The one decoding loop. `plus_is_space` applies the form rule first, so `%2B` still yields
@@ -148,6 +239,12 @@ fn decode_form_component(bytes: &[u8]) -> String {
 /// both in one pass gives the same bytes).
 fn decode(bytes: &[u8], plus_is_space: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
+    decode_into(bytes, plus_is_space, &mut out);
+    out
+}
+
+/// [`decode`], appending to `out`.
+fn decode_into(bytes: &[u8], plus_is_space: bool, out: &mut Vec<u8>) {
     let mut rest = bytes;
     while let Some((&b, tail)) = rest.split_first() {
         match (b, tail) {
@@ -164,7 +261,6 @@ fn decode(bytes: &[u8], plus_is_space: bool) -> Vec<u8> {
         }
         rest = tail;
     }
-    out
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -274,6 +370,32 @@ mod tests {
             [("a", "1"), ("a", "2"), ("b", "3"), ("a", "4")],
             "pairs"
         );
+    }
+
+    #[test]
+    fn many_keys_read_the_same_past_the_index_threshold() {
+        // Keys past INDEX_AFTER are found through the index; an escaped spelling is the same key.
+        let mut fields = Vec::new();
+        for round in 0..3 {
+            for n in 0..(INDEX_AFTER * 3) {
+                fields.push(format!("k{n}=v{n}r{round}"));
+            }
+        }
+        fields.push("%6B1=escaped".to_string());
+        let args = Args::parse(fields.join("&").as_bytes());
+        assert_eq!(args.len(), INDEX_AFTER * 3);
+        assert_eq!(args.get("k1"), Some("escaped"));
+        assert_eq!(args.get_all("k1"), ["v1r0", "v1r1", "v1r2", "escaped"]);
+        assert_eq!(args.get(&format!("k{}", INDEX_AFTER * 2)), Some("v32r2"));
+        assert_eq!(
+            args.iter().next(),
+            Some(("k0", "v0r2")),
+            "first position kept"
+        );
+        assert_eq!(args.pairs().count(), INDEX_AFTER * 9 + 1);
+        assert!(!args.contains("k999"));
+        let same = Args::parse(fields.join("&").replace("k0=", "%6b0=").as_bytes());
+        assert_eq!(same, args, "equal by content, whatever the text's layout");
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! `Request`: what a handler reads — Pycnic's `self.request` (path, method, environ, headers,
 //! cookies, args, json_args, body, data, ip) plus route arguments and typed body parsing.
-//! Built by the gateway from CGI meta-variables; nothing here knows the transport.
+//! Built by the gateway from CGI meta-variables; nothing here knows the transport. The
+//! variables' text is kept once, in the `Environ`: the method and path are borrowed names or
+//! spans of it when they can be, and the headers and cookies are built from it on first use
+//! only, so a handler pays for what it reads.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -94,6 +98,21 @@ impl Environ {
         self.text.as_bytes().get(range.clone()) == Some(name.as_bytes())
     }
 
+    /// Where `part` lies in the variables' text, when it is a piece of it (a value or a
+    /// stretch of one, as borrowed from [`Environ::get`]); `None` for any other text.
+    pub(crate) fn span_of(&self, part: &str) -> Option<Range<usize>> {
+        let start = (part.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize)?;
+        let range = start..start.checked_add(part.len())?;
+        let piece = self.text.get(range.clone())?;
+        // The same length at the same address: the very bytes, not an equal copy.
+        (piece.as_ptr() == part.as_ptr()).then_some(range)
+    }
+
+    /// The text of a span [`Environ::span_of`] gave (empty for any other range).
+    pub(crate) fn text_at(&self, span: &Range<usize>) -> &str {
+        self.text.get(span.clone()).unwrap_or_default()
+    }
+
     /// Every variable, `(name, value)`, in the order the server sent them.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(n, v)| {
@@ -111,14 +130,31 @@ impl fmt::Debug for Environ {
     }
 }
 
-/// One HTTP request as a handler sees it.
+/// Where a request's path is kept: most often a stretch of a variable's value (REQUEST_URI up
+/// to its `?`, or PATH_INFO), read in place from the environ's text; else text of its own
+/// (percent-decoded, or the `/` default).
+#[derive(Debug)]
+pub(crate) enum PathText {
+    /// A span of the environ's text.
+    InEnviron(Range<usize>),
+    /// Text that is in no variable as it is.
+    Own(Cow<'static, str>),
+}
+
+/// One HTTP request as a handler sees it. Headers, cookies, the JSON body and the session are
+/// each made on first use and kept.
 #[derive(Debug)]
 pub struct Request {
-    pub(crate) method: String,
-    pub(crate) path: String,
+    /// Upper case; the nine HTTP methods are borrowed names, anything else its own text.
+    pub(crate) method: Cow<'static, str>,
+    pub(crate) path: PathText,
     pub(crate) environ: Environ,
-    pub(crate) headers: Headers,
-    pub(crate) cookies: Cookies,
+    /// Built from `environ` on the first `headers()` or `get_header()` call only: most
+    /// handlers never read them.
+    pub(crate) headers: OnceLock<Headers>,
+    /// Parsed from `environ` on the first `cookies()` call (or a session's or secure
+    /// cookies' first read) only.
+    pub(crate) cookies: OnceLock<Cookies>,
     pub(crate) args: Args,
     pub(crate) body: Vec<u8>,
     pub(crate) data: OnceLock<Result<Value, HttpError>>,
@@ -144,7 +180,22 @@ impl Request {
     /// The path routed on (decoded, without the query string; one trailing `/` stripped when
     /// the app's `strip_path` is on).
     pub fn path(&self) -> &str {
-        &self.path
+        match &self.path {
+            PathText::InEnviron(span) => self.environ.text_at(span),
+            PathText::Own(text) => text,
+        }
+    }
+
+    /// Shortens the path to its first `len` bytes (`strip_path`); `len` is a char boundary.
+    pub(crate) fn truncate_path(&mut self, len: usize) {
+        match &mut self.path {
+            PathText::InEnviron(span) => span.end = span.start + len.min(span.len()),
+            PathText::Own(text) if text.is_char_boundary(len) => match text {
+                Cow::Borrowed(whole) => *whole = whole.get(..len).unwrap_or(whole),
+                Cow::Owned(whole) => whole.truncate(len),
+            },
+            PathText::Own(_) => {}
+        }
     }
 
     /// Pycnic's `environ`: the CGI/FastCGI params by name.
@@ -153,18 +204,22 @@ impl Request {
     }
 
     /// Headers from `HTTP_*` params plus Content-Type and Content-Length, names Title-Cased.
+    /// Built on the first call (of this or [`Request::get_header`]), then kept.
     pub fn headers(&self) -> &Headers {
-        &self.headers
+        self.headers
+            .get_or_init(|| crate::gateway::headers_of(&self.environ))
     }
 
     /// Pycnic's `get_header(name)`: case-insensitive.
     pub fn get_header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name)
+        self.headers().get(name)
     }
 
     /// Pycnic's `cookies` (see `Cookies::parse` for the rules).
+    /// Parsed on the first call, then kept.
     pub fn cookies(&self) -> &Cookies {
-        &self.cookies
+        self.cookies
+            .get_or_init(|| crate::gateway::cookies_of(&self.environ))
     }
 
     /// Pycnic's `args`: the query string; `args().get_all(k)` for every value of a key.
@@ -218,8 +273,7 @@ impl Request {
     pub fn ip(&self) -> &str {
         if self.trusted_proxy
             && let Some(last) = self
-                .headers
-                .get("X-Forwarded-For")
+                .get_header("X-Forwarded-For")
                 .and_then(|list| list.rsplit(',').next())
                 .map(str::trim)
                 .filter(|ip| !ip.is_empty())
@@ -234,7 +288,7 @@ impl Request {
     /// the store is down; a logged 500 when sessions are misconfigured.
     pub fn session(&self) -> Result<&Session, HttpError> {
         self.session
-            .get_or_init(|| Session::load(self.runtime()?, &self.cookies))
+            .get_or_init(|| Session::load(self.runtime()?, self.cookies()))
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -244,13 +298,13 @@ impl Request {
     /// 500 when no secret key is configured.
     pub fn signed_cookies(&self) -> Result<SecureCookies<'_>, HttpError> {
         let keys = self.runtime()?.keys()?;
-        Ok(SecureCookies::new(&self.cookies, keys, Kind::Signed))
+        Ok(SecureCookies::new(self.cookies(), keys, Kind::Signed))
     }
 
     /// The request's private (encrypted) cookies, read like [`Request::signed_cookies`].
     pub fn private_cookies(&self) -> Result<SecureCookies<'_>, HttpError> {
         let keys = self.runtime()?.keys()?;
-        Ok(SecureCookies::new(&self.cookies, keys, Kind::Private))
+        Ok(SecureCookies::new(self.cookies(), keys, Kind::Private))
     }
 
     /// Whether the request came over HTTPS (`HTTPS=on` or `REQUEST_SCHEME=https`).
@@ -332,6 +386,45 @@ mod tests {
         assert_eq!(environ.get("A"), Some("1"));
         assert_eq!(environ.get_all("A"), ["1", "2"]);
         assert_eq!(environ.get("B"), None);
+    }
+
+    #[test]
+    fn method_and_path_are_read_in_place_and_headers_and_cookies_on_first_use() {
+        use super::PathText;
+        use std::borrow::Cow;
+        let params: Params = [
+            ("REQUEST_METHOD", "GET"),
+            ("REQUEST_URI", "/login/?x=1"),
+            ("HTTP_COOKIE", "session_id=abc"),
+            ("HTTP_X_FORWARDED_FOR", "10.0.0.1"),
+        ]
+        .into_iter()
+        .collect();
+        let mut req = build_request(params, Vec::new());
+        assert!(
+            matches!(req.method, Cow::Borrowed("GET")),
+            "a known method is not copied"
+        );
+        assert!(matches!(req.path, PathText::InEnviron(_)), "{:?}", req.path);
+        assert_eq!(req.path(), "/login/");
+        req.truncate_path(6);
+        assert_eq!(req.path(), "/login");
+        assert!(req.headers.get().is_none() && req.cookies.get().is_none());
+        assert_eq!(req.get_header("x-forwarded-for"), Some("10.0.0.1"));
+        assert_eq!(req.cookies().get("session_id"), Some("abc"));
+        assert!(req.headers.get().is_some() && req.cookies.get().is_some());
+
+        let mut decoded = build_request(
+            [("REQUEST_URI", "/a%2Fb/")].into_iter().collect(),
+            Vec::new(),
+        );
+        assert!(matches!(decoded.path, PathText::Own(Cow::Owned(_))));
+        decoded.truncate_path(4);
+        assert_eq!(decoded.path(), "/a/b");
+        let mut bare = build_request(Params::new(), Vec::new());
+        assert_eq!(bare.path(), "/");
+        bare.truncate_path(0);
+        assert_eq!(bare.path(), "");
     }
 
     use serde::Deserialize;

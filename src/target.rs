@@ -7,12 +7,20 @@ use std::borrow::Cow;
 
 use crate::params::Params;
 use crate::query::percent_decode;
-use crate::request::Environ;
+use crate::request::{Environ, PathText};
 
 /// PATH_INFO when non-empty (servers decode it); else the path of REQUEST_URI, percent-decoded
 /// the same way — nginx's stock `fastcgi_params` send no PATH_INFO; else DOCUMENT_URI; else `/`.
-pub(crate) fn request_path(environ: &Environ) -> String {
-    path_from(|name| environ.get(name).map(str::as_bytes)).into_owned()
+/// A path that is a stretch of a variable as it is stays a span of the environ (no copy).
+pub(crate) fn request_path(environ: &Environ) -> PathText {
+    match path_from(|name| environ.get(name).map(str::as_bytes)) {
+        Cow::Borrowed(text) => match environ.span_of(text) {
+            Some(span) => PathText::InEnviron(span),
+            None if text == "/" => PathText::Own(Cow::Borrowed("/")),
+            None => PathText::Own(Cow::Owned(text.to_string())),
+        },
+        Cow::Owned(text) => PathText::Own(Cow::Owned(text)),
+    }
 }
 
 /// The request's path as a handler sees it (`Request::path`, by the same rule), read from
