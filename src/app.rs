@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::error::HttpError;
 use crate::handler::{Handler, HookFn};
-use crate::http::{HeaderError, Headers, Method};
+use crate::http::{HeaderError, HeaderText, Headers, Method};
 use crate::panic_capture;
 use crate::request::Request;
 use crate::response::{Body, HttpResponse, Reply, Response};
@@ -298,23 +298,29 @@ impl App {
         Ok(reply)
     }
 
-    /// A successful answer: Content-Type, handler headers, Set-Cookie lines, app headers.
+    /// A successful answer: Content-Type, handler headers, Set-Cookie lines, app headers. The
+    /// handler's header list becomes the answer's (moved, grown at most once).
     fn success(&self, response: Response, reply: Reply) -> HttpResponse {
-        let status = response.status();
-        let mut headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
-        for cookie in response.cookies() {
+        let (status, own, cookies) = response.into_parts();
+        let mut headers = own.into_entries();
+        let own = headers.len();
+        // Every line this adds, and Content-Length: one reservation at most.
+        headers.reserve(cookies.len() + self.headers.len() + 1);
+        for cookie in &cookies {
             match cookie.to_header_value() {
-                Ok(line) => headers.push(("Set-Cookie".into(), line)),
+                Ok(line) => headers.push((HeaderText::from_static("Set-Cookie"), line.into())),
                 Err(err) => log::error!("cookie dropped: {err}"),
             }
         }
-        for (name, value) in self.headers.iter() {
-            if !response.headers().contains(name) {
-                headers.push((name.to_string(), value.to_string()));
+        for (name, value) in self.headers.entries() {
+            // A handler that sets the same header wins (only its own lines are looked at).
+            let set_by_handler = headers
+                .get(..own)
+                .unwrap_or_default()
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name));
+            if !set_by_handler {
+                headers.push((name.clone(), value.clone()));
             }
         }
         let body = match reply {
@@ -330,9 +336,10 @@ impl App {
     /// An HTTP-error answer: Content-Type, the app's headers, the error's headers, and Pycnic's
     /// JSON body. The handler's headers and cookies are dropped.
     pub fn error_response(&self, err: HttpError) -> HttpResponse {
-        let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-        for (name, value) in self.headers.iter().chain(err.headers().iter()) {
-            headers.push((name.to_string(), value.to_string()));
+        let mut headers = Vec::with_capacity(2 + self.headers.len() + err.headers().len());
+        headers.push(content_type_json());
+        for (name, value) in self.headers.entries().iter().chain(err.headers().entries()) {
+            headers.push((name.clone(), value.clone()));
         }
         finish(err.status(), headers, Body::Full(self.encode(&err.body())))
     }
@@ -344,12 +351,15 @@ impl App {
         } else {
             json!({ "error": "Internal server error encountered." })
         };
-        let headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+        let mut headers = Vec::with_capacity(2);
+        headers.push(content_type_json());
         finish(500, headers, Body::Full(self.encode(&body)))
     }
 
     fn encode(&self, value: &Value) -> Vec<u8> {
-        let mut out = Vec::new();
+        // Room for a small document, so most bodies are written without growing the buffer
+        // (the last answer's buffer on this thread when it was given back).
+        let mut out = crate::response::spare_body(128);
         let written = if self.debug {
             let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
@@ -366,8 +376,16 @@ impl App {
     }
 }
 
+/// `Content-Type: application/json`, static.
+fn content_type_json() -> (HeaderText, HeaderText) {
+    (
+        HeaderText::from_static("Content-Type"),
+        HeaderText::from_static("application/json"),
+    )
+}
+
 /// Adds Content-Length when the body is known; 1xx, 204 and 304 carry no body (RFC 9110 §6.4.1).
-fn finish(status: u16, mut headers: Vec<(String, String)>, body: Body) -> HttpResponse {
+fn finish(status: u16, mut headers: Vec<(HeaderText, HeaderText)>, body: Body) -> HttpResponse {
     let bodiless = status < 200 || status == 204 || status == 304;
     let body = match body {
         _ if bodiless => Body::Full(Vec::new()),
@@ -377,7 +395,10 @@ fn finish(status: u16, mut headers: Vec<(String, String)>, body: Body) -> HttpRe
         && !bodiless
     {
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Length"));
-        headers.push(("Content-Length".into(), bytes.len().to_string()));
+        headers.push((
+            HeaderText::from_static("Content-Length"),
+            HeaderText::number(bytes.len() as u64),
+        ));
     }
     HttpResponse {
         status,

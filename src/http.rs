@@ -1,7 +1,10 @@
 //! HTTP vocabulary shared by every layer: methods, status reason phrases, and an ordered,
-//! case-insensitive header list that refuses bytes which could split a header.
+//! case-insensitive header list that refuses bytes which could split a header. Header names
+//! and values are [`HeaderText`]: static, short or numeric text costs no allocation.
 
 use std::fmt;
+
+pub use crate::header_text::HeaderText;
 
 /// The HTTP methods a handler can implement (RFC 9110 §9), in Pycnic's `Allow` order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -147,6 +150,38 @@ pub fn status_line(code: u16) -> String {
     }
 }
 
+/// Writes [`status_line`] to `out` without allocating.
+pub(crate) fn write_status_line<W: std::io::Write + ?Sized>(
+    code: u16,
+    out: &mut W,
+) -> std::io::Result<()> {
+    let mut digits = [0; 20];
+    out.write_all(crate::header_text::decimal(u64::from(code), &mut digits))?;
+    let reason = reason_phrase(code);
+    if !reason.is_empty() {
+        out.write_all(b" ")?;
+        out.write_all(reason.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The length of [`status_line`] in bytes.
+pub(crate) fn status_line_len(code: u16) -> usize {
+    let digits = match code {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => 5,
+    };
+    let reason = reason_phrase(code);
+    if reason.is_empty() {
+        digits
+    } else {
+        digits + 1 + reason.len()
+    }
+}
+
 /// Why a header was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeaderError {
@@ -223,10 +258,12 @@ pub fn title_case(name: &str) -> String {
 }
 
 /// An ordered header list with case-insensitive names. Setting a header that already exists
-/// replaces its value in place (first position kept, as a Python dict does).
+/// replaces its value in place (first position kept, as a Python dict does). Names and values
+/// are [`HeaderText`], so a static or short header is stored without allocating, and the list
+/// moves whole into an `HttpResponse`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Headers {
-    entries: Vec<(String, String)>,
+    entries: Vec<(HeaderText, HeaderText)>,
 }
 
 impl Headers {
@@ -237,15 +274,20 @@ impl Headers {
 
     /// The value of `name`, compared case-insensitively.
     pub fn get(&self, name: &str) -> Option<&str> {
+        self.position(name)
+            .and_then(|index| self.entries.get(index))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
         self.entries
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     /// Whether a header of that name is set (case-insensitive).
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.position(name).is_some()
     }
 
     /// Sets `name` to `value`, refusing anything that could break the header block.
@@ -268,14 +310,7 @@ impl Headers {
         if !is_valid_header_value(&value) {
             return Err(HeaderError::InvalidValue(name));
         }
-        match self
-            .entries
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
-        {
-            Some(entry) => entry.1 = value,
-            None => self.entries.push((name, value)),
-        }
+        self.insert(name.into(), value.into());
         Ok(())
     }
 
@@ -286,23 +321,59 @@ impl Headers {
             .iter_mut()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
         {
-            Some(entry) => entry.1 = value.to_string(),
-            None => self.entries.push((name.to_string(), value.to_string())),
+            Some(entry) => entry.1 = HeaderText::copy(value),
+            None => self
+                .entries
+                .push((HeaderText::copy(name), HeaderText::copy(value))),
         }
+    }
+
+    /// Sets a header this crate built itself, keeping the first name's spelling.
+    pub(crate) fn insert(&mut self, name: HeaderText, value: HeaderText) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    /// One static header, in `entries` (an empty list, perhaps a reused one with room): the
+    /// default `Content-Type` of a `Response`.
+    pub(crate) fn one_in(
+        mut entries: Vec<(HeaderText, HeaderText)>,
+        name: &'static str,
+        value: &'static str,
+    ) -> Headers {
+        entries.clear();
+        entries.push((
+            HeaderText::from_static(name),
+            HeaderText::from_static(value),
+        ));
+        Headers { entries }
     }
 
     /// Removes the header of that name (case-insensitive) and returns its value.
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        let index = self
-            .entries
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))?;
-        Some(self.entries.remove(index).1)
+        let index = self.position(name)?;
+        Some(self.entries.remove(index).1.into_string())
     }
 
     /// Every header, `(name, value)`, in the order they were set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Every header as stored, in order (cloning one copies no static or short text).
+    pub(crate) fn entries(&self) -> &[(HeaderText, HeaderText)] {
+        &self.entries
+    }
+
+    /// The header list itself, to become a response's without copying.
+    pub(crate) fn into_entries(self) -> Vec<(HeaderText, HeaderText)> {
+        self.entries
     }
 
     /// How many headers are set.
@@ -347,6 +418,25 @@ mod tests {
         ];
         for (code, line) in cases {
             assert_eq!(status_line(code), line, "code {code}");
+        }
+        for code in [
+            0,
+            9,
+            10,
+            99,
+            100,
+            200,
+            404,
+            999,
+            1000,
+            9999,
+            10000,
+            u16::MAX,
+        ] {
+            let mut written = Vec::new();
+            write_status_line(code, &mut written).unwrap();
+            assert_eq!(written, status_line(code).as_bytes(), "code {code}");
+            assert_eq!(status_line_len(code), written.len(), "code {code}");
         }
     }
 

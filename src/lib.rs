@@ -67,6 +67,7 @@ pub mod error;
 pub mod fastcgi;
 pub mod gateway;
 pub mod handler;
+mod header_text;
 pub mod http;
 pub mod keys;
 pub mod ops;
@@ -104,7 +105,7 @@ macro_rules! run {
 pub use cookie::Cookies;
 pub use error::{HttpError, pycnic_names};
 pub use handler::Handler;
-pub use http::{HeaderError, Headers, Method};
+pub use http::{HeaderError, HeaderText, Headers, Method};
 pub use query::Args;
 pub use request::{Environ, Request};
 pub use response::{Body, HttpResponse, Json, Reply, Response};

@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use crate::app::App;
 use crate::error::HttpError;
 use crate::gateway::{self, Params};
+use crate::http::HeaderText;
 use crate::response::{Body, HttpResponse};
 
 /// The environment variable of `--status-path`.
@@ -126,9 +127,12 @@ pub fn refuse_method(app: &App, params: &Params) -> Option<HttpResponse> {
 /// A 200 with `body` of `content_type`, `Cache-Control: no-store`, and no body for HEAD.
 pub fn page_response(params: &Params, content_type: &str, body: Vec<u8>) -> HttpResponse {
     let headers = vec![
-        ("Content-Type".to_string(), content_type.to_string()),
-        ("Cache-Control".to_string(), "no-store".to_string()),
-        ("Content-Length".to_string(), body.len().to_string()),
+        ("Content-Type".into(), HeaderText::copy(content_type)),
+        ("Cache-Control".into(), "no-store".into()),
+        (
+            "Content-Length".into(),
+            HeaderText::number(body.len() as u64),
+        ),
     ];
     let body = if is_head(params) { Vec::new() } else { body };
     HttpResponse {
@@ -203,7 +207,7 @@ fn no_store(mut response: HttpResponse) -> HttpResponse {
         .retain(|(n, _)| !n.eq_ignore_ascii_case("Cache-Control"));
     response
         .headers
-        .push(("Cache-Control".to_string(), "no-store".to_string()));
+        .push(("Cache-Control".into(), "no-store".into()));
     response
 }
 

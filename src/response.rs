@@ -1,14 +1,19 @@
 //! What a handler writes (`Response`: status, headers, cookies — Pycnic's `self.response`),
 //! what it returns (`Reply`: JSON, text, bytes or a stream), and what the core hands the
-//! transports (`HttpResponse`: status, the final header list, the body).
+//! transports (`HttpResponse`: status, the final header list, the body). The header list a
+//! `Response` starts with (its static `Content-Type`) is the one the `HttpResponse` carries:
+//! it is moved, never copied. A thread that sends answers gives their buffers back
+//! (`recycle`), and the next `Response` and JSON body on that thread reuse them, so a plain
+//! JSON answer allocates nothing of its own once the thread has answered once.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::HttpError;
-use crate::http::{HeaderError, Headers};
+use crate::http::{HeaderError, HeaderText, Headers};
 use crate::secure_cookie::{MAX_COOKIE_BYTES, now, seal_private, seal_signed};
 use crate::session::Runtime;
 use crate::set_cookie::{Cookie, CookieError, SameSite};
@@ -23,13 +28,17 @@ pub struct Response {
     pub(crate) sessions: Option<std::sync::Arc<Runtime>>,
 }
 
+/// Header lines a `Response`'s list has room for before it grows: Content-Type, Content-Length
+/// and two more (a cookie, an app header) without a reallocation.
+const HEADER_ROOM: usize = 4;
+
 impl Default for Response {
     fn default() -> Response {
-        let mut headers = Headers::new();
-        headers.insert_unchecked("Content-Type", "application/json");
+        let mut entries = SPARE_HEADERS.try_with(Cell::take).unwrap_or_default();
+        entries.reserve(HEADER_ROOM);
         Response {
             status: 200,
-            headers,
+            headers: Headers::one_in(entries, "Content-Type", "application/json"),
             cookies: Vec::new(),
             sessions: None,
         }
@@ -156,6 +165,11 @@ impl Response {
             HttpError::service_unavailable("Cookie encryption unavailable")
         })?;
         self.add_sealed(cookie, token)
+    }
+
+    /// The status, the headers and the cookies, to become an `HttpResponse` without copying.
+    pub(crate) fn into_parts(self) -> (u16, Headers, Vec<Cookie>) {
+        (self.status, self.headers, self.cookies)
     }
 
     fn keys(&self) -> Result<&crate::keys::Keys, HttpError> {
@@ -379,14 +393,54 @@ impl fmt::Debug for Body {
     }
 }
 
+thread_local! {
+    /// The header list of the last answer this thread sent, for its next `Response`.
+    static SPARE_HEADERS: Cell<Vec<(HeaderText, HeaderText)>> = const { Cell::new(Vec::new()) };
+    /// The body buffer of the last answer this thread sent, for its next JSON body.
+    static SPARE_BODY: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The most header lines a spare header list keeps room for.
+const SPARE_HEADER_LINES: usize = 32;
+/// The most bytes a spare body buffer keeps room for.
+const SPARE_BODY_BYTES: usize = 16 * 1024;
+
+/// An empty buffer for a body: the last one this thread gave back to [`recycle`], else a new
+/// one with room for `capacity` bytes.
+pub(crate) fn spare_body(capacity: usize) -> Vec<u8> {
+    let mut body = SPARE_BODY.try_with(Cell::take).unwrap_or_default();
+    body.clear();
+    body.reserve(capacity);
+    body
+}
+
+/// Takes back the buffers of an answer that was sent (its header list and whole body), so the
+/// next answer on this thread reuses them instead of allocating: the FastCGI server gives back
+/// each answer once framed. Large buffers are let go.
+pub(crate) fn recycle(response: HttpResponse) {
+    let mut headers = response.headers;
+    if headers.capacity() <= SPARE_HEADER_LINES {
+        headers.clear();
+        let _ = SPARE_HEADERS.try_with(|spare| spare.set(headers));
+    }
+    if let Body::Full(mut body) = response.body
+        && body.capacity() <= SPARE_BODY_BYTES
+    {
+        body.clear();
+        let _ = SPARE_BODY.try_with(|spare| spare.set(body));
+    }
+}
+
 /// What `App::handle` returns to a transport: the status, every header line in order (one
-/// `Set-Cookie` entry per cookie), and the body.
+/// `Set-Cookie` entry per cookie), and the body. Names and values are [`HeaderText`]: static,
+/// short and numeric text (`Content-Type: application/json`, `Content-Length`) costs no
+/// allocation; build one with `("Name".into(), value.into())` from a literal or a `String`.
 #[derive(Debug)]
 pub struct HttpResponse {
     /// The status code, 100–599.
     pub status: u16,
     /// Every header line in order, one `Set-Cookie` entry per cookie.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(HeaderText, HeaderText)>,
     /// The body.
     pub body: Body,
 }
@@ -406,5 +460,48 @@ impl HttpResponse {
             Body::Full(b) => Some(b),
             Body::Stream(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recycled_answer_s_buffers_serve_the_next_one_on_the_thread() {
+        let mut headers = Vec::with_capacity(8);
+        headers.push(("X-Old".into(), "1".into()));
+        let body = Vec::with_capacity(256);
+        let (header_buffer, body_buffer) = (headers.as_ptr(), body.as_ptr());
+        recycle(HttpResponse {
+            status: 200,
+            headers,
+            body: Body::Full(body),
+        });
+        let response = Response::new();
+        let listed: Vec<_> = response.headers().iter().collect();
+        assert_eq!(
+            listed,
+            [("Content-Type", "application/json")],
+            "a fresh list"
+        );
+        let entries = response.into_parts().1.into_entries();
+        assert_eq!(entries.as_ptr(), header_buffer, "the same buffer");
+        let body = spare_body(128);
+        assert!(body.is_empty() && body.capacity() >= 256);
+        assert_eq!(body.as_ptr(), body_buffer, "the same buffer");
+        assert_eq!(spare_body(0).capacity(), 0, "taken once");
+    }
+
+    #[test]
+    fn large_buffers_are_not_kept() {
+        recycle(HttpResponse {
+            status: 200,
+            headers: Vec::with_capacity(SPARE_HEADER_LINES + 1),
+            body: Body::Full(Vec::with_capacity(SPARE_BODY_BYTES + 1)),
+        });
+        assert_eq!(spare_body(0).capacity(), 0);
+        let entries = Response::new().into_parts().1.into_entries();
+        assert!(entries.capacity() <= SPARE_HEADER_LINES);
     }
 }

@@ -5,7 +5,7 @@
 use crate::cookie::DELETED;
 use crate::error::HttpError;
 use crate::http::is_token_byte;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// The date Pycnic's `delete_cookie` sends: the start of the epoch, in RFC 9110 §5.6.7's
 /// IMF-fixdate.
@@ -231,22 +231,39 @@ impl Cookie {
         Ok(())
     }
 
-    /// The `Set-Cookie` header value, after `validate`.
+    /// The `Set-Cookie` header value, after `validate`: built in one `String` sized once.
     pub fn to_header_value(&self) -> Result<String, CookieError> {
         self.validate()?;
-        let mut out = format!("{}={}", self.name, self.value);
         let texts = [
             ("Expires", &self.expires),
             ("Domain", &self.domain),
             ("Path", &self.path),
         ];
+        // "; Max-Age=" and 20 digits, "; Secure", "; HttpOnly", "; SameSite=Strict".
+        let fixed = 30 + 8 + 10 + 17;
+        let capacity = self.name.len()
+            + 1
+            + self.value.len()
+            + texts
+                .iter()
+                .map(|(a, t)| 3 + a.len() + t.len())
+                .sum::<usize>()
+            + self.flags.iter().map(|flag| 2 + flag.len()).sum::<usize>()
+            + fixed;
+        let mut out = String::with_capacity(capacity);
+        out.push_str(&self.name);
+        out.push('=');
+        out.push_str(&self.value);
         for (attribute, text) in texts {
             if !text.is_empty() {
-                out.push_str(&format!("; {attribute}={text}"));
+                for piece in ["; ", attribute, "=", text] {
+                    out.push_str(piece);
+                }
             }
         }
         if let Some(seconds) = self.max_age {
-            out.push_str(&format!("; Max-Age={seconds}"));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "; Max-Age={seconds}");
         }
         if self.secure {
             out.push_str("; Secure");
@@ -255,7 +272,8 @@ impl Cookie {
             out.push_str("; HttpOnly");
         }
         if let Some(same_site) = self.same_site {
-            out.push_str(&format!("; SameSite={same_site}"));
+            out.push_str("; SameSite=");
+            out.push_str(same_site.as_str());
         }
         for flag in &self.flags {
             out.push_str("; ");

@@ -3,8 +3,9 @@
 //! `listen` and `options` set it up, `threads` runs it (leader/follower), `server` holds its
 //! state, timers, signals and shutdown, `connections` and `slot` its side of each connection
 //! (accepting, reading, deadlines), `spool` the memory budget for bodies and the files they
-//! spill to, `worker` one request's run, `respond` the framing of answers, `metrics` and `status`
-//! the counters and the status and ping pages, `fdlimit` the process's limits; `running` and
+//! spill to, `worker` one request's run, `respond` the framing of answers (`framing` writes
+//! them straight into FCGI_STDOUT records), `metrics` and `status` the counters and the
+//! status and ping pages, `fdlimit` the process's limits; `running` and
 //! `timeout` the handlers running now (`--slow-log`, `--request-timeout`), `access` the access
 //! log (`--access-log`); `upgrade` and `announce` the zero-downtime upgrade (SIGUSR2: a new
 //! copy of the binary takes the listening sockets over), the pid file and sd_notify.
@@ -24,6 +25,7 @@ pub mod conn;
 mod connections;
 mod event;
 mod fdlimit;
+mod framing;
 mod ids;
 pub mod listen;
 mod metrics;

@@ -217,7 +217,7 @@ impl BeginRequest {
 }
 
 /// Padding that puts the next record on an 8-byte boundary, as the spec recommends (§3.3).
-fn padding_for(content_len: usize) -> u8 {
+pub(super) fn padding_for(content_len: usize) -> u8 {
     // (8 - len % 8) % 8 is at most 7, so the cast cannot truncate.
     ((8 - content_len % 8) % 8) as u8
 }

@@ -11,9 +11,10 @@ use crate::error::HttpError;
 use crate::gateway::{self, BodyError, ContentLength};
 use crate::response::{Body, HttpResponse};
 
+use super::framing::StreamRecords;
 use super::listen::Stream;
 use super::record::{
-    ProtocolStatus, RecordError, kind, push_end_request, push_stream, push_stream_end,
+    HEADER_LEN, ProtocolStatus, RecordError, kind, push_end_request, push_stream, push_stream_end,
 };
 
 /// The app's answer, with the gateway's body rules, so both transports give the same bytes:
@@ -82,7 +83,8 @@ pub fn write_fastcgi_response<W: Write>(
     sink: &mut W,
 ) -> io::Result<u64> {
     let full = full_body_len(&response);
-    let (framed, tail) = frame_fastcgi_response(response, id, sink)?;
+    let mut tail = Vec::new();
+    let framed = frame_fastcgi_response(response, id, sink, &mut tail)?;
     sink.write_all(&tail)?;
     Ok(full.unwrap_or(framed.body))
 }
@@ -103,37 +105,57 @@ pub struct Framed {
     pub body: u64,
 }
 
-/// Frames `response` as FCGI_STDOUT records, the end of the stream and END_REQUEST. What the
-/// gateway flushes early (each chunk of a streamed response) is written to `sink` as it
-/// comes; the rest (a full response: head, body, end and END_REQUEST together) is returned
-/// unwritten, for the caller to send in one write. Also returns the FCGI_STDOUT byte counts.
+/// The bytes END_REQUEST and the empty FCGI_STDOUT record that ends the stream take.
+const ENDING_LEN: usize = 3 * HEADER_LEN;
+
+/// Frames `response` as FCGI_STDOUT records, the end of the stream and END_REQUEST, appended
+/// to `out`. A full response (head, body, end and END_REQUEST) is all left in `out`, for the
+/// caller to send in one write: its records are written in place, `out` grown at most once
+/// (a buffer reused across requests is not grown at all), and the response's own buffers are
+/// given back for this thread's next answer. A streamed response's head and chunks are
+/// written to `sink` as the gateway flushes them (each chunk as it comes, with whatever `out`
+/// held before); only its end is left in `out`. Also returns the FCGI_STDOUT byte counts.
 pub fn frame_fastcgi_response<W: Write>(
     response: HttpResponse,
     id: u16,
     sink: &mut W,
-) -> io::Result<(Framed, Vec<u8>)> {
-    let mut framer = StdoutFramer {
-        sink,
-        id,
-        framed: Vec::new(),
-        bytes: 0,
-        head: None,
+    out: &mut Vec<u8>,
+) -> io::Result<Framed> {
+    let body = match &response.body {
+        Body::Full(body) => {
+            let head_len = gateway::head_len(response.status, &response.headers);
+            let stdout = StreamRecords::framed_len(head_len + body.len());
+            out.reserve(stdout + ENDING_LEN);
+            let mut records = StreamRecords::new(out, kind::STDOUT, id);
+            gateway::write_head(response.status, &response.headers, &mut records)?;
+            records.push(body);
+            records.close();
+            crate::response::recycle(response);
+            0
+        }
+        Body::Stream(_) => {
+            let mut framer = StdoutFramer {
+                sink,
+                id,
+                framed: &mut *out,
+                bytes: 0,
+                head: None,
+            };
+            gateway::write_response(response, &mut framer)?;
+            framer.bytes - framer.head.unwrap_or(framer.bytes)
+        }
     };
-    gateway::write_response(response, &mut framer)?;
-    push_stream_end(&mut framer.framed, kind::STDOUT, id);
-    push_end_request(&mut framer.framed, id, 0, ProtocolStatus::RequestComplete);
-    let counts = Framed {
-        body: framer.bytes - framer.head.unwrap_or(framer.bytes),
-    };
-    Ok((counts, framer.framed))
+    push_stream_end(out, kind::STDOUT, id);
+    push_end_request(out, id, 0, ProtocolStatus::RequestComplete);
+    Ok(Framed { body })
 }
 
 /// Frames what the gateway writes as FCGI_STDOUT records (split at 65535 bytes) and sends it
-/// on `flush` only, so the head and a full body leave together with END_REQUEST.
+/// on `flush` only (a streamed response: its head, then each chunk).
 struct StdoutFramer<'a, W: Write> {
     sink: &'a mut W,
     id: u16,
-    framed: Vec<u8>,
+    framed: &'a mut Vec<u8>,
     bytes: u64,
     /// The size of the first write (the head).
     head: Option<u64>,
@@ -141,14 +163,14 @@ struct StdoutFramer<'a, W: Write> {
 
 impl<W: Write> Write for StdoutFramer<'_, W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        push_stream(&mut self.framed, kind::STDOUT, self.id, data);
+        push_stream(self.framed, kind::STDOUT, self.id, data);
         self.bytes += data.len() as u64;
         self.head.get_or_insert(data.len() as u64);
         Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.sink.write_all(&self.framed)?;
+        self.sink.write_all(self.framed)?;
         self.framed.clear();
         self.sink.flush()
     }
@@ -212,4 +234,68 @@ pub fn write_now(stream: &Stream, bytes: &[u8]) -> io::Result<usize> {
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full(status: u16, body: Vec<u8>) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                (
+                    "Set-Cookie".into(),
+                    "a=1; Path=/; HttpOnly; SameSite=Lax".to_string().into(),
+                ),
+                (
+                    "Content-Length".into(),
+                    crate::http::HeaderText::number(body.len() as u64),
+                ),
+            ],
+            body: Body::Full(body),
+        }
+    }
+
+    #[test]
+    fn a_full_answer_is_framed_in_one_buffer_sized_once_as_its_cgi_bytes() {
+        for (status, len) in [(200, 0), (404, 13), (599, 65535 - 100), (200, 200_000)] {
+            let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut cgi = Vec::new();
+            gateway::write_response(full(status, body.clone()), &mut cgi).unwrap();
+            let mut want = Vec::new();
+            push_stream(&mut want, kind::STDOUT, 7, &cgi);
+            push_stream_end(&mut want, kind::STDOUT, 7);
+            push_end_request(&mut want, 7, 0, ProtocolStatus::RequestComplete);
+
+            let (mut sink, mut out) = (Vec::new(), Vec::new());
+            let framed = frame_fastcgi_response(full(status, body), 7, &mut sink, &mut out);
+            assert_eq!(framed.unwrap().body, 0, "{len}: one write, the head");
+            assert!(sink.is_empty(), "{len}: nothing flushed early");
+            assert_eq!(out, want, "{len}: FCGI_STDOUT carries the CGI bytes");
+            assert_eq!(out.capacity(), out.len(), "{len}: sized exactly, once");
+        }
+    }
+
+    #[test]
+    fn a_streamed_answer_flushes_its_head_and_chunks_and_leaves_its_end() {
+        let response = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: Body::Stream(Box::new(vec![b"ab".to_vec(), b"c".to_vec()].into_iter())),
+        };
+        let (mut sink, mut out) = (Vec::new(), Vec::new());
+        let framed = frame_fastcgi_response(response, 1, &mut sink, &mut out).unwrap();
+        assert_eq!(framed.body, 3);
+        let mut want = Vec::new();
+        for piece in [&b"Status: 200 OK\r\n\r\n"[..], b"ab", b"c"] {
+            push_stream(&mut want, kind::STDOUT, 1, piece);
+        }
+        assert_eq!(sink, want);
+        let mut end = Vec::new();
+        push_stream_end(&mut end, kind::STDOUT, 1);
+        push_end_request(&mut end, 1, 0, ProtocolStatus::RequestComplete);
+        assert_eq!(out, end);
+    }
 }

@@ -1,11 +1,11 @@
 //! Running one request: the handler (body read back from its spool if it spilled), then the
-//! answer in one write when the socket takes it. What the socket does not take goes back to
-//! the event side with the connection, which finishes sending it, so a web server that reads
-//! slowly never holds a handler thread. With `--request-timeout`, the handler's answer is sent
+//! answer in one write when the socket takes it, framed in a buffer the thread reuses. What
+//! the socket does not take goes back to the event side with the connection, which finishes
+//! sending it, so a web server that reads slowly never holds a handler thread. With `--request-timeout`, the handler's answer is sent
 //! only if its thread claims it before the timeout does (see `running`); else it is dropped.
 //! With the access log on, the request's fields are captured before the handler takes them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -92,7 +92,13 @@ pub struct Pool {
 thread_local! {
     /// The access-log fields of the request this thread runs, reused.
     static ACCESS_PARTS: RefCell<AccessParts> = RefCell::new(AccessParts::default());
+    /// The FastCGI bytes of the answer this thread sends, reused across requests.
+    static OUTPUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
+
+/// The largest answer buffer a thread keeps for the next request (bytes of capacity): an
+/// answer larger than this is framed in a buffer of its own, freed once sent.
+const KEEP_OUTPUT: usize = 64 * 1024;
 
 /// Runs one request's handler and sends what the socket takes; returns the connection (or
 /// `None` when closed) with the rest, for the event side to finish.
@@ -182,7 +188,10 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
         stream: &job.stream,
         timeout: pool.send_timeout,
     };
-    let (framed, mut tail) = respond::frame_fastcgi_response(response, job.request.id, &mut sink)?;
+    // The thread's answer buffer, reused: a whole answer is framed into it without growing.
+    let mut tail = OUTPUT.take();
+    tail.clear();
+    let framed = respond::frame_fastcgi_response(response, job.request.id, &mut sink, &mut tail)?;
     pool.metrics.answered(status, job.received.elapsed());
     if let Some(access) = &pool.access {
         let body_bytes = full_body.unwrap_or(framed.body);
@@ -200,6 +209,16 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
         respond::wait_writable(job.stream.as_raw_fd(), pool.send_timeout)?;
         sent += respond::write_now(&job.stream, tail.get(sent..).unwrap_or_default())?;
     }
+    if sent >= tail.len() {
+        // All sent: the buffer stays with the thread for its next answer, unless a large
+        // answer grew it.
+        if tail.capacity() <= KEEP_OUTPUT {
+            tail.clear();
+            OUTPUT.set(tail);
+        }
+        return Ok(Some(Vec::new()));
+    }
+    // The rest goes to the event side in this buffer; the next answer starts a new one.
     if sent > 0 {
         tail.drain(..sent);
         tail.shrink_to_fit();

@@ -1,0 +1,152 @@
+//! Stream content written straight into FCGI_STDOUT records at the end of a buffer, in pieces
+//! (a CGI head line by line, then the body) with no copy of its own: the records are the
+//! ones `record::push_stream` makes of all the pieces at once, so an answer's head, body,
+//! end of stream and END_REQUEST are built in one buffer sized once.
+
+use std::io;
+
+use super::record::{HEADER_LEN, MAX_CONTENT_LEN, VERSION_1, padding_for};
+
+/// Records of one stream type being written. One record stays open; its header is filled in
+/// when it is full (65535 bytes) or closed. Closed on drop.
+#[derive(Debug)]
+pub struct StreamRecords<'a> {
+    out: &'a mut Vec<u8>,
+    record_type: u8,
+    request_id: u16,
+    /// Where the open record's header starts in `out`.
+    open: Option<usize>,
+}
+
+impl<'a> StreamRecords<'a> {
+    /// Records of `record_type` for `request_id`, appended to `out`.
+    pub fn new(out: &'a mut Vec<u8>, record_type: u8, request_id: u16) -> StreamRecords<'a> {
+        StreamRecords {
+            out,
+            record_type,
+            request_id,
+            open: None,
+        }
+    }
+
+    /// The bytes `content_len` bytes of stream content take as records, headers and padding
+    /// included, to size a buffer once.
+    pub fn framed_len(content_len: usize) -> usize {
+        let record = |len: usize| HEADER_LEN + len + usize::from(padding_for(len));
+        let full = content_len / MAX_CONTENT_LEN;
+        let rest = content_len % MAX_CONTENT_LEN;
+        full * record(MAX_CONTENT_LEN) + if rest == 0 { 0 } else { record(rest) }
+    }
+
+    /// Appends `data` to the stream.
+    pub fn push(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let start = match self.open {
+                Some(start) if self.content_len(start) < MAX_CONTENT_LEN => start,
+                _ => {
+                    self.close();
+                    let start = self.out.len();
+                    self.out.extend_from_slice(&[0; HEADER_LEN]);
+                    self.open = Some(start);
+                    start
+                }
+            };
+            let room = MAX_CONTENT_LEN.saturating_sub(self.content_len(start));
+            let (now, rest) = data.split_at_checked(room).unwrap_or((data, &[]));
+            self.out.extend_from_slice(now);
+            data = rest;
+        }
+    }
+
+    /// The content written so far into the record whose header starts at `start`.
+    fn content_len(&self, start: usize) -> usize {
+        self.out.len().saturating_sub(start + HEADER_LEN)
+    }
+
+    /// Completes the open record (its header and padding), if any.
+    pub fn close(&mut self) {
+        let Some(start) = self.open.take() else {
+            return;
+        };
+        let content_len = self.content_len(start);
+        let padding = padding_for(content_len);
+        let [id1, id0] = self.request_id.to_be_bytes();
+        let [len1, len0] = u16::try_from(content_len).unwrap_or(u16::MAX).to_be_bytes();
+        let header = [
+            VERSION_1,
+            self.record_type,
+            id1,
+            id0,
+            len1,
+            len0,
+            padding,
+            0,
+        ];
+        if let Some(slot) = self.out.get_mut(start..start + HEADER_LEN) {
+            slot.copy_from_slice(&header);
+        }
+        self.out.extend_from_slice(&[0; 7][..usize::from(padding)]);
+    }
+}
+
+impl io::Write for StreamRecords<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.push(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for StreamRecords<'_> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{kind, push_stream};
+    use super::*;
+
+    #[test]
+    fn pieces_make_the_records_push_stream_makes_of_them_whole() {
+        let big = MAX_CONTENT_LEN;
+        let cases: [&[usize]; 9] = [
+            &[],
+            &[0],
+            &[1],
+            &[3, 0, 5],
+            &[7, 9],
+            &[big],
+            &[big - 1, 1],
+            &[big - 1, 2, 3],
+            &[100, big * 2, 17],
+        ];
+        for sizes in cases {
+            let pieces: Vec<Vec<u8>> = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| (0..n).map(|j| (i * 31 + j) as u8).collect())
+                .collect();
+            let whole = pieces.concat();
+            let mut want = b"prefix".to_vec();
+            push_stream(&mut want, kind::STDOUT, 258, &whole);
+
+            let mut got = b"prefix".to_vec();
+            let mut records = StreamRecords::new(&mut got, kind::STDOUT, 258);
+            for piece in &pieces {
+                records.push(piece);
+            }
+            drop(records);
+            assert_eq!(got, want, "pieces of {sizes:?}");
+            assert_eq!(
+                StreamRecords::framed_len(whole.len()),
+                want.len() - b"prefix".len(),
+                "framed length of {sizes:?}"
+            );
+        }
+    }
+}
