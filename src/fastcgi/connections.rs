@@ -105,7 +105,7 @@ impl Server {
             );
         }
         self.starved_since_live = Some(self.live);
-        self.accept_retry_at = Some(Instant::now() + ACCEPT_RETRY);
+        self.accept_retry_at = Some(self.now + ACCEPT_RETRY);
         false
     }
 
@@ -133,7 +133,7 @@ impl Server {
             return;
         }
         let conn = Connection::new(self.settings.limits);
-        let slot = Slot::new(stream, conn, Instant::now(), &self.settings.timers);
+        let slot = Slot::new(stream, conn, self.now, &self.settings.timers);
         match self.slots.get_mut(index) {
             Some(place) => *place = Some(slot),
             None => self.slots.push(Some(slot)),
@@ -178,7 +178,7 @@ impl Server {
             if slot.stream.is_none() {
                 return; // a handler runs on it
             }
-            let outcome = drive(slot, &mut self.buf, &self.pool.budget);
+            let outcome = drive(slot, &mut self.buf, &self.pool.budget, self.now);
             if slot.out_held > 0 && slot.conn.output().is_empty() {
                 self.pool
                     .output_budget
@@ -203,12 +203,12 @@ impl Server {
             }
             match outcome {
                 Outcome::Yield => {
-                    slot.rearm(Instant::now(), &self.settings.timers);
+                    slot.rearm(self.now, &self.settings.timers);
                     self.again.push(index);
                     return;
                 }
                 Outcome::Wait => {
-                    slot.rearm(Instant::now(), &self.settings.timers);
+                    slot.rearm(self.now, &self.settings.timers);
                     let idle = slot.phase == Phase::Idle && slot.flushed();
                     if idle && self.shutdown.is_some_and(|s| s.grace_over) {
                         self.close(index, None);
@@ -224,13 +224,13 @@ impl Server {
                         self.settings.limits.max_body,
                     );
                     let seq = self.next_seq();
-                    self.answer_here(index, &request, seq, response, Instant::now());
+                    self.answer_here(index, &request, seq, response, self.now);
                 }
                 Outcome::Event(Event::HeadersTooLarge(request, reason)) => {
                     log::warn!("request params refused: {reason}");
                     let response = worker::headers_too_large_response(&self.pool.app, &reason);
                     let seq = self.next_seq();
-                    self.answer_here(index, &request, seq, response, Instant::now());
+                    self.answer_here(index, &request, seq, response, self.now);
                 }
                 Outcome::Event(Event::Request(request)) => {
                     if !slot.conn.output().is_empty() {
@@ -238,7 +238,7 @@ impl Server {
                         slot.pending = Some(request);
                     } else if let Some(page) = self.settings.ops.page_for(&request.params) {
                         // The status and ping pages, answered here: never behind handlers.
-                        let received = Instant::now();
+                        let received = self.now;
                         slot.body.forget(&self.pool.budget);
                         let response = self.ops_page(page, &request.params);
                         let seq = self.next_seq();
@@ -273,7 +273,7 @@ impl Server {
             request,
             spool,
             held,
-            received: Instant::now(),
+            received: self.now,
             seq: self.seq,
             ticket: None,
         });
@@ -323,7 +323,7 @@ impl Server {
         let mut bytes = Vec::new();
         match respond::write_fastcgi_response(response, fcgi_id, &mut bytes) {
             Ok(body_bytes) => {
-                self.pool.metrics.answered(status, started.elapsed());
+                self.pool.metrics.answered_since(status, started);
                 if let (Some(log), Some(parts)) = (&self.pool.access, access) {
                     log.write(parts, status, body_bytes, started.elapsed());
                 }
@@ -340,7 +340,7 @@ impl Server {
 }
 
 /// Flushes replies and reads requests on one connection until it must wait or has news.
-fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outcome {
+fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget, now: Instant) -> Outcome {
     let Some(stream) = slot.stream.as_ref() else {
         return Outcome::Wait;
     };
@@ -351,7 +351,7 @@ fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outc
                 Ok(0) => return Outcome::Close(Some("the web server stopped reading".into())),
                 Ok(n) => {
                     slot.conn.consume_output(n);
-                    slot.last_write = Instant::now();
+                    slot.last_write = now;
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -390,7 +390,7 @@ fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget) -> Outc
             }
             Ok(n) => {
                 slot.unread = n == buf.len() || slot.hup;
-                slot.last_active = Instant::now();
+                slot.last_active = now;
                 slot.phase_bytes += n as u64;
                 if let Err(err) = slot.conn.receive(buf.get(..n).unwrap_or_default()) {
                     return Outcome::Close(Some(err.to_string()));

@@ -117,6 +117,14 @@ impl Metrics {
         }
     }
 
+    /// [`answered`](Metrics::answered), timed from `received`: the clock is read only when
+    /// the counters are kept.
+    pub(crate) fn answered_since(&self, status: u16, received: Instant) {
+        if self.on {
+            self.answered(status, received.elapsed());
+        }
+    }
+
     /// An answer with `status` was framed, `took` after its request was complete.
     pub(crate) fn answered(&self, status: u16, took: Duration) {
         if !self.on {

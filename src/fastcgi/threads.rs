@@ -210,6 +210,7 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
         let (poll, events) = &mut *poller;
         let polled = poll.poll(events, Some(timeout));
         server = lock(&shared.server);
+        server.now = Instant::now();
         match polled {
             Ok(()) => server.handle_events(events),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -235,7 +236,7 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
             for _ in 1..runnable.min(shared.cpus) {
                 shared.turn.notify_one();
             }
-            let now = Instant::now();
+            let now = server.now;
             server.leaderless.since = Some(now);
             server.leaderless.last = now;
             if server.leaderless.watcher_asleep {
@@ -313,6 +314,8 @@ impl Server {
             self.pool.output_budget.release(done.held);
             return;
         };
+        // Time passed while the handler ran: the turn's clock is read again.
+        self.now = Instant::now();
         slot.stream = Some(stream);
         slot.fresh = false;
         self.idle_returned = true;
@@ -320,7 +323,7 @@ impl Server {
             // The handler's thread sent what the socket took; the event side sends the rest.
             slot.conn.push_output_vec(done.leftover);
             slot.out_held += done.held;
-            slot.last_write = Instant::now();
+            slot.last_write = self.now;
         }
         match slot.conn.response_done() {
             Ok(()) => self.pump(token),

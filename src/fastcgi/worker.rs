@@ -192,7 +192,7 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
     let mut tail = OUTPUT.take();
     tail.clear();
     let framed = respond::frame_fastcgi_response(response, job.request.id, &mut sink, &mut tail)?;
-    pool.metrics.answered(status, job.received.elapsed());
+    pool.metrics.answered_since(status, job.received);
     if let Some(access) = &pool.access {
         let body_bytes = full_body.unwrap_or(framed.body);
         ACCESS_PARTS.with(|parts| {
