@@ -58,6 +58,8 @@
 //! assert_eq!(response.body_bytes(), Some(&br#"{"session_id":"abc"}"#[..]));
 //! ```
 
+#[cfg(test)]
+mod alloc_count;
 pub mod app;
 pub mod cgi;
 pub mod cli;

@@ -20,6 +20,8 @@
 //! for slow readers (past the budget the handler's thread writes them itself).
 
 mod access;
+#[cfg(test)]
+mod alloc_tests;
 mod announce;
 pub mod conn;
 mod connections;
