@@ -250,6 +250,7 @@ impl App {
                 self.uncaught(lines)
             }
         };
+        request.recycle();
         if head { without_body(answer) } else { answer }
     }
 

@@ -10,6 +10,7 @@
 //! The parsed cookies are text in one buffer with spans beside it, found by a scan while they
 //! are few and through an index past that: parsing a usual header costs two allocations.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -53,9 +54,16 @@ impl Cookies {
     pub fn parse(header: &[u8]) -> Cookies {
         // Every cookie has its `=`: room for that many spans (capped), and for the text.
         let most = header.iter().filter(|&&b| b == b'=').count();
+        if most == 0 {
+            return Cookies::default();
+        }
+        // The buffers of the last request's cookies on this thread, else new ones.
+        let (mut text, mut entries) = SPARE.try_with(Cell::take).unwrap_or_default();
+        text.reserve(header.len());
+        entries.reserve(most.min(64));
         let mut cookies = Cookies {
-            text: String::with_capacity(if most == 0 { 0 } else { header.len() }),
-            entries: Vec::with_capacity(most.min(64)),
+            text,
+            entries,
             index: None,
         };
         for segment in header.split(|&b| b == b';') {
@@ -149,6 +157,31 @@ impl Cookies {
     /// Whether the request sent the cookie `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.position(name).is_some()
+    }
+}
+
+thread_local! {
+    /// The buffers of the last cookies this thread let go, for the next request's.
+    static SPARE: Cell<(String, Spans)> = const { Cell::new((String::new(), Vec::new())) };
+}
+
+/// The most bytes a spare text keeps room for.
+const SPARE_BYTES: usize = 8 * 1024;
+
+impl Cookies {
+    /// Gives this request's buffers to the next request's cookies on this thread (small ones:
+    /// a header with very many cookies lets its go).
+    pub(crate) fn recycle(self) {
+        let Cookies {
+            mut text,
+            mut entries,
+            index,
+        } = self;
+        if index.is_none() && text.capacity() <= SPARE_BYTES && entries.capacity() <= 64 {
+            text.clear();
+            entries.clear();
+            let _ = SPARE.try_with(|spare| spare.set((text, entries)));
+        }
     }
 }
 

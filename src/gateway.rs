@@ -165,10 +165,10 @@ pub fn build_request(params: Params, body: Vec<u8>) -> Request {
 /// Pycnic's cookies, from every `HTTP_COOKIE` param (nginx sends one per Cookie header: they
 /// are joined with `; `, RFC 6265 §5.4). `Request` calls it on first use of its cookies.
 pub(crate) fn cookies_of(environ: &Environ) -> Cookies {
-    let mut cookie_headers = environ.iter().filter(|(n, _)| *n == "HTTP_COOKIE");
+    let mut cookie_headers = environ.values("HTTP_COOKIE");
     match (cookie_headers.next(), cookie_headers.next()) {
         (None, _) => Cookies::default(),
-        (Some((_, one)), None) => Cookies::parse(one.as_bytes()),
+        (Some(one), None) => Cookies::parse(one.as_bytes()),
         (Some(_), Some(_)) => Cookies::parse(environ.get_all("HTTP_COOKIE").join("; ").as_bytes()),
     }
 }

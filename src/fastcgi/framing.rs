@@ -40,6 +40,13 @@ impl<'a> StreamRecords<'a> {
 
     /// Appends `data` to the stream.
     pub fn push(&mut self, mut data: &[u8]) {
+        // The usual piece (a head line, a small body) fits the open record.
+        if let Some(start) = self.open
+            && self.content_len(start) + data.len() <= MAX_CONTENT_LEN
+        {
+            self.out.extend_from_slice(data);
+            return;
+        }
         while !data.is_empty() {
             let start = match self.open {
                 Some(start) if self.content_len(start) < MAX_CONTENT_LEN => start,
