@@ -3,7 +3,9 @@
 //! live in one buffer with their boundaries beside it, already in the `Spans` form the
 //! handler's [`Environ`](crate::request::Environ) keeps: decoding a request's thirty-odd
 //! variables costs two allocations (the buffer and the spans, both sized from the byte count
-//! a record announces), and both move into the `Environ` without a copy when it is UTF-8.
+//! a record announces) and one copy of each FCGI_PARAMS record's content, whose pairs are
+//! marked where they lie (the wire's length prefixes between them blanked); both move into
+//! the `Environ` without a copy when it is UTF-8.
 //! When the request is answered, the two buffers go back to the thread ([`recycle`]), and the
 //! next request decoded on it reuses them: in the steady state, none of this allocates.
 
@@ -14,10 +16,12 @@ use std::ops::Range;
 /// Each variable's name and value as ranges of one buffer.
 pub(crate) type Spans = Vec<(Range<usize>, Range<usize>)>;
 
-/// The meta-variables of one request, in order.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// The meta-variables of one request, in order. Two are equal when they hold the same
+/// variables in the same order, however their buffers are laid out.
+#[derive(Clone, Default)]
 pub struct Params {
-    /// Every name and value, back to back.
+    /// Every name and value, back to back (or, as FastCGI decoding leaves it, with the wire's
+    /// length prefixes, blanked, between them).
     bytes: Vec<u8>,
     /// Each pair's name and value ranges in `bytes`, the form `Environ` keeps.
     pairs: Spans,
@@ -47,6 +51,27 @@ impl Params {
         self.bytes.reserve(bytes);
         self.pairs
             .reserve((bytes / BYTES_PER_PAIR).clamp(1, MAX_RESERVED_PAIRS));
+    }
+
+    /// The buffer's bytes, for a decoder that appends the wire form and marks the pairs in it.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Appends bytes in the wire form (FCGI_PARAMS content, length prefixes included): one copy
+    /// for a whole record, the pairs marked in it afterwards with [`Params::mark`].
+    pub(crate) fn append_raw(&mut self, content: &[u8]) {
+        self.bytes.extend_from_slice(content);
+    }
+
+    /// Adds the variable whose name and value are these ranges of the buffer, after the others;
+    /// `framing` (the length prefixes before them) is blanked to NUL bytes, so the buffer is
+    /// UTF-8 whenever the names and values are (a 4-byte length has its high bit set).
+    pub(crate) fn mark(&mut self, framing: Range<usize>, name: Range<usize>, value: Range<usize>) {
+        if let Some(prefix) = self.bytes.get_mut(framing) {
+            prefix.fill(0);
+        }
+        self.pairs.push((name, value));
     }
 
     /// Adds a variable after the others.
@@ -141,6 +166,14 @@ impl<'a> IntoIterator for &'a Params {
         Box::new(self.iter())
     }
 }
+
+impl PartialEq for Params {
+    fn eq(&self, other: &Params) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Params {}
 
 impl fmt::Debug for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -4,6 +4,7 @@
 //! that a length from the wire can size beyond a caller's limit.
 
 use std::fmt;
+use std::ops::Range;
 
 /// FCGI_VERSION_1, the only version there is (spec §8).
 pub const VERSION_1: u8 = 1;
@@ -309,6 +310,19 @@ fn read_pair(buf: &[u8], pos: usize) -> Option<(&[u8], &[u8], usize)> {
     ))
 }
 
+/// The pair at `pos` as ranges: `(name, value, next position)`, or `None` when it is
+/// incomplete.
+fn pair_spans(buf: &[u8], pos: usize) -> Option<(Range<usize>, Range<usize>, usize)> {
+    let (name_len, name_start) = read_length(buf, pos)?;
+    let (value_len, name_start) = read_length(buf, name_start)?;
+    let name_end = name_start.checked_add(name_len)?;
+    let value_end = name_end.checked_add(value_len)?;
+    if value_end > buf.len() {
+        return None;
+    }
+    Some((name_start..name_end, name_end..value_end, value_end))
+}
+
 /// A name-value pair borrowed from a record's content.
 pub type PairRef<'a> = (&'a [u8], &'a [u8]);
 
@@ -332,8 +346,12 @@ pub type Pairs = crate::params::Params;
 /// checked before anything is stored.
 #[derive(Debug)]
 pub struct ParamsDecoder {
-    pending: Vec<u8>,
+    /// The params, their buffer holding every record's content as it came: pairs are marked
+    /// where they lie, and one cut by a record's end completes when the next record is
+    /// appended.
     pairs: Pairs,
+    /// Where the first pair not yet complete starts in the buffer.
+    decoded: usize,
     received: usize,
     max_bytes: usize,
     max_count: usize,
@@ -343,8 +361,8 @@ impl ParamsDecoder {
     /// A decoder that refuses params past `max_bytes` bytes or `max_count` pairs.
     pub fn new(max_bytes: usize, max_count: usize) -> ParamsDecoder {
         ParamsDecoder {
-            pending: Vec::new(),
             pairs: Pairs::new(),
+            decoded: 0,
             received: 0,
             max_bytes,
             max_count,
@@ -359,55 +377,44 @@ impl ParamsDecoder {
                 limit: self.max_bytes,
             });
         }
-        // The pairs' bytes are at most what arrived: one allocation for a whole record.
+        // One copy of the whole record (room for it, and for the pairs it likely holds, is
+        // made once), then the complete pairs are marked where they lie.
         self.pairs.reserve(content.len());
-        if self.pending.is_empty() {
-            // The usual case, pairs whole within the record: decoded where they lie, and
-            // only an incomplete tail is kept for the next record.
-            let pos = self.decode(content)?;
-            self.pending
-                .extend_from_slice(content.get(pos..).unwrap_or_default());
-        } else {
-            let mut pending = std::mem::take(&mut self.pending);
-            pending.extend_from_slice(content);
-            let pos = self.decode(&pending)?;
-            pending.drain(..pos);
-            self.pending = pending;
-        }
-        Ok(())
+        self.pairs.append_raw(content);
+        self.decode()
     }
 
-    /// Stores the complete pairs at the start of `buffer` (what arrived and was not decoded
-    /// yet) and returns where the rest starts.
-    fn decode(&mut self, buffer: &[u8]) -> Result<usize, RecordError> {
-        let mut pos = 0;
-        while let Some((name, value, next)) = read_pair(buffer, pos) {
+    /// Marks the complete pairs after the last one marked.
+    fn decode(&mut self) -> Result<(), RecordError> {
+        let mut pos = self.decoded;
+        while let Some((name, value, next)) = pair_spans(self.pairs.raw(), pos) {
             if self.pairs.len() >= self.max_count {
                 return Err(RecordError::TooManyParams {
                     limit: self.max_count,
                 });
             }
-            self.pairs.push(name, value);
+            self.pairs.mark(pos..name.start, name, value);
             pos = next;
         }
+        self.decoded = pos;
         // A pair announcing more bytes than the limit leaves can never complete: say so now.
-        if let Some((name_len, after)) = read_length(buffer, pos)
-            && let Some((value_len, _)) = read_length(buffer, after)
+        let raw = self.pairs.raw();
+        if let Some((name_len, after)) = read_length(raw, pos)
+            && let Some((value_len, _)) = read_length(raw, after)
         {
-            let consumed = self.received.saturating_sub(buffer.len() - pos);
             let need = name_len.saturating_add(value_len);
-            if need > self.max_bytes.saturating_sub(consumed) {
+            if need > self.max_bytes.saturating_sub(pos) {
                 return Err(RecordError::ParamsTooLarge {
                     limit: self.max_bytes,
                 });
             }
         }
-        Ok(pos)
+        Ok(())
     }
 
     /// The empty PARAMS record arrived: every pair must be complete.
     pub fn finish(self) -> Result<Pairs, RecordError> {
-        if self.pending.is_empty() {
+        if self.decoded == self.pairs.raw().len() {
             Ok(self.pairs)
         } else {
             Err(RecordError::PairOverrun)

@@ -304,6 +304,33 @@ fn params_byte_at_a_time() {
 }
 
 #[test]
+fn params_decoded_in_place_stay_text_when_their_names_and_values_are() {
+    // Long values have 4-byte lengths, whose first byte has the high bit set: blanked where
+    // the pairs were marked, so the buffer is UTF-8 (and becomes the handler's variables
+    // without a copy) whenever the names and values are.
+    let mut stream = pair(b"HTTP_USER_AGENT", "é".repeat(100).as_bytes());
+    stream.extend(pair(b"REQUEST_METHOD", b"GET"));
+    stream.extend(pair("NAMÉ".as_bytes(), &[b'v'; 300]));
+    for split in [0, 1, 5, stream.len() / 2, stream.len()] {
+        let mut decoder = ParamsDecoder::new(1 << 20, 100);
+        let (a, b) = stream.split_at(split);
+        decoder.feed(a).unwrap();
+        decoder.feed(b).unwrap();
+        let pairs = decoder.finish().unwrap();
+        assert!(
+            std::str::from_utf8(pairs.raw()).is_ok(),
+            "the buffer is UTF-8, split {split}"
+        );
+        assert_eq!(
+            pairs.get(b"HTTP_USER_AGENT"),
+            Some("é".repeat(100).as_bytes())
+        );
+        assert_eq!(pairs.get(b"REQUEST_METHOD"), Some(&b"GET"[..]));
+        assert_eq!(pairs.get("NAMÉ".as_bytes()), Some(&[b'v'; 300][..]));
+    }
+}
+
+#[test]
 fn params_limits_are_enforced() {
     let mut decoder = ParamsDecoder::new(10, 100);
     assert!(decoder.feed(&pair(b"A", b"1")).is_ok(), "3 bytes fit");
