@@ -65,10 +65,14 @@ impl Params {
     }
 
     /// Adds the variable whose name and value are these ranges of the buffer, after the others;
-    /// `framing` (the length prefixes before them) is blanked to NUL bytes, so the buffer is
-    /// UTF-8 whenever the names and values are (a 4-byte length has its high bit set).
+    /// `framing` (the length prefixes before them) is blanked to NUL bytes when it holds a
+    /// 4-byte length (its first byte has the high bit set), so the buffer is UTF-8 whenever
+    /// the names and values are.
     pub(crate) fn mark(&mut self, framing: Range<usize>, name: Range<usize>, value: Range<usize>) {
-        if let Some(prefix) = self.bytes.get_mut(framing) {
+        // One-byte lengths are ASCII already; only a 4-byte one needs blanking.
+        if let Some(prefix) = self.bytes.get_mut(framing)
+            && prefix.iter().any(|&b| b >= 0x80)
+        {
             prefix.fill(0);
         }
         self.pairs.push((name, value));
