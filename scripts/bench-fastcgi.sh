@@ -13,10 +13,12 @@
 # kept-alive upstream connections (keepalive + fastcgi_keep_conn), the same two over a unix
 # socket (limit and pycnic only); and both TCP modes again at 256 connections.
 # nginx (worker_processes 1) and the apps are pinned to CPU 0, wrk to CPU 1 (taskset), as a
-# user's single-core share would be. Each configuration runs ROUNDS times, interleaved; the
-# table prints medians of req/s, p50 and p99 (wrk --latency through a Lua done() hook, in a
-# fixed format), timeouts and errors summed over the rounds, and req/s as a ratio to the
-# limit in the same mode. Absolute figures move with the machine's load; ratios less so.
+# user's single-core share would be. Each configuration runs ROUNDS times, interleaved (each
+# round rotates the order of a mode's apps by one); the table prints medians of req/s, p50
+# and p99 (wrk --latency through a Lua done() hook, in a fixed format), timeouts and errors
+# summed over the rounds, and req/s as a ratio to the limit in the same mode, with pycnic's
+# ratio round by round under each mode. Absolute figures move with the machine's load;
+# ratios less so.
 # Usage: scripts/bench-fastcgi.sh [SECONDS_PER_RUN] [ROUNDS]
 #   environment: CONNS (32) and CONNS_HIGH (256, 0 skips) connection counts, PEER_PHP=0
 #   skips PHP-FPM, BENCH_KEEP=1 keeps the work directory (configurations, wrk outputs, logs)
@@ -201,14 +203,24 @@ levels=("$conns")
 runs=0
 for round in $(seq "$rounds"); do
     for level in "${levels[@]}"; do
-        for config in "${configs[@]}"; do
-            app=${config%%:*}; mode=${config#*:}
+        for mode in "${modes[@]}"; do
             # At the high level only the TCP modes run.
             if [ "$level" != "$conns" ] && [ "${mode%_*}" != tcp ]; then continue; fi
-            taskset -c 1 wrk -t1 -c"$level" -d"${seconds}s" --latency -s "$work/report.lua" \
-                "http://127.0.0.1:${port[$app $mode]}/login" \
-                > "$work/wrk-$app-$mode-$level-$round.txt" 2>&1 || true
-            runs=$((runs + 1))
+            # This mode's apps, in an order rotated by one each round, so that no app always
+            # runs right after the same other one: what a run leaves behind (a new-connection
+            # run's tens of thousands of TIME_WAIT sockets, say) falls on each app in turn.
+            mine=()
+            for config in "${configs[@]}"; do
+                [ "${config#*:}" = "$mode" ] && mine+=("${config%%:*}")
+            done
+            n=${#mine[@]}
+            for i in $(seq 0 $((n - 1))); do
+                app=${mine[$(((i + round - 1) % n))]}
+                taskset -c 1 wrk -t1 -c"$level" -d"${seconds}s" --latency -s "$work/report.lua" \
+                    "http://127.0.0.1:${port[$app $mode]}/login" \
+                    > "$work/wrk-$app-$mode-$level-$round.txt" 2>&1 || true
+                runs=$((runs + 1))
+            done
         done
     done
 done
@@ -221,6 +233,19 @@ configs = [c.split(":") for c in sys.argv[5:]]
 apps = list(dict.fromkeys(app for app, _ in configs))
 mode_label = {"tcp_new": "TCP, new connection per request", "tcp_keep": "TCP, kept-alive upstream",
               "unix_new": "unix, new connection", "unix_keep": "unix, kept-alive"}
+
+def round_rps(app, mode, level):
+    """Each round's req/s (None where a run gave no result)."""
+    out = []
+    for r in range(1, rounds + 1):
+        try:
+            text = open(f"{work}/wrk-{app}-{mode}-{level}-{r}.txt").read()
+        except FileNotFoundError:
+            out.append(None)
+            continue
+        m = re.search(r"^BENCH requests=(\d+) duration_us=(\d+)", text, re.M)
+        out.append(int(m.group(1)) / (int(m.group(2)) / 1e6) if m else None)
+    return out
 
 def result(app, mode, level):
     rps, p50, p99, timeouts, errors, missing = [], [], [], 0, 0, 0
@@ -258,6 +283,12 @@ for level in levels:
             ratio = f"{rps / limit:.2f}" if limit else "-"
             note = f"  ({missing} runs without a result)" if missing else ""
             print(f"  {app:<9} {rps:>9.0f} {ratio:>8} {p50:>8.2f} {p99:>8.2f} {timeouts:>9} {errors:>7}{note}")
+        if limit and "pycnic" in rows:
+            # The same ratio round by round (each pair of runs minutes apart at most), to show
+            # how much of the table's ratio is the machine's drift.
+            pairs = zip(round_rps("pycnic", mode, level), round_rps("limit", mode, level))
+            each = [f"{p / l:.2f}" for p, l in pairs if p and l]
+            print(f"  pycnic x limit round by round: {' '.join(each)}")
         summary.append((mode, level, rows, limit))
 
 def cell(rows, app, limit, with_ratio=True):
@@ -276,5 +307,5 @@ for mode, level, rows, limit in summary:
           f"| {cell(rows, 'libfcgi', limit)} | {cell(rows, 'php-fpm', limit)} |")
 PY
 echo "pycnic resident memory: idle ${idle_rss} kB, peak under load ${peak_rss} kB"
-echo "(medians of $rounds interleaved ${seconds}s runs, $runs runs in all; wrk -t1 on CPU 1;"
+echo "(medians of $rounds interleaved ${seconds}s runs, each round's order rotated; $runs runs in all; wrk -t1 on CPU 1;"
 echo " nginx worker_processes 1 and the apps on CPU 0; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
