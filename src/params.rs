@@ -6,7 +6,7 @@
 //! a record announces) and one copy of each FCGI_PARAMS record's content, whose pairs are
 //! marked where they lie (the wire's length prefixes between them blanked); both move into
 //! the `Environ` without a copy when it is UTF-8.
-//! When the request is answered, the two buffers go back to the thread ([`recycle`]), and the
+//! When the request is answered, the two buffers go back to the thread (`recycle`), and the
 //! next request decoded on it reuses them: in the steady state, none of this allocates.
 
 use std::cell::Cell;
