@@ -73,6 +73,26 @@ impl HeaderText {
         }
     }
 
+    /// The text's bytes, with no UTF-8 check (inline text was copied whole from a `str`):
+    /// what the answer's head is written from.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Static(text) => text.as_bytes(),
+            Repr::Owned(text) => text.as_bytes(),
+            Repr::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+        }
+    }
+
+    /// The text's length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
     /// The text as a `String` (no copy when it is already one).
     pub fn into_string(self) -> String {
         match self.0 {

@@ -72,28 +72,40 @@ impl<'a> StreamRecords<'a> {
 
     /// Completes the open record (its header and padding), if any.
     pub fn close(&mut self) {
-        let Some(start) = self.open.take() else {
-            return;
-        };
-        let content_len = self.content_len(start);
-        let padding = padding_for(content_len);
-        let [id1, id0] = self.request_id.to_be_bytes();
-        let [len1, len0] = u16::try_from(content_len).unwrap_or(u16::MAX).to_be_bytes();
-        let header = [
-            VERSION_1,
-            self.record_type,
-            id1,
-            id0,
-            len1,
-            len0,
-            padding,
-            0,
-        ];
-        if let Some(slot) = self.out.get_mut(start..start + HEADER_LEN) {
-            slot.copy_from_slice(&header);
+        if let Some(start) = self.open.take() {
+            complete(self.out, start, self.record_type, self.request_id);
         }
-        self.out.extend_from_slice(&[0; 7][..usize::from(padding)]);
     }
+}
+
+/// Appends one record whose content `fill` appends to `out`, writing its header before and
+/// its padding after: the usual answer (head and body together under 64 KiB) is written
+/// straight into its record, with no piece-by-piece bookkeeping. The caller knows the content
+/// fits one record (at most 65535 bytes); more is cut off in the header's length.
+pub fn push_record_with(
+    out: &mut Vec<u8>,
+    record_type: u8,
+    request_id: u16,
+    fill: impl FnOnce(&mut Vec<u8>),
+) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    fill(out);
+    complete(out, start, record_type, request_id);
+}
+
+/// Fills in the header of the record that starts at `start` (its content is the rest of
+/// `out`) and appends its padding.
+fn complete(out: &mut Vec<u8>, start: usize, record_type: u8, request_id: u16) {
+    let content_len = out.len().saturating_sub(start + HEADER_LEN);
+    let padding = padding_for(content_len);
+    let [id1, id0] = request_id.to_be_bytes();
+    let [len1, len0] = u16::try_from(content_len).unwrap_or(u16::MAX).to_be_bytes();
+    let header = [VERSION_1, record_type, id1, id0, len1, len0, padding, 0];
+    if let Some(slot) = out.get_mut(start..start + HEADER_LEN) {
+        slot.copy_from_slice(&header);
+    }
+    out.extend_from_slice(&[0; 7][..usize::from(padding)]);
 }
 
 impl io::Write for StreamRecords<'_> {

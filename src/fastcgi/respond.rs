@@ -11,10 +11,11 @@ use crate::error::HttpError;
 use crate::gateway::{self, BodyError, ContentLength};
 use crate::response::{Body, HttpResponse};
 
-use super::framing::StreamRecords;
+use super::framing::{StreamRecords, push_record_with};
 use super::listen::Stream;
 use super::record::{
-    HEADER_LEN, ProtocolStatus, RecordError, kind, push_end_request, push_stream, push_stream_end,
+    HEADER_LEN, MAX_CONTENT_LEN, ProtocolStatus, RecordError, kind, push_end_request, push_stream,
+    push_stream_end,
 };
 
 /// The app's answer, with the gateway's body rules, so both transports give the same bytes:
@@ -124,12 +125,21 @@ pub fn frame_fastcgi_response<W: Write>(
     let body = match &response.body {
         Body::Full(body) => {
             let head_len = gateway::head_len(response.status, &response.headers);
-            let stdout = StreamRecords::framed_len(head_len + body.len());
-            out.reserve(stdout + ENDING_LEN);
-            let mut records = StreamRecords::new(out, kind::STDOUT, id);
-            gateway::write_head(response.status, &response.headers, &mut records)?;
-            records.push(body);
-            records.close();
+            let content_len = head_len + body.len();
+            out.reserve(StreamRecords::framed_len(content_len) + ENDING_LEN);
+            if content_len <= MAX_CONTENT_LEN {
+                // The usual answer: one record, the head written straight into it.
+                push_record_with(out, kind::STDOUT, id, |out| {
+                    // Writing into a Vec cannot fail.
+                    let _ = gateway::write_head(response.status, &response.headers, out);
+                    out.extend_from_slice(body);
+                });
+            } else {
+                let mut records = StreamRecords::new(out, kind::STDOUT, id);
+                gateway::write_head(response.status, &response.headers, &mut records)?;
+                records.push(body);
+                records.close();
+            }
             crate::response::recycle(response);
             0
         }
@@ -260,7 +270,11 @@ mod tests {
 
     #[test]
     fn a_full_answer_is_framed_in_one_buffer_sized_once_as_its_cgi_bytes() {
-        for (status, len) in [(200, 0), (404, 13), (599, 65535 - 100), (200, 200_000)] {
+        // Head and body in one record, exactly filling it, one byte over it, and in several.
+        let head = gateway::head_len(200, &full(200, vec![0; 65000]).headers);
+        let around = (65535 - head - 2..=65535 - head + 2).map(|len| (200, len));
+        let cases = [(200, 0), (404, 13), (599, 65535 - 100), (200, 200_000)];
+        for (status, len) in cases.into_iter().chain(around) {
             let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let mut cgi = Vec::new();
             gateway::write_response(full(status, body.clone()), &mut cgi).unwrap();
