@@ -281,7 +281,6 @@ impl Server {
             budget: Arc::new(Budget::new(options.body_memory)),
             output_budget: Arc::new(Budget::new(options.body_memory.max(OUTPUT_MEMORY_MIN))),
             max_body,
-            queue_wait: options.queue_wait,
             send_timeout: options.send_timeout,
             metrics: Metrics::new(options.status_path.is_some()),
             access,
@@ -391,6 +390,22 @@ impl Server {
         }
     }
 
+    /// A request no handler took within `--queue-wait`: a JSON 503 from the event side.
+    pub(super) fn answer_busy(&mut self, job: Job) {
+        self.pool.budget.release(job.held);
+        let Some(Some(slot)) = self.slots.get_mut(job.token) else {
+            return;
+        };
+        slot.stream = Some(job.stream);
+        let response = worker::busy_response(&self.pool.app, self.settings.queue_wait);
+        log::warn!(
+            "no worker free within {:?}: answering 503",
+            self.settings.queue_wait
+        );
+        self.answer_here(job.token, &job.request, job.seq, response, job.received);
+        self.pump(job.token);
+    }
+
     /// Timers: stalled and idle connections, requests waiting too long, accept retries.
     fn tick(&mut self) {
         let now = self.now;
@@ -430,18 +445,7 @@ impl Server {
             stale.extend(self.ready.pop_front());
         }
         for job in stale {
-            self.pool.budget.release(job.held);
-            let Some(Some(slot)) = self.slots.get_mut(job.token) else {
-                continue;
-            };
-            slot.stream = Some(job.stream);
-            let response = worker::busy_response(&self.pool.app, self.settings.queue_wait);
-            log::warn!(
-                "no worker free within {:?}: answering 503",
-                self.settings.queue_wait
-            );
-            self.answer_here(job.token, &job.request, job.seq, response, job.received);
-            self.pump(job.token);
+            self.answer_busy(job);
         }
         let expired: Vec<usize> = self
             .slots

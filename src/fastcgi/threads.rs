@@ -270,13 +270,25 @@ impl Server {
 
     /// The oldest request waiting, when a handler slot is free (it is then taken).
     pub(super) fn next_job(&mut self) -> Option<Job> {
-        if self.handlers_free == 0 {
-            return None;
+        loop {
+            if self.handlers_free == 0 {
+                return None;
+            }
+            let mut job = self.ready.pop_front()?;
+            if job.received != self.now {
+                // Queued before this turn: how long it waited is read now (a request taken
+                // in the turn that completed it costs no clock read). Past --queue-wait it
+                // gets its 503 here, and no handler runs it.
+                self.now = Instant::now();
+                if self.now.saturating_duration_since(job.received) > self.settings.queue_wait {
+                    self.answer_busy(job);
+                    continue;
+                }
+            }
+            self.handlers_free -= 1;
+            self.start_run(&mut job);
+            return Some(job);
         }
-        let mut job = self.ready.pop_front()?;
-        self.handlers_free -= 1;
-        self.start_run(&mut job);
-        Some(job)
     }
 
     /// A handler finished: its slot is free again, and the connection comes back with what

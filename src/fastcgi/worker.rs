@@ -79,8 +79,6 @@ pub struct Pool {
     pub output_budget: Arc<Budget>,
     /// `--max-body`.
     pub max_body: u64,
-    /// `--queue-wait`.
-    pub queue_wait: Duration,
     /// `--send-timeout`, for the chunks of streamed responses.
     pub send_timeout: Duration,
     /// The status page's counters.
@@ -158,23 +156,21 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
             }
         });
     }
-    let response = if job.received.elapsed() > pool.queue_wait {
-        busy_response(&pool.app, pool.queue_wait)
-    } else {
-        match job.spool.take().map(Spool::read_all) {
-            Some(Err(err)) => {
-                log::error!("could not read a spilled request body back: {err}");
-                pool.app.error_response(HttpError::new(
-                    500,
-                    "The request body could not be read back".to_string(),
-                ))
+    // A request that waited past --queue-wait never gets here: the event side answered it 503
+    // when it was taken (Server::next_job) or in its sweep.
+    let response = match job.spool.take().map(Spool::read_all) {
+        Some(Err(err)) => {
+            log::error!("could not read a spilled request body back: {err}");
+            pool.app.error_response(HttpError::new(
+                500,
+                "The request body could not be read back".to_string(),
+            ))
+        }
+        spilled => {
+            if let Some(Ok(spilled)) = spilled {
+                body = spilled;
             }
-            spilled => {
-                if let Some(Ok(spilled)) = spilled {
-                    body = spilled;
-                }
-                answer(&pool.app, request, body, pool.max_body)
-            }
+            answer(&pool.app, request, body, pool.max_body)
         }
     };
     if let Some(claim) = job.ticket.as_ref().and_then(|t| t.claim.as_ref())
