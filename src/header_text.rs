@@ -1,7 +1,8 @@
 //! `HeaderText`: the text of a header name or value in a response. It costs no allocation when
 //! it is static text (`Content-Type`, `application/json`), a number (`Content-Length`) or short
 //! (up to 30 bytes are kept inline); longer text is an owned `String`. It reads as a `&str`
-//! (`Deref`, `as_str`, `==` with `str`), so code written for `String` headers mostly reads the same.
+//! (`Deref`, `as_str`, `==` with `str`), so code written for `String` headers mostly reads the
+//! same.
 
 use std::borrow::Borrow;
 use std::fmt;

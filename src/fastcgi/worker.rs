@@ -1,9 +1,10 @@
 //! Running one request: the handler (body read back from its spool if it spilled), then the
 //! answer in one write when the socket takes it, framed in a buffer the thread reuses. What
 //! the socket does not take goes back to the event side with the connection, which finishes
-//! sending it, so a web server that reads slowly never holds a handler thread. With `--request-timeout`, the handler's answer is sent
-//! only if its thread claims it before the timeout does (see `running`); else it is dropped.
-//! With the access log on, the request's fields are captured before the handler takes them.
+//! sending it, so a web server that reads slowly never holds a handler thread. With
+//! `--request-timeout`, the handler's answer is sent only if its thread claims it before the
+//! timeout does (see `running`); else it is dropped. With the access log on, the request's
+//! fields are captured before the handler takes them.
 
 use std::cell::{Cell, RefCell};
 use std::io;
