@@ -2,9 +2,9 @@
 //! events and handles them under the server's lock; when that completes a request it leaves
 //! the leadership free and runs the handler itself, so the common request crosses no thread,
 //! then takes the leadership back. A watcher thread gives a free leadership to a waiting
-//! follower after 1 ms, so a slow handler never keeps the sockets unwatched. Handlers run at most `--workers` at once; there is one thread more, so
-//! someone always watches the sockets (timers, 503 after --queue-wait, accepting) even when
-//! every handler is busy. A thread back from a handler gives the connection back itself and
+//! follower after 1 ms, so a slow handler never keeps the sockets unwatched. Handlers run at
+//! most `--workers` at once; there is one thread more, so someone always watches the sockets
+//! (timers, 503 after --queue-wait, accepting) even when every handler is busy. A thread back from a handler gives the connection back itself and
 //! drives it on (the next request may already be there). With `--request-timeout`, a
 //! handler stuck past it is replaced by a new thread (see `running`); when it comes back its
 //! thread ends. The process's main thread runs no handler: it waits for the server to stop,
