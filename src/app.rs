@@ -360,7 +360,7 @@ impl App {
     fn encode(&self, value: &Value) -> Vec<u8> {
         // Room for a small document, so most bodies are written without growing the buffer
         // (the last answer's buffer on this thread when it was given back).
-        let mut out = crate::response::spare_body(128);
+        let mut out = crate::spare::body(128);
         let written = if self.debug {
             let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);

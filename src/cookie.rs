@@ -10,7 +10,6 @@
 //! The parsed cookies are text in one buffer with spans beside it, found by a scan while they
 //! are few and through an index past that: parsing a usual header costs two allocations.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -58,7 +57,7 @@ impl Cookies {
             return Cookies::default();
         }
         // The buffers of the last request's cookies on this thread, else new ones.
-        let (mut text, mut entries) = SPARE.try_with(Cell::take).unwrap_or_default();
+        let (mut text, mut entries) = crate::spare::cookies();
         text.reserve(header.len());
         entries.reserve(most.min(64));
         let mut cookies = Cookies {
@@ -160,27 +159,17 @@ impl Cookies {
     }
 }
 
-thread_local! {
-    /// The buffers of the last cookies this thread let go, for the next request's.
-    static SPARE: Cell<(String, Spans)> = const { Cell::new((String::new(), Vec::new())) };
-}
-
-/// The most bytes a spare text keeps room for.
-const SPARE_BYTES: usize = 8 * 1024;
-
 impl Cookies {
     /// Gives this request's buffers to the next request's cookies on this thread (small ones:
     /// a header with very many cookies lets its go).
     pub(crate) fn recycle(self) {
         let Cookies {
-            mut text,
-            mut entries,
+            text,
+            entries,
             index,
         } = self;
-        if index.is_none() && text.capacity() <= SPARE_BYTES && entries.capacity() <= 64 {
-            text.clear();
-            entries.clear();
-            let _ = SPARE.try_with(|spare| spare.set((text, entries)));
+        if index.is_none() {
+            crate::spare::keep_cookies(text, entries);
         }
     }
 }

@@ -82,6 +82,7 @@ mod router;
 pub mod secure_cookie;
 pub mod session;
 pub mod set_cookie;
+mod spare;
 mod target;
 
 pub use app::App;

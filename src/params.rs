@@ -5,11 +5,10 @@
 //! variables costs two allocations (the buffer and the spans, both sized from the byte count
 //! a record announces) and one copy of each FCGI_PARAMS record's content, whose pairs are
 //! marked where they lie (the wire's length prefixes between them blanked); both move into
-//! the `Environ` without a copy when it is UTF-8.
-//! When the request is answered, the two buffers go back to the thread (`recycle`), and the
-//! next request decoded on it reuses them: in the steady state, none of this allocates.
+//! the `Environ` without a copy when it is UTF-8. When the request is answered, the two
+//! buffers go back to the thread (`crate::spare`), and the next request decoded on it reuses
+//! them: in the steady state, none of this allocates.
 
-use std::cell::Cell;
 use std::fmt;
 use std::ops::Range;
 
@@ -46,7 +45,7 @@ impl Params {
     pub fn reserve(&mut self, bytes: usize) {
         if self.bytes.capacity() == 0 && self.pairs.capacity() == 0 {
             // A new request's params: the buffers of the last one this thread finished.
-            (self.bytes, self.pairs) = SPARE.try_with(Cell::take).unwrap_or_default();
+            (self.bytes, self.pairs) = crate::spare::params();
         }
         self.bytes.reserve(bytes);
         self.pairs
@@ -123,24 +122,6 @@ impl Params {
     /// (moved, not copied).
     pub(crate) fn into_parts(self) -> (Vec<u8>, Spans) {
         (self.bytes, self.pairs)
-    }
-}
-
-thread_local! {
-    /// The buffers of the last request this thread finished, for the next one's params.
-    static SPARE: Cell<(Vec<u8>, Spans)> = const { Cell::new((Vec::new(), Vec::new())) };
-}
-
-/// The most bytes a spare buffer keeps room for (a request with larger params lets its go).
-const SPARE_BYTES: usize = 16 * 1024;
-
-/// Takes back a finished request's buffers (its `Environ`'s), emptied, for the next request's
-/// params on this thread; large ones are let go.
-pub(crate) fn recycle(mut bytes: Vec<u8>, mut pairs: Spans) {
-    if bytes.capacity() <= SPARE_BYTES && pairs.capacity() <= 2 * MAX_RESERVED_PAIRS {
-        bytes.clear();
-        pairs.clear();
-        let _ = SPARE.try_with(|spare| spare.set((bytes, pairs)));
     }
 }
 

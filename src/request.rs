@@ -196,7 +196,7 @@ impl Request {
     /// for them. The request is left without variables or cookies.
     pub(crate) fn recycle(&mut self) {
         let environ = std::mem::take(&mut self.environ);
-        crate::params::recycle(environ.text.into_bytes(), environ.entries);
+        crate::spare::keep_params(environ.text.into_bytes(), environ.entries);
         if let Some(cookies) = self.cookies.take() {
             cookies.recycle();
         }

@@ -3,10 +3,9 @@
 //! transports (`HttpResponse`: status, the final header list, the body). The header list a
 //! `Response` starts with (its static `Content-Type`) is the one the `HttpResponse` carries:
 //! it is moved, never copied. A thread that sends answers gives their buffers back
-//! (`recycle`), and the next `Response` and JSON body on that thread reuse them, so a plain
+//! (`recycle`, into `crate::spare`), and the next `Response` and JSON body on that thread reuse them, so a plain
 //! JSON answer allocates nothing of its own once the thread has answered once.
 
-use std::cell::Cell;
 use std::fmt;
 
 use serde::Serialize;
@@ -34,7 +33,7 @@ const HEADER_ROOM: usize = 4;
 
 impl Default for Response {
     fn default() -> Response {
-        let mut entries = SPARE_HEADERS.try_with(Cell::take).unwrap_or_default();
+        let mut entries = crate::spare::headers();
         entries.reserve(HEADER_ROOM);
         Response {
             status: 200,
@@ -393,41 +392,13 @@ impl fmt::Debug for Body {
     }
 }
 
-thread_local! {
-    /// The header list of the last answer this thread sent, for its next `Response`.
-    static SPARE_HEADERS: Cell<Vec<(HeaderText, HeaderText)>> = const { Cell::new(Vec::new()) };
-    /// The body buffer of the last answer this thread sent, for its next JSON body.
-    static SPARE_BODY: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
-/// The most header lines a spare header list keeps room for.
-const SPARE_HEADER_LINES: usize = 32;
-/// The most bytes a spare body buffer keeps room for.
-const SPARE_BODY_BYTES: usize = 16 * 1024;
-
-/// An empty buffer for a body: the last one this thread gave back to [`recycle`], else a new
-/// one with room for `capacity` bytes.
-pub(crate) fn spare_body(capacity: usize) -> Vec<u8> {
-    let mut body = SPARE_BODY.try_with(Cell::take).unwrap_or_default();
-    body.clear();
-    body.reserve(capacity);
-    body
-}
-
 /// Takes back the buffers of an answer that was sent (its header list and whole body), so the
 /// next answer on this thread reuses them instead of allocating: the FastCGI server gives back
 /// each answer once framed. Large buffers are let go.
 pub(crate) fn recycle(response: HttpResponse) {
-    let mut headers = response.headers;
-    if headers.capacity() <= SPARE_HEADER_LINES {
-        headers.clear();
-        let _ = SPARE_HEADERS.try_with(|spare| spare.set(headers));
-    }
-    if let Body::Full(mut body) = response.body
-        && body.capacity() <= SPARE_BODY_BYTES
-    {
-        body.clear();
-        let _ = SPARE_BODY.try_with(|spare| spare.set(body));
+    crate::spare::keep_headers(response.headers);
+    if let Body::Full(body) = response.body {
+        crate::spare::keep_body(body);
     }
 }
 
@@ -487,21 +458,21 @@ mod tests {
         );
         let entries = response.into_parts().1.into_entries();
         assert_eq!(entries.as_ptr(), header_buffer, "the same buffer");
-        let body = spare_body(128);
+        let body = crate::spare::body(128);
         assert!(body.is_empty() && body.capacity() >= 256);
         assert_eq!(body.as_ptr(), body_buffer, "the same buffer");
-        assert_eq!(spare_body(0).capacity(), 0, "taken once");
+        assert_eq!(crate::spare::body(0).capacity(), 0, "taken once");
     }
 
     #[test]
     fn large_buffers_are_not_kept() {
         recycle(HttpResponse {
             status: 200,
-            headers: Vec::with_capacity(SPARE_HEADER_LINES + 1),
-            body: Body::Full(Vec::with_capacity(SPARE_BODY_BYTES + 1)),
+            headers: Vec::with_capacity(crate::spare::HEADER_LINES + 1),
+            body: Body::Full(Vec::with_capacity(crate::spare::BODY_BYTES + 1)),
         });
-        assert_eq!(spare_body(0).capacity(), 0);
+        assert_eq!(crate::spare::body(0).capacity(), 0);
         let entries = Response::new().into_parts().1.into_entries();
-        assert!(entries.capacity() <= SPARE_HEADER_LINES);
+        assert!(entries.capacity() <= crate::spare::HEADER_LINES);
     }
 }

@@ -6,7 +6,7 @@
 //! timeout does (see `running`); else it is dropped. With the access log on, the request's
 //! fields are captured before the handler takes them.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -91,13 +91,7 @@ pub struct Pool {
 thread_local! {
     /// The access-log fields of the request this thread runs, reused.
     static ACCESS_PARTS: RefCell<AccessParts> = RefCell::new(AccessParts::default());
-    /// The FastCGI bytes of the answer this thread sends, reused across requests.
-    static OUTPUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
-
-/// The largest answer buffer a thread keeps for the next request (bytes of capacity): an
-/// answer larger than this is framed in a buffer of its own, freed once sent.
-const KEEP_OUTPUT: usize = 64 * 1024;
 
 /// Runs one request's handler and sends what the socket takes; returns the connection (or
 /// `None` when closed) with the rest, for the event side to finish.
@@ -186,8 +180,7 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
         timeout: pool.send_timeout,
     };
     // The thread's answer buffer, reused: a whole answer is framed into it without growing.
-    let mut tail = OUTPUT.take();
-    tail.clear();
+    let mut tail = crate::spare::output();
     let framed = respond::frame_fastcgi_response(response, job.request.id, &mut sink, &mut tail)?;
     pool.metrics.answered_since(status, job.received);
     if let Some(access) = &pool.access {
@@ -207,12 +200,9 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
         sent += respond::write_now(&job.stream, tail.get(sent..).unwrap_or_default())?;
     }
     if sent >= tail.len() {
-        // All sent: the buffer stays with the thread for its next answer, unless a large
-        // answer grew it.
-        if tail.capacity() <= KEEP_OUTPUT {
-            tail.clear();
-            OUTPUT.set(tail);
-        }
+        // All sent: the buffer stays with the thread for its next answer (unless a large
+        // answer grew it).
+        crate::spare::keep_output(tail);
         return Ok(Some(Vec::new()));
     }
     // The rest goes to the event side in this buffer; the next answer starts a new one.
