@@ -534,23 +534,28 @@ fn a_socket_activated_app_hands_systemds_socket_over() {
     drop((nginx, pycnic, fleet));
 }
 
+/// Replaces the binary with a script that starts and never serves, sends the old process
+/// (`old`) SIGUSR2, and returns the pid of the new process it started.
+fn upgrade_to_a_binary_that_never_serves(setup: &Setup, old: i32) -> i32 {
+    replace_binary(&setup.bin, |to| {
+        fs::write(to, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    });
+    // SAFETY: a signal to the pycnic process this test started.
+    unsafe { libc::kill(old, libc::SIGUSR2) };
+    wait_log(&setup.prefix, &setup.log, "SIGUSR2: upgrading: started");
+    let log = fs::read_to_string(&setup.log).unwrap();
+    log.split_once(" as pid ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no new pid in {log}"))
+}
+
 #[test]
 fn sigterm_during_an_upgrade_stops_the_new_process_too() {
     let setup = start("upgrade-cancel", App::Seed, Link::TcpKeepalive, &[]);
     let old = setup.fleet.wait_pid(&setup.prefix);
-    replace_binary(&setup.bin, |to| {
-        fs::write(to, "#!/bin/sh\nexec sleep 30\n").unwrap();
-    });
-    // SAFETY: signals to the pycnic process this test started.
-    unsafe { libc::kill(old, libc::SIGUSR2) };
-    wait_log(&setup.prefix, &setup.log, "SIGUSR2: upgrading: started");
-    let log = fs::read_to_string(&setup.log).unwrap();
-    let new: i32 = log
-        .split_once(" as pid ")
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("no new pid in {log}"));
-    // SAFETY: as above.
+    let new = upgrade_to_a_binary_that_never_serves(&setup, old);
+    // SAFETY: a signal to the pycnic process this test started.
     unsafe { libc::kill(old, libc::SIGTERM) };
     let deadline = Instant::now() + UPGRADE_WITHIN;
     while running(old) || running(new) {
@@ -578,18 +583,7 @@ fn a_new_process_that_never_serves_is_killed_at_the_upgrade_timeout() {
     );
     let old = setup.fleet.wait_pid(&setup.prefix);
     let pid_text = fs::read_to_string(&setup.fleet.pid_file).unwrap();
-    replace_binary(&setup.bin, |to| {
-        fs::write(to, "#!/bin/sh\nexec sleep 60\n").unwrap();
-    });
-    // SAFETY: a signal to the pycnic process this test started.
-    unsafe { libc::kill(old, libc::SIGUSR2) };
-    wait_log(&setup.prefix, &setup.log, "SIGUSR2: upgrading: started");
-    let log = fs::read_to_string(&setup.log).unwrap();
-    let new: i32 = log
-        .split_once(" as pid ")
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("no new pid in {log}"));
+    let new = upgrade_to_a_binary_that_never_serves(&setup, old);
     wait_log(&setup.prefix, &setup.log, "is not serving within 1s");
     wait_log(&setup.prefix, &setup.log, "the failed upgrade's process");
     assert!(!running(new), "the new process was killed");
