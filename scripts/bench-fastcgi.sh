@@ -148,19 +148,8 @@ for app in "${apps[@]}"; do
     "
     done
 done
-cat > "$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-user root;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    $upstreams
-    $servers
-}
-EOF
+write_nginx_conf 8192 "$upstreams
+    $servers"
 $cpu0 "$nginx_bin" -p "$work" -c "$work/nginx.conf" 2>>"$work/nginx-error.log" &
 pids+=("$!")
 first_key=$(printf '%s\n' "${!port[@]}" | head -1)
@@ -184,16 +173,7 @@ for mode in "${modes[@]}"; do
 done
 echo "every configuration answers $want: ${configs[*]}"
 
-cat > "$work/report.lua" <<'LUA'
-wrk.headers["Cookie"] = "session_id=abc"
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "BENCH requests=%d duration_us=%d p50_us=%.0f p99_us=%.0f connect=%d read=%d write=%d status=%d timeout=%d\n",
-        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        e.connect, e.read, e.write, e.status, e.timeout))
-end
-LUA
+write_wrk_report
 
 rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 idle_rss=$(rss "$app_pid" VmRSS)

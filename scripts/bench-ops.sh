@@ -74,18 +74,7 @@ for config in "${configs[@]}"; do
         location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass up_$config; } }
     "
 done
-cat > "$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-user root;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    $servers
-}
-EOF
+write_nginx_conf 8192 "$servers"
 $cpu0 "$nginx_bin" -p "$work" -c "$work/nginx.conf" 2>>"$work/nginx-error.log" &
 pids+=("$!")
 wait_port "${port[limit]}"
@@ -120,16 +109,7 @@ for config in accesslog all; do
 done
 echo "every configuration answers $want: ${configs[*]}"
 
-cat > "$work/report.lua" <<'LUA'
-wrk.headers["Cookie"] = "session_id=abc"
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "BENCH requests=%d duration_us=%d p50_us=%.0f p99_us=%.0f connect=%d read=%d write=%d status=%d timeout=%d\n",
-        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        e.connect, e.read, e.write, e.status, e.timeout))
-end
-LUA
+write_wrk_report
 
 # The app's own CPU time so far, in ns, all its threads (/proc/PID/task/*/schedstat): divided
 # by the requests of a run, the app's CPU per request, measured rather than inferred.

@@ -53,18 +53,7 @@ for name in cookie sqlite redis memcached; do
         location / { include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass up_$name; } }
 "
 done
-cat > "$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-user root;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    $servers
-}
-EOF
+write_nginx_conf 4096 "$servers"
 "$nginx_bin" -p "$work" -c "$work/nginx.conf" 2>>"$work/nginx-error.log" &
 pids+=("$!")
 for name in cookie sqlite redis memcached; do wait_port "${port[$name]}"; done

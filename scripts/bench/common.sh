@@ -1,7 +1,8 @@
 # Shared by the scripts/bench-*.sh benchmarks (sourced, not run): the tool check, a work
 # directory with a trap that ends only the processes the script started (by PID, from `pids`)
 # and removes the directory (kept with BENCH_KEEP=1), and waiting for loopback ports and unix
-# sockets. Callers start background processes as `program &` and append `$!` to `pids`.
+# sockets, and writing the nginx configuration and the wrk report hook the benchmarks share.
+# Callers start background processes as `program &` and append `$!` to `pids`.
 
 # Exits with a hint when one of the named tools is missing.
 need_tools() {
@@ -42,4 +43,37 @@ wait_socket() {
     echo "no socket $1; logs:" >&2
     tail -n 20 "$work"/*.log >&2 || true
     return 1
+}
+
+# Writes $work/nginx.conf: one worker (pinned by the caller), no access log, up to $1
+# connections, and the http-block configuration $2 (upstreams and servers).
+write_nginx_conf() {
+    cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+user root;
+events { worker_connections $1; }
+http {
+    access_log off;
+    $2
+}
+CONF
+}
+
+# Writes $work/report.lua: wrk sends the seed's session cookie, and its done() hook prints one
+# line in a fixed format (`BENCH requests=… duration_us=… p50_us=… p99_us=… connect=… read=…
+# write=… status=… timeout=…`) for the scripts to parse, instead of wrk's rounded text.
+write_wrk_report() {
+    cat > "$work/report.lua" <<'LUA'
+wrk.headers["Cookie"] = "session_id=abc"
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format(
+        "BENCH requests=%d duration_us=%d p50_us=%.0f p99_us=%.0f connect=%d read=%d write=%d status=%d timeout=%d\n",
+        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+        e.connect, e.read, e.write, e.status, e.timeout))
+end
+LUA
 }
