@@ -14,13 +14,18 @@
 # socket (limit and pycnic only); and both TCP modes again at 256 connections.
 # nginx (worker_processes 1) and the apps are pinned to CPU 0, wrk to CPU 1 (taskset), as a
 # user's single-core share would be. Each configuration runs ROUNDS times, interleaved (each
-# round rotates the order of a mode's apps by one); the table prints medians of req/s, p50
-# and p99 (wrk --latency through a Lua done() hook, in a fixed format), timeouts and errors
-# summed over the rounds, and req/s as a ratio to the limit in the same mode, with pycnic's
-# ratio round by round under each mode. Absolute figures move with the machine's load;
-# ratios less so.
+# round rotates the order of a mode's apps by one, so no app always runs right after the same
+# other one); the table prints medians of req/s, p50 and p99 (wrk --latency through a Lua
+# done() hook, in a fixed format), timeouts and errors summed over the rounds.
+# "x limit" is the median, over the rounds, of an app's req/s divided by the limit's in the
+# same round: the two runs of a round are seconds apart, so a drift of the machine (a busy VM
+# host) that moves both cancels out, where a ratio of two medians taken minutes apart would
+# keep it. Under each mode, pycnic's paired ratio is printed round by round, with a 95%
+# confidence interval for its median (distribution-free, from the order statistics): many
+# short rounds (say `2 30`) narrow it more than a few long ones.
 # Usage: scripts/bench-fastcgi.sh [SECONDS_PER_RUN] [ROUNDS]
-#   environment: CONNS (32) and CONNS_HIGH (256, 0 skips) connection counts, PEER_PHP=0
+#   environment: CONNS (32) and CONNS_HIGH (256, 0 skips) connection counts, MODES (a subset of
+#   "tcp_new tcp_keep unix_new unix_keep", all by default), PEER_PHP=0
 #   skips PHP-FPM, BENCH_KEEP=1 keeps the work directory (configurations, wrk outputs, logs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -122,7 +127,11 @@ EOF
 fi
 
 # One nginx server (port) per app and mode.
-modes=(tcp_new tcp_keep unix_new unix_keep)
+modes=(${MODES:-tcp_new tcp_keep unix_new unix_keep})
+for mode in "${modes[@]}"; do
+    case "$mode" in tcp_new | tcp_keep | unix_new | unix_keep) ;;
+        *) echo "MODES: unknown mode $mode" >&2; exit 2 ;; esac
+done
 declare -A port
 servers=
 upstreams=
@@ -207,46 +216,58 @@ done
 peak_rss=$(rss "$app_pid" VmHWM)
 
 python3 - "$work" "$rounds" "$conns" "$conns_high" "${configs[@]}" <<'PY'
-import glob, re, statistics, sys
+import math, re, statistics, sys
 work, rounds, low, high = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 configs = [c.split(":") for c in sys.argv[5:]]
 apps = list(dict.fromkeys(app for app, _ in configs))
 mode_label = {"tcp_new": "TCP, new connection per request", "tcp_keep": "TCP, kept-alive upstream",
               "unix_new": "unix, new connection", "unix_keep": "unix, kept-alive"}
 
-def round_rps(app, mode, level):
-    """Each round's req/s (None where a run gave no result)."""
-    out = []
-    for r in range(1, rounds + 1):
-        try:
-            text = open(f"{work}/wrk-{app}-{mode}-{level}-{r}.txt").read()
-        except FileNotFoundError:
-            out.append(None)
-            continue
-        m = re.search(r"^BENCH requests=(\d+) duration_us=(\d+)", text, re.M)
-        out.append(int(m.group(1)) / (int(m.group(2)) / 1e6) if m else None)
-    return out
+def report(app, mode, level, r):
+    """One run's figures from the wrk hook's BENCH line: None if the run left none."""
+    try:
+        text = open(f"{work}/wrk-{app}-{mode}-{level}-{r}.txt").read()
+    except FileNotFoundError:
+        return None
+    m = re.search(r"^BENCH (.*)$", text, re.M)
+    if not m:
+        return None
+    f = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    f["rps"] = f["requests"] / (f["duration_us"] / 1e6)
+    return f
+
+def median_ci(values):
+    """The median and a 95% confidence interval for it, from the order statistics: the
+    interval [x(k), x(n+1-k)] with the largest k whose two tails hold at most 2.5% each of
+    Binomial(n, 1/2). None for the interval when n is too small (n < 6) to give one."""
+    xs = sorted(values)
+    n = len(xs)
+    k, tail = 0, 0.0
+    while k < n:
+        tail_next = tail + math.comb(n, k) / 2**n
+        if tail_next > 0.025:
+            break
+        tail, k = tail_next, k + 1
+    return statistics.median(xs), ((xs[k - 1], xs[n - k]) if k >= 1 else None)
 
 def result(app, mode, level):
-    rps, p50, p99, timeouts, errors, missing = [], [], [], 0, 0, 0
-    for r in range(1, rounds + 1):
-        try:
-            text = open(f"{work}/wrk-{app}-{mode}-{level}-{r}.txt").read()
-        except FileNotFoundError:
-            return None
-        m = re.search(r"^BENCH (.*)$", text, re.M)
-        if not m:
-            missing += 1
-            continue
-        f = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
-        rps.append(f["requests"] / (f["duration_us"] / 1e6))
-        p50.append(f["p50_us"] / 1e3)
-        p99.append(f["p99_us"] / 1e3)
-        timeouts += int(f["timeout"])
-        errors += int(f["connect"] + f["read"] + f["write"] + f["status"])
-    if not rps:
+    runs = [report(app, mode, level, r) for r in range(1, rounds + 1)]
+    got = [f for f in runs if f]
+    if not got:
         return None
-    return statistics.median(rps), statistics.median(p50), statistics.median(p99), timeouts, errors, missing
+    limit = [report("limit", mode, level, r) for r in range(1, rounds + 1)]
+    # req/s over the limit's in the same round, where both runs gave a result.
+    paired = [f["rps"] / l["rps"] for f, l in zip(runs, limit) if f and l and l["rps"]]
+    return {
+        "rps": statistics.median(f["rps"] for f in got),
+        "p50": statistics.median(f["p50_us"] / 1e3 for f in got),
+        "p99": statistics.median(f["p99_us"] / 1e3 for f in got),
+        "timeouts": sum(int(f["timeout"]) for f in got),
+        "errors": sum(int(f["connect"] + f["read"] + f["write"] + f["status"]) for f in got),
+        "missing": rounds - len(got),
+        "paired": paired,
+        "ratio": median_ci(paired) if paired else None,
+    }
 
 levels = [low] + ([high] if int(high) > 0 else [])
 summary = []
@@ -256,36 +277,39 @@ for level in levels:
         rows = {a: r for a, r in rows.items() if r}
         if not rows:
             continue
-        limit = rows.get("limit", (None,))[0]
         print(f"\n{mode_label[mode]} @ {level} connections")
         print(f"  {'app':<9} {'req/s':>9} {'x limit':>8} {'p50 ms':>8} {'p99 ms':>8} {'timeouts':>9} {'errors':>7}")
-        for app, (rps, p50, p99, timeouts, errors, missing) in rows.items():
-            ratio = f"{rps / limit:.2f}" if limit else "-"
-            note = f"  ({missing} runs without a result)" if missing else ""
-            print(f"  {app:<9} {rps:>9.0f} {ratio:>8} {p50:>8.2f} {p99:>8.2f} {timeouts:>9} {errors:>7}{note}")
-        if limit and "pycnic" in rows:
-            # The same ratio round by round (each pair of runs minutes apart at most), to show
-            # how much of the table's ratio is the machine's drift.
-            pairs = zip(round_rps("pycnic", mode, level), round_rps("limit", mode, level))
-            each = [f"{p / l:.2f}" for p, l in pairs if p and l]
-            print(f"  pycnic x limit round by round: {' '.join(each)}")
-        summary.append((mode, level, rows, limit))
+        for app, r in rows.items():
+            ratio = f"{r['ratio'][0]:.2f}" if r["ratio"] else "-"
+            note = f"  ({r['missing']} runs without a result)" if r["missing"] else ""
+            print(f"  {app:<9} {r['rps']:>9.0f} {ratio:>8} {r['p50']:>8.2f} {r['p99']:>8.2f} "
+                  f"{r['timeouts']:>9} {r['errors']:>7}{note}")
+        pycnic = rows.get("pycnic")
+        if pycnic and pycnic["ratio"]:
+            median, ci = pycnic["ratio"]
+            each = " ".join(f"{x:.2f}" for x in pycnic["paired"])
+            print(f"  pycnic x limit round by round: {each}")
+            interval = f"95% CI {ci[0]:.2f}-{ci[1]:.2f}" if ci else "too few rounds for a CI"
+            print(f"  pycnic x limit, median of {len(pycnic['paired'])} rounds: {median:.2f} ({interval})")
+        summary.append((mode, level, rows))
 
-def cell(rows, app, limit, with_ratio=True):
+def cell(rows, app, with_ratio=True):
     r = rows.get(app)
     if not r:
         return "–"
-    text = f"{r[0] / 1e3:.1f}k"
-    if with_ratio and limit:
-        text += f" ({r[0] / limit:.2f})"
-    return text + f", p99 {r[2]:.1f} ms" + (f", {r[3]} timeouts" if r[3] else "")
+    text = f"{r['rps'] / 1e3:.1f}k"
+    if with_ratio and r["ratio"]:
+        median, ci = r["ratio"]
+        text += f" ({median:.2f}" + (f", CI {ci[0]:.2f}-{ci[1]:.2f})" if ci and app == "pycnic" else ")")
+    return text + f", p99 {r['p99']:.1f} ms" + (f", {r['timeouts']} timeouts" if r["timeouts"] else "")
 
 print("\n| mode | limit | pycnic (x limit) | C libfcgi (x limit) | PHP-FPM (x limit) |")
 print("|---|---|---|---|---|")
-for mode, level, rows, limit in summary:
-    print(f"| {mode_label[mode]} @ {level} | {cell(rows, 'limit', limit, False)} | {cell(rows, 'pycnic', limit)} "
-          f"| {cell(rows, 'libfcgi', limit)} | {cell(rows, 'php-fpm', limit)} |")
+for mode, level, rows in summary:
+    print(f"| {mode_label[mode]} @ {level} | {cell(rows, 'limit', False)} | {cell(rows, 'pycnic')} "
+          f"| {cell(rows, 'libfcgi')} | {cell(rows, 'php-fpm')} |")
 PY
 echo "pycnic resident memory: idle ${idle_rss} kB, peak under load ${peak_rss} kB"
-echo "(medians of $rounds interleaved ${seconds}s runs, each round's order rotated; $runs runs in all; wrk -t1 on CPU 1;"
+echo "(medians of $rounds interleaved ${seconds}s runs, each round's order rotated; x limit: median of the rounds' paired ratios;"
+echo " $runs runs in all; wrk -t1 on CPU 1;"
 echo " nginx worker_processes 1 and the apps on CPU 0; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
