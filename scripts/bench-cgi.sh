@@ -2,21 +2,33 @@
 # One-shot CGI cost, side by side in one run: the floor (/bin/true), a C hello-world CGI program
 # answering the same bytes (the least a compiled CGI program costs), this crate's seed binary,
 # and Pycnic 0.1.9 itself (the same seed app under Python's wsgiref CGIHandler, from PyPI;
-# skipped with NO_PYTHON=1). Prints hyperfine's medians, each above the floor, and pycnic's
-# distance from the C program. Usage: scripts/bench-cgi.sh [RUNS]
+# skipped with NO_PYTHON=1), with the static builds (scripts/build-static.sh, PIE and
+# --no-pie) on a glibc host. Usage: scripts/bench-cgi.sh [RUNS_PER_ROUND] [ROUNDS]
+#
+# A process start on a VM costs more or less from one minute to the next (the floor moved from
+# 0.97 ms to 1.6 ms between two days here, and hyperfine timing one program after another has
+# shown the floor above the C program). So the programs run in ROUNDS rounds (20), each timing
+# every program RUNS_PER_ROUND times (100) in an order rotated by one per round; a program's
+# distance from the C program is the median over the rounds of the two medians' difference
+# within a round, with a 95% confidence interval for it (distribution-free, from the order
+# statistics; 6 rounds at least).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-300}
+runs=${1:-100}
+rounds=${2:-20}
 command -v hyperfine >/dev/null || { echo "hyperfine missing: scripts/install-deps.sh" >&2; exit 2; }
 
 cargo build --release --locked -q
 bin=${BIN:-"$PWD/target/release/pycnic"}
-# The statically linked build (scripts/build-static.sh) on a glibc host.
+# The statically linked builds (scripts/build-static.sh) on a glibc host.
 static_bin=
+static_no_pie=
 host=$(rustc -vV | sed -n 's/^host: //p')
 if [ -z "${BIN:-}" ] && [[ $host == *-linux-gnu* ]]; then
     scripts/build-static.sh -q 2>/dev/null
     static_bin="$PWD/target/$host/release/pycnic"
+    scripts/build-static.sh --no-pie -q 2>/dev/null
+    static_no_pie="$PWD/target/no-pie/$host/release/pycnic"
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -72,37 +84,62 @@ cgi_env=(env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SCRIPT_NAME= PATH_I
 names=("floor: /bin/true" "C hello-world CGI" "pycnic (Rust) CGI")
 programs=(/bin/true "$work/hello" "$bin")
 if [ -n "$static_bin" ]; then
-    names+=("pycnic, static build")
-    programs+=("$static_bin")
+    names+=("pycnic, static PIE" "pycnic, static, not PIE")
+    programs+=("$static_bin" "$static_no_pie")
 fi
 if [ -z "${NO_PYTHON:-}" ]; then
     names+=("Pycnic 0.1.9 (Python) CGI")
     programs+=("$work/venv/bin/python3 $work/seed.py")
 fi
-args=()
 for i in "${!names[@]}"; do
     [ "$i" -eq 0 ] || { ${cgi_env[@]} ${programs[$i]} | tail -c 40; echo; }
-    args+=(-n "${names[$i]}" "${cgi_env[*]} ${programs[$i]}")
 done
 
-hyperfine -N --warmup 20 --runs "$runs" --export-json "$work/cgi.json" "${args[@]}" >/dev/null
+n=${#names[@]}
+for round in $(seq "$rounds"); do
+    args=()
+    for k in $(seq 0 $((n - 1))); do
+        i=$(((k + round - 1) % n))
+        args+=(-n "${names[$i]}" "${cgi_env[*]} ${programs[$i]}")
+    done
+    # hyperfine's warning about outliers is expected here; anything else it says is shown.
+    hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/cgi-$round.json" "${args[@]}" \
+        2>&1 >/dev/null | grep -v -e 'Statistical outliers were detected' -e '^ *$' >&2 || true
+done
 
-python3 - "$work/cgi.json" "$bin" <<'PY'
-import json, os, sys
-results = json.load(open(sys.argv[1]))["results"]
-median = {r["command"]: r["median"] for r in results}
-names = [r["command"] for r in results]
-floor = median[names[0]]
-print(f"{'command':<28} {'median':>10} {'minus floor':>12}")
+python3 - "$work" "$rounds" "$runs" "$bin" "${names[@]}" <<'PY'
+import json, math, os, statistics, sys
+work, rounds, runs, binary = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+names = sys.argv[5:]
+per_round = []
+for r in range(1, rounds + 1):
+    results = json.load(open(f"{work}/cgi-{r}.json"))["results"]
+    per_round.append({x["command"]: x["median"] * 1e3 for x in results})
+
+def median_ci(values):
+    """The median and a 95% confidence interval for it: [x(k), x(n+1-k)] with the largest k
+    whose tails hold at most 2.5% each of Binomial(n, 1/2); None below 6 values."""
+    xs = sorted(values)
+    n, k, tail = len(xs), 0, 0.0
+    while k < n and tail + math.comb(n, k) / 2**n <= 0.025:
+        tail, k = tail + math.comb(n, k) / 2**n, k + 1
+    return statistics.median(xs), ((xs[k - 1], xs[n - k]) if k >= 1 else None)
+
+floor, c = names[0], names[1]
+print(f"{'command':<28} {'median':>9} {'minus floor':>12} {'minus C (95% CI)':>26}")
 for name in names:
-    print(f"{name:<28} {median[name]*1e3:>8.3f}ms {(median[name]-floor)*1e3:>10.3f}ms")
-c, ours = median[names[1]], median[names[2]]
-for name in names[2:]:
-    if name.startswith("pycnic"):
-        print(f"{name} minus the C program: {(median[name] - c)*1e3:+.3f}ms")
+    med = statistics.median(r[name] for r in per_round)
+    above = statistics.median(r[name] - r[floor] for r in per_round)
+    text = ""
+    if name not in (floor, c):
+        diff, ci = median_ci([r[name] - r[c] for r in per_round])
+        text = f"{diff:+.3f}ms" + (f" ({ci[0]:+.3f} to {ci[1]:+.3f})" if ci else "")
+    print(f"{name:<28} {med:>7.3f}ms {above:>10.3f}ms {text:>26}")
 python = [n for n in names if n.startswith("Pycnic 0.1.9")]
 if python:
-    print(f"Pycnic (Python) / pycnic (Rust), above the floor: "
-          f"x{(median[python[0]] - floor)/(ours - floor):.1f}")
-print(f"binary size: {os.path.getsize(sys.argv[2])} bytes")
+    ratio = statistics.median((r[python[0]] - r[floor]) / (r[names[2]] - r[floor]) for r in per_round)
+    print(f"Pycnic (Python) / pycnic (Rust), above the floor: x{ratio:.1f}")
+print(f"(medians over {rounds} rounds, each timing every program {runs} times with hyperfine -N,"
+      f" in an order rotated per round; differences paired within a round)")
+print(f"binary size: {os.path.getsize(binary)} bytes")
 PY
