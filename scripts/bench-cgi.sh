@@ -108,22 +108,16 @@ for round in $(seq "$rounds"); do
 done
 
 python3 - "$work" "$rounds" "$runs" "$bin" "${names[@]}" <<'PY'
-import json, math, os, statistics, sys
+import json, os, statistics, sys
+sys.dont_write_bytecode = True  # no __pycache__ left in scripts/bench
+sys.path.insert(0, "scripts/bench")
+from stats import median_ci
 work, rounds, runs, binary = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 names = sys.argv[5:]
 per_round = []
 for r in range(1, rounds + 1):
     results = json.load(open(f"{work}/cgi-{r}.json"))["results"]
     per_round.append({x["command"]: x["median"] * 1e3 for x in results})
-
-def median_ci(values):
-    """The median and a 95% confidence interval for it: [x(k), x(n+1-k)] with the largest k
-    whose tails hold at most 2.5% each of Binomial(n, 1/2); None below 6 values."""
-    xs = sorted(values)
-    n, k, tail = len(xs), 0, 0.0
-    while k < n and tail + math.comb(n, k) / 2**n <= 0.025:
-        tail, k = tail + math.comb(n, k) / 2**n, k + 1
-    return statistics.median(xs), ((xs[k - 1], xs[n - k]) if k >= 1 else None)
 
 floor, c = names[0], names[1]
 print(f"{'command':<28} {'median':>9} {'minus floor':>12} {'minus C (95% CI)':>26}")

@@ -216,7 +216,10 @@ done
 peak_rss=$(rss "$app_pid" VmHWM)
 
 python3 - "$work" "$rounds" "$conns" "$conns_high" "${configs[@]}" <<'PY'
-import math, re, statistics, sys
+import re, statistics, sys
+sys.dont_write_bytecode = True  # no __pycache__ left in scripts/bench
+sys.path.insert(0, "scripts/bench")
+from stats import median_ci
 work, rounds, low, high = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 configs = [c.split(":") for c in sys.argv[5:]]
 apps = list(dict.fromkeys(app for app, _ in configs))
@@ -235,20 +238,6 @@ def report(app, mode, level, r):
     f = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
     f["rps"] = f["requests"] / (f["duration_us"] / 1e6)
     return f
-
-def median_ci(values):
-    """The median and a 95% confidence interval for it, from the order statistics: the
-    interval [x(k), x(n+1-k)] with the largest k whose two tails hold at most 2.5% each of
-    Binomial(n, 1/2). None for the interval when n is too small (n < 6) to give one."""
-    xs = sorted(values)
-    n = len(xs)
-    k, tail = 0, 0.0
-    while k < n:
-        tail_next = tail + math.comb(n, k) / 2**n
-        if tail_next > 0.025:
-            break
-        tail, k = tail_next, k + 1
-    return statistics.median(xs), ((xs[k - 1], xs[n - k]) if k >= 1 else None)
 
 def result(app, mode, level):
     runs = [report(app, mode, level, r) for r in range(1, rounds + 1)]
