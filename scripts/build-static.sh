@@ -13,7 +13,7 @@
 # --no-pie builds a static executable at a fixed address instead, in
 # target/no-pie/<host triple>/release/. A PIE applies about 10,000 relocations to some 40
 # pages of pointer tables each time it starts; at a fixed address there are none, which saves
-# about another 0.2–0.3 ms per CGI call on the machine we measured. The price is address-space
+# another 0.1–0.3 ms per CGI call on the machine we measured. The price is address-space
 # layout randomisation for the binary's own code and data (the stack, heap and mappings are
 # still randomised): a memory-safety bug, in the bundled SQLite say, would be easier to
 # exploit. Use it only where that trade is yours to make.
