@@ -22,7 +22,7 @@
 # host) that moves both cancels out, where a ratio of two medians taken minutes apart would
 # keep it. Under each mode, pycnic's paired ratio is printed round by round, with a 95%
 # confidence interval for its median (distribution-free, from the order statistics): many
-# short rounds (say `2 30`) narrow it more than a few long ones.
+# short rounds (say `3 20`) narrow it more than a few long ones.
 # Usage: scripts/bench-fastcgi.sh [SECONDS_PER_RUN] [ROUNDS]
 #   environment: CONNS (32) and CONNS_HIGH (256, 0 skips) connection counts, MODES (a subset of
 #   "tcp_new tcp_keep unix_new unix_keep", all by default), PEER_PHP=0
@@ -239,12 +239,12 @@ def report(app, mode, level, r):
     f["rps"] = f["requests"] / (f["duration_us"] / 1e6)
     return f
 
-def result(app, mode, level):
+def result(app, mode, level, limit):
+    """An app's figures in a mode, its req/s paired round by round with `limit`'s runs."""
     runs = [report(app, mode, level, r) for r in range(1, rounds + 1)]
     got = [f for f in runs if f]
     if not got:
         return None
-    limit = [report("limit", mode, level, r) for r in range(1, rounds + 1)]
     # req/s over the limit's in the same round, where both runs gave a result.
     paired = [f["rps"] / l["rps"] for f, l in zip(runs, limit) if f and l and l["rps"]]
     return {
@@ -262,7 +262,8 @@ levels = [low] + ([high] if int(high) > 0 else [])
 summary = []
 for level in levels:
     for mode in mode_label:
-        rows = {app: result(app, mode, level) for app in apps}
+        limit = [report("limit", mode, level, r) for r in range(1, rounds + 1)]
+        rows = {app: result(app, mode, level, limit) for app in apps}
         rows = {a: r for a, r in rows.items() if r}
         if not rows:
             continue

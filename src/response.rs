@@ -3,8 +3,9 @@
 //! transports (`HttpResponse`: status, the final header list, the body). The header list a
 //! `Response` starts with (its static `Content-Type`) is the one the `HttpResponse` carries:
 //! it is moved, never copied. A thread that sends answers gives their buffers back
-//! (`recycle`, into `crate::spare`), and the next `Response` and JSON body on that thread reuse them, so a plain
-//! JSON answer allocates nothing of its own once the thread has answered once.
+//! (`recycle`, into `crate::spare`), and the next `Response` and JSON body on that thread
+//! reuse them, so a plain JSON answer allocates nothing of its own once the thread has
+//! answered once.
 
 use std::fmt;
 

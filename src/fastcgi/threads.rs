@@ -4,11 +4,12 @@
 //! then takes the leadership back. A watcher thread gives a free leadership to a waiting
 //! follower after 1 ms, so a slow handler never keeps the sockets unwatched. Handlers run at
 //! most `--workers` at once; there is one thread more, so someone always watches the sockets
-//! (timers, 503 after --queue-wait, accepting) even when every handler is busy. A thread back from a handler gives the connection back itself and
-//! drives it on (the next request may already be there). With `--request-timeout`, a
-//! handler stuck past it is replaced by a new thread (see `running`); when it comes back its
-//! thread ends. The process's main thread runs no handler: it waits for the server to stop,
-//! so a handler stuck forever cannot keep the process from exiting.
+//! (timers, 503 after --queue-wait, accepting) even when every handler is busy. A thread back
+//! from a handler gives the connection back itself and drives it on (the next request may
+//! already be there). With `--request-timeout`, a handler stuck past it is replaced by a new
+//! thread (see `running`); when it comes back its thread ends. The process's main thread
+//! runs no handler: it waits for the server to stop, so a handler stuck forever cannot keep
+//! the process from exiting.
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
