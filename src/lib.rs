@@ -65,6 +65,7 @@ pub mod cgi;
 pub mod cli;
 mod cli_sessions;
 pub mod cookie;
+mod environ;
 pub mod error;
 pub mod fastcgi;
 pub mod gateway;

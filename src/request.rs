@@ -6,7 +6,6 @@
 //! only, so a handler pays for what it reads.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -14,126 +13,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::cookie::Cookies;
+pub use crate::environ::Environ;
 use crate::error::HttpError;
 use crate::http::{Headers, Method};
-use crate::params::{Params, Spans};
 use crate::query::Args;
 use crate::secure_cookie::{Kind, SecureCookies};
 use crate::session::{Runtime, Session};
-
-/// The CGI/FastCGI meta-variables of a request, by name, in arrival order, duplicates kept
-/// (nginx sends one `HTTP_COOKIE` per Cookie header). Values that are not UTF-8 are decoded
-/// lossily.
-#[derive(Clone, Default)]
-pub struct Environ {
-    /// Every name and value, back to back.
-    text: String,
-    /// Each variable's name and value in `text`.
-    entries: Spans,
-}
-
-impl Environ {
-    /// The variables from `(name, value)` pairs, in order; a repeated name keeps every value.
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> Environ {
-        let mut environ = Environ::default();
-        for (name, value) in &pairs {
-            environ.push(name, value);
-        }
-        environ
-    }
-
-    /// The variables of `params`, their buffer kept as it is when it is UTF-8 (the common
-    /// case: one request's variables cost no copy), else each name and value decoded lossily.
-    pub(crate) fn from_params(params: Params) -> Environ {
-        let (bytes, entries) = params.into_parts();
-        let bytes = match String::from_utf8(bytes) {
-            Ok(text) => {
-                let whole = |r: &Range<usize>| {
-                    text.is_char_boundary(r.start) && text.is_char_boundary(r.end)
-                };
-                if entries.iter().all(|(n, v)| whole(n) && whole(v)) {
-                    return Environ { text, entries };
-                }
-                text.into_bytes()
-            }
-            Err(err) => err.into_bytes(),
-        };
-        let mut environ = Environ {
-            text: String::with_capacity(bytes.len()),
-            entries: Vec::with_capacity(entries.len()),
-        };
-        for (name, value) in entries {
-            let piece = |r: Range<usize>| String::from_utf8_lossy(bytes.get(r).unwrap_or_default());
-            environ.push(&piece(name), &piece(value));
-        }
-        environ
-    }
-
-    fn push(&mut self, name: &str, value: &str) {
-        let start = self.text.len();
-        self.text.push_str(name);
-        let middle = self.text.len();
-        self.text.push_str(value);
-        self.entries.push((start..middle, middle..self.text.len()));
-    }
-
-    /// The first value of `name` (names are case-sensitive, as in CGI).
-    pub fn get(&self, name: &str) -> Option<&str> {
-        let (_, value) = self.entries.iter().find(|(n, _)| self.is(n, name))?;
-        self.text.get(value.clone())
-    }
-
-    /// Every value of `name`, in arrival order.
-    pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.values(name).collect()
-    }
-
-    /// Every value of `name`, in arrival order, without collecting them.
-    pub(crate) fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> {
-        let name = name.as_bytes();
-        self.entries
-            .iter()
-            .filter(move |(n, _)| self.text.as_bytes().get(n.clone()) == Some(name))
-            .map(|(_, v)| self.text.get(v.clone()).unwrap_or_default())
-    }
-
-    /// Whether the name at `range` is `name`, compared as bytes: the lookups that building a
-    /// request makes scan every variable, and only a match's value is taken as text.
-    fn is(&self, range: &Range<usize>, name: &str) -> bool {
-        self.text.as_bytes().get(range.clone()) == Some(name.as_bytes())
-    }
-
-    /// Where `part` lies in the variables' text, when it is a piece of it (a value or a
-    /// stretch of one, as borrowed from [`Environ::get`]); `None` for any other text.
-    pub(crate) fn span_of(&self, part: &str) -> Option<Range<usize>> {
-        let start = (part.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize)?;
-        let range = start..start.checked_add(part.len())?;
-        let piece = self.text.get(range.clone())?;
-        // The same length at the same address: the very bytes, not an equal copy.
-        (piece.as_ptr() == part.as_ptr()).then_some(range)
-    }
-
-    /// The text of a span [`Environ::span_of`] gave (empty for any other range).
-    pub(crate) fn text_at(&self, span: &Range<usize>) -> &str {
-        self.text.get(span.clone()).unwrap_or_default()
-    }
-
-    /// Every variable, `(name, value)`, in the order the server sent them.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| {
-            (
-                self.text.get(n.clone()).unwrap_or_default(),
-                self.text.get(v.clone()).unwrap_or_default(),
-            )
-        })
-    }
-}
-
-impl fmt::Debug for Environ {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
 
 /// Where a request's path is kept: most often a stretch of a variable's value (REQUEST_URI up
 /// to its `?`, or PATH_INFO), read in place from the environ's text; else text of its own
@@ -195,8 +80,8 @@ impl Request {
     /// thread decodes, once it is answered: in the steady state a request allocates nothing
     /// for them. The request is left without variables or cookies.
     pub(crate) fn recycle(&mut self) {
-        let environ = std::mem::take(&mut self.environ);
-        crate::spare::keep_params(environ.text.into_bytes(), environ.entries);
+        let (text, spans) = std::mem::take(&mut self.environ).into_parts();
+        crate::spare::keep_params(text, spans);
         if let Some(cookies) = self.cookies.take() {
             cookies.recycle();
         }
@@ -367,42 +252,7 @@ fn field_name(path: &str, reason: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::Environ;
     use crate::params::Params;
-
-    #[test]
-    fn environ_keeps_the_params_text_and_decodes_bad_bytes_per_variable() {
-        type Case = (&'static str, Params, Vec<(&'static str, &'static str)>);
-        let cases: [Case; 3] = [
-            (
-                "UTF-8, repeats kept",
-                [("A", "é"), ("HTTP_COOKIE", "a=1"), ("HTTP_COOKIE", "b=2")]
-                    .into_iter()
-                    .collect(),
-                vec![("A", "é"), ("HTTP_COOKIE", "a=1"), ("HTTP_COOKIE", "b=2")],
-            ),
-            (
-                "not UTF-8",
-                [(&b"PATH_INFO"[..], &b"/caf\xe9"[..]), (b"X", b"ok")]
-                    .into_iter()
-                    .collect(),
-                vec![("PATH_INFO", "/caf\u{fffd}"), ("X", "ok")],
-            ),
-            (
-                "UTF-8 as a whole, a character split between name and value",
-                [(&b"N\xc3"[..], &b"\xa9"[..])].into_iter().collect(),
-                vec![("N\u{fffd}", "\u{fffd}")],
-            ),
-        ];
-        for (case, params, want) in cases {
-            let environ = Environ::from_params(params);
-            assert_eq!(environ.iter().collect::<Vec<_>>(), want, "{case}");
-        }
-        let environ = Environ::from_pairs(vec![("A".into(), "1".into()), ("A".into(), "2".into())]);
-        assert_eq!(environ.get("A"), Some("1"));
-        assert_eq!(environ.get_all("A"), ["1", "2"]);
-        assert_eq!(environ.get("B"), None);
-    }
 
     #[test]
     fn method_and_path_are_read_in_place_and_headers_and_cookies_on_first_use() {
