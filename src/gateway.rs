@@ -1,23 +1,25 @@
 //! The one gateway in each direction, shared by the CGI and FastCGI transports: CGI
 //! meta-variables (RFC 3875 §4.1) become a `Request`, and an `HttpResponse` becomes CGI
 //! response bytes (RFC 3875 §6: `Status:` line, header lines, blank line, body). Both transports
-//! call these functions, so both emit identical bytes.
+//! call these functions, so both emit identical bytes. The answer direction is `answer.rs`.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 
 use crate::cookie::Cookies;
 use crate::error::HttpError;
-use crate::http::{HeaderText, Headers, Method, status_line_len, title_case, write_status_line};
+use crate::http::{Headers, Method, title_case};
 use crate::query::Args;
 use crate::request::{Environ, Request};
-use crate::response::{Body, HttpResponse};
 
 /// Meta-variables as the transport received them: name and value bytes, in order, duplicates
 /// kept (nginx sends one `HTTP_COOKIE` per Cookie header).
 pub use crate::params::Params;
 pub use crate::target::{request_path_of, uri_path};
+
+mod answer;
+pub use answer::{encode_head, head_len, write_head, write_response};
 
 /// What CONTENT_LENGTH says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,90 +215,6 @@ pub(crate) fn headers_of(environ: &Environ) -> Headers {
     headers
 }
 
-/// The CGI response head: `Status: 200 OK\r\n`, each header `Name: value\r\n`, `\r\n`.
-/// `Status:` is always explicit (Apache answers 200 to a bare `Location`).
-pub fn encode_head(response: &HttpResponse) -> Vec<u8> {
-    let mut head = Vec::with_capacity(head_len(response.status, &response.headers));
-    // Writing to a Vec cannot fail.
-    let _ = write_head(response.status, &response.headers, &mut head);
-    head
-}
-
-/// The length of the head of an answer with `status` and `headers` ([`encode_head`]'s
-/// bytes), to size a buffer once.
-pub fn head_len(status: u16, headers: &[(HeaderText, HeaderText)]) -> usize {
-    let lines: usize = headers
-        .iter()
-        .map(|(name, value)| name.len() + 2 + value.len() + 2)
-        .sum();
-    b"Status: ".len() + status_line_len(status) + 2 + lines + 2
-}
-
-/// Writes the head of an answer with `status` and `headers` ([`encode_head`]'s bytes) to
-/// `out` piece by piece, with no buffer of its own: the FastCGI transport writes it straight
-/// into its FCGI_STDOUT records.
-pub fn write_head<W: Write + ?Sized>(
-    status: u16,
-    headers: &[(HeaderText, HeaderText)],
-    out: &mut W,
-) -> io::Result<()> {
-    out.write_all(b"Status: ")?;
-    write_status_line(status, out)?;
-    out.write_all(b"\r\n")?;
-    for (name, value) in headers {
-        out.write_all(name.as_bytes())?;
-        out.write_all(b": ")?;
-        out.write_all(value.as_bytes())?;
-        out.write_all(b"\r\n")?;
-    }
-    out.write_all(b"\r\n")
-}
-
-/// Writes the whole response to `out`. A full body goes out with the head in one `write_all`;
-/// a streamed body is flushed after each chunk so it reaches the client as it comes. A panic
-/// while producing a chunk ends the body there (logged); the transport then ends the response.
-pub fn write_response<W: Write>(response: HttpResponse, out: &mut W) -> io::Result<()> {
-    let HttpResponse {
-        status,
-        headers,
-        body,
-    } = response;
-    let head_len = head_len(status, &headers);
-    match body {
-        Body::Full(body) => {
-            let mut bytes = Vec::with_capacity(head_len + body.len());
-            write_head(status, &headers, &mut bytes)?;
-            bytes.extend_from_slice(&body);
-            out.write_all(&bytes)
-        }
-        Body::Stream(mut chunks) => {
-            let mut head = Vec::with_capacity(head_len);
-            write_head(status, &headers, &mut head)?;
-            out.write_all(&head)?;
-            out.flush()?;
-            loop {
-                match crate::panic_capture::guarded(|| chunks.next()) {
-                    Ok(Some(chunk)) => {
-                        if !chunk.is_empty() {
-                            out.write_all(&chunk)?;
-                            out.flush()?;
-                        }
-                    }
-                    Ok(None) => return Ok(()),
-                    Err(_) => {
-                        let lines = crate::panic_capture::take().unwrap_or_default();
-                        log::error!(
-                            "stream {}; body cut short",
-                            lines.first().map_or("panicked", String::as_str)
-                        );
-                        return Ok(());
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,96 +348,5 @@ mod tests {
         for (pairs, want) in cases {
             assert_eq!(content_length(&params(pairs)), want, "{pairs:?}");
         }
-    }
-
-    #[test]
-    fn response_bytes_are_status_headers_blank_line_body() {
-        let response = HttpResponse {
-            status: 404,
-            headers: vec![
-                ("Content-Type".into(), "application/json".into()),
-                ("Set-Cookie".into(), "a=1; Path=/".into()),
-                ("Set-Cookie".into(), "b=2; Path=/".into()),
-            ],
-            body: Body::Full(b"{}".to_vec()),
-        };
-        let mut out = Vec::new();
-        write_response(response, &mut out).unwrap();
-        assert_eq!(
-            out,
-            b"Status: 404 Not Found\r\nContent-Type: application/json\r\nSet-Cookie: a=1; Path=/\r\nSet-Cookie: b=2; Path=/\r\n\r\n{}"
-        );
-    }
-
-    /// Records each write and flush, to see what leaves when.
-    #[derive(Default)]
-    struct Recorder {
-        events: Vec<String>,
-    }
-
-    impl Write for Recorder {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.events.push(String::from_utf8_lossy(buf).into_owned());
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            self.events.push("<flush>".into());
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn full_bodies_leave_in_one_write_and_streams_flush_per_chunk() {
-        let full = HttpResponse {
-            status: 200,
-            headers: vec![],
-            body: Body::Full(b"x".to_vec()),
-        };
-        let mut rec = Recorder::default();
-        write_response(full, &mut rec).unwrap();
-        assert_eq!(
-            rec.events,
-            ["Status: 200 OK\r\n\r\nx"],
-            "one write, no flush"
-        );
-
-        let chunks = vec![b"a".to_vec(), Vec::new(), b"b".to_vec()];
-        let stream = HttpResponse {
-            status: 200,
-            headers: vec![],
-            body: Body::Stream(Box::new(chunks.into_iter())),
-        };
-        let mut rec = Recorder::default();
-        write_response(stream, &mut rec).unwrap();
-        assert_eq!(
-            rec.events,
-            [
-                "Status: 200 OK\r\n\r\n",
-                "<flush>",
-                "a",
-                "<flush>",
-                "b",
-                "<flush>"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_panicking_stream_ends_the_body_without_unwinding() {
-        let chunks = (0..3).map(|i| {
-            if i == 1 {
-                panic!("chunk fails")
-            } else {
-                vec![b'0' + i]
-            }
-        });
-        let stream = HttpResponse {
-            status: 200,
-            headers: vec![],
-            body: Body::Stream(Box::new(chunks)),
-        };
-        let mut out = Vec::new();
-        write_response(stream, &mut out).unwrap();
-        assert_eq!(out, b"Status: 200 OK\r\n\r\n0");
     }
 }
