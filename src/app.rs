@@ -205,7 +205,7 @@ impl App {
         let head = request.method == "HEAD";
         request.sessions = Some(std::sync::Arc::clone(&self.sessions));
         let mut response = Response::new();
-        response.sessions = Some(std::sync::Arc::clone(&self.sessions));
+        response.key_ring = Some(std::sync::Arc::clone(&self.sessions) as _);
         let outcome = panic_capture::guarded(|| {
             let reply = self.run(&mut request, &mut response)?;
             // The session's changes are saved after the handler, before the answer is sent;

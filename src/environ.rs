@@ -5,6 +5,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::cookie::Cookies;
+use crate::http::{Headers, title_case};
 use crate::params::{Params, Spans};
 
 /// The CGI/FastCGI meta-variables of a request, by name, in arrival order, duplicates kept
@@ -124,6 +126,57 @@ impl fmt::Debug for Environ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
+}
+
+/// Pycnic's cookies, from every `HTTP_COOKIE` param (nginx sends one per Cookie header: they
+/// are joined with `; `, RFC 6265 §5.4). `Request` calls it on first use of its cookies.
+pub(crate) fn cookies_of(environ: &Environ) -> Cookies {
+    let mut cookie_headers = environ.values("HTTP_COOKIE");
+    match (cookie_headers.next(), cookie_headers.next()) {
+        (None, _) => Cookies::default(),
+        (Some(one), None) => Cookies::parse(one.as_bytes()),
+        (Some(_), Some(_)) => Cookies::parse(environ.get_all("HTTP_COOKIE").join("; ").as_bytes()),
+    }
+}
+
+/// Pycnic's headers: `HTTP_*` params Title-Cased, plus Content-Type and Content-Length. A
+/// repeated header is joined with `, ` (RFC 9110 §5.3), Cookie with `; ` (RFC 6265 §5.4).
+/// `Request` calls it on first use of its headers.
+pub(crate) fn headers_of(environ: &Environ) -> Headers {
+    let mut headers = Headers::new();
+    for (name, value) in environ.iter() {
+        // nginx passes Content-Type and Content-Length twice: as CONTENT_TYPE from
+        // fastcgi_params and as HTTP_CONTENT_TYPE with the other request headers. The CGI
+        // variable is the one RFC 3875 §4.1 defines; the HTTP_ copy is not a second header.
+        let duplicate = match name {
+            "HTTP_CONTENT_TYPE" => environ.get("CONTENT_TYPE").is_some(),
+            "HTTP_CONTENT_LENGTH" => environ.get("CONTENT_LENGTH").is_some(),
+            _ => false,
+        };
+        if duplicate {
+            continue;
+        }
+        let header = if let Some(rest) = name.strip_prefix("HTTP_") {
+            title_case(rest)
+        } else if name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" {
+            if value.is_empty() {
+                continue;
+            }
+            title_case(name)
+        } else {
+            continue;
+        };
+        let joined = match headers.get(&header) {
+            Some(previous) if header == "Cookie" => format!("{previous}; {value}"),
+            Some(previous) => format!("{previous}, {value}"),
+            None => value.to_string(),
+        };
+        // Names are built from params: a name that is not a token is simply not a header.
+        if headers.set_owned(header, joined).is_err() {
+            log::debug!("param {name} is not a valid header; skipped");
+        }
+    }
+    headers
 }
 
 #[cfg(test)]

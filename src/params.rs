@@ -12,8 +12,8 @@
 use std::fmt;
 use std::ops::Range;
 
-/// Each variable's name and value as ranges of one buffer.
-pub(crate) type Spans = Vec<(Range<usize>, Range<usize>)>;
+/// Each variable's name and value as ranges of one buffer (the form `spare` keeps).
+pub(crate) use crate::spare::Spans;
 
 /// The meta-variables of one request, in order. Two are equal when they hold the same
 /// variables in the same order, however their buffers are laid out.

@@ -108,7 +108,7 @@ impl Request {
     /// Built on the first call (of this or [`Request::get_header`]), then kept.
     pub fn headers(&self) -> &Headers {
         self.headers
-            .get_or_init(|| crate::gateway::headers_of(&self.environ))
+            .get_or_init(|| crate::environ::headers_of(&self.environ))
     }
 
     /// Pycnic's `get_header(name)`: case-insensitive.
@@ -120,7 +120,7 @@ impl Request {
     /// Parsed on the first call, then kept.
     pub fn cookies(&self) -> &Cookies {
         self.cookies
-            .get_or_init(|| crate::gateway::cookies_of(&self.environ))
+            .get_or_init(|| crate::environ::cookies_of(&self.environ))
     }
 
     /// Pycnic's `args`: the query string; `args().get_all(k)` for every value of a key.

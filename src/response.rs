@@ -15,7 +15,6 @@ use serde_json::Value;
 use crate::error::HttpError;
 use crate::http::{HeaderError, HeaderText, Headers};
 use crate::secure_cookie::{MAX_COOKIE_BYTES, now, seal_private, seal_signed};
-use crate::session::Runtime;
 use crate::set_cookie::{Cookie, CookieError, SameSite};
 
 /// Pycnic's `self.response`: the status and headers of a successful answer, and its cookies.
@@ -25,7 +24,14 @@ pub struct Response {
     headers: Headers,
     cookies: Vec<Cookie>,
     /// The app's keys for signed and private cookies (set by `App::handle`).
-    pub(crate) sessions: Option<std::sync::Arc<Runtime>>,
+    pub(crate) key_ring: Option<std::sync::Arc<dyn KeyRing>>,
+}
+
+/// Where a response finds the app's key ring for signed and private cookies: the app's session
+/// runtime, which loads the keys on first need. A trait, so that a response knows no session code.
+pub(crate) trait KeyRing: Send + Sync + fmt::Debug {
+    /// The key ring, or the error to answer with (a 500, logged where it was found).
+    fn keys(&self) -> Result<&crate::keys::Keys, HttpError>;
 }
 
 /// Header lines a `Response`'s list has room for before it grows: Content-Type, Content-Length
@@ -40,7 +46,7 @@ impl Default for Response {
             status: 200,
             headers: Headers::one_in(entries, "Content-Type", "application/json"),
             cookies: Vec::new(),
-            sessions: None,
+            key_ring: None,
         }
     }
 }
@@ -173,7 +179,7 @@ impl Response {
     }
 
     fn keys(&self) -> Result<&crate::keys::Keys, HttpError> {
-        self.sessions
+        self.key_ring
             .as_deref()
             .ok_or_else(|| HttpError::internal("secure cookies need a response made by an App"))?
             .keys()

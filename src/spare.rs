@@ -6,10 +6,14 @@
 //! instead, so a thread keeps at most about 120 KiB of them whatever clients send.
 
 use std::cell::Cell;
+use std::ops::Range;
 use std::thread::LocalKey;
 
 use crate::http::HeaderText;
-use crate::params::Spans;
+
+/// Names and values (or cookie names and values) as ranges of one buffer: the form the params
+/// and the cookies are decoded into, and kept in here between requests.
+pub(crate) type Spans = Vec<(Range<usize>, Range<usize>)>;
 
 /// A params buffer kept: bytes of text.
 const PARAMS_BYTES: usize = 16 * 1024;

@@ -193,3 +193,10 @@ impl Runtime {
             .map_err(Clone::clone)
     }
 }
+
+/// A response reaches the key ring through this, without knowing the session code.
+impl crate::response::KeyRing for Runtime {
+    fn keys(&self) -> Result<&Keys, HttpError> {
+        Runtime::keys(self)
+    }
+}
