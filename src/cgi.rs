@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
-use crate::gateway::{self, BodyError, Params};
+use crate::gateway::{self, Params};
 use crate::response::HttpResponse;
 
 /// How long a CGI program waits for body bytes that the server announced but does not send.
@@ -38,43 +38,8 @@ fn answer_and_count_unread(
     input: &mut dyn Read,
     max_body: u64,
 ) -> (HttpResponse, u64) {
-    let body = match gateway::expected_body(&params, max_body) {
-        Ok(None | Some(0)) => Ok(Vec::new()),
-        Ok(Some(len)) => read_exactly(input, len),
-        Err(err) => Err(err),
-    };
-    match body {
-        Ok(body) => (app.handle(gateway::build_request(params, body)), 0),
-        Err(err) => {
-            log::warn!("request refused: {err}");
-            let unread = match err {
-                BodyError::TooLarge { declared } => declared.unwrap_or(0),
-                _ => 0,
-            };
-            (app.error_response(err.into_http(max_body)), unread)
-        }
-    }
-}
-
-fn read_exactly(input: &mut dyn Read, len: u64) -> Result<Vec<u8>, BodyError> {
-    let expected = usize::try_from(len).map_err(|_| BodyError::TooLarge {
-        declared: Some(len),
-    })?;
-    let mut body = vec![0u8; expected];
-    let mut got = 0;
-    while got < expected {
-        let Some(window) = body.get_mut(got..) else {
-            break;
-        };
-        match input.read(window) {
-            Ok(0) => return Err(BodyError::Short { expected: len, got }),
-            Ok(n) => got += n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) if err.kind() == io::ErrorKind::TimedOut => return Err(BodyError::TimedOut),
-            Err(err) => return Err(BodyError::Io(err)),
-        }
-    }
-    Ok(body)
+    let handled = gateway::handle(app, params, gateway::BodySource::Read(input), max_body);
+    (handled.response, handled.unread)
 }
 
 /// Stdin with a deadline: a server that announces a body and never sends it gets a 408 instead

@@ -1,7 +1,8 @@
 //! The one gateway in each direction, shared by the CGI and FastCGI transports: CGI
 //! meta-variables (RFC 3875 §4.1) become a `Request`, and an `HttpResponse` becomes CGI
 //! response bytes (RFC 3875 §6: `Status:` line, header lines, blank line, body). Both transports
-//! call these functions, so both emit identical bytes. The answer direction is `answer.rs`.
+//! call these functions, so both emit identical bytes. The answer direction is `answer.rs`; the
+//! one entry a transport calls per request (body rules, request, handle) is `entry.rs`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,7 +19,9 @@ pub use crate::params::Params;
 pub use crate::target::{request_path_of, uri_path};
 
 mod answer;
+mod entry;
 pub use answer::{encode_head, head_len, write_head, write_response};
+pub use entry::{BodySource, Handled, handle};
 
 /// What CONTENT_LENGTH says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

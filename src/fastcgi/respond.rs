@@ -22,33 +22,8 @@ use super::record::{
 /// exactly CONTENT_LENGTH bytes (a short body is a 400, a long one is cut), 413 over the limit;
 /// without a length, all FCGI_STDIN carried (nginx, chunked and unbuffered; the connection
 /// already bounded it by the limit).
-pub fn answer(
-    app: &App,
-    params: gateway::Params,
-    mut body: Vec<u8>,
-    max_body: u64,
-) -> HttpResponse {
-    let admitted = match gateway::expected_body(&params, max_body) {
-        Ok(None) => Ok(body),
-        Ok(Some(len)) => match usize::try_from(len) {
-            Ok(len) if len <= body.len() => {
-                body.truncate(len);
-                Ok(body)
-            }
-            _ => Err(BodyError::Short {
-                expected: len,
-                got: body.len(),
-            }),
-        },
-        Err(err) => Err(err),
-    };
-    match admitted {
-        Ok(body) => app.handle(gateway::build_request(params, body)),
-        Err(err) => {
-            log::warn!("request refused: {err}");
-            app.error_response(err.into_http(max_body))
-        }
-    }
+pub fn answer(app: &App, params: gateway::Params, body: Vec<u8>, max_body: u64) -> HttpResponse {
+    gateway::handle(app, params, gateway::BodySource::Received(body), max_body).response
 }
 
 /// The 413 for a body over the limit, declared or not.
