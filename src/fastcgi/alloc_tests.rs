@@ -8,11 +8,14 @@
 
 use std::io;
 
-use super::conn::Connection;
-use super::event::{ConnLimits, Event};
-use super::record::{Figures, KEEP_CONN, kind, push_pair, push_stream, push_stream_end, role};
-use super::respond;
 use crate::alloc_count::allocations;
+use crate::fastcgi::protocol::answer;
+use crate::fastcgi::protocol::conn::Connection;
+use crate::fastcgi::protocol::event::{ConnLimits, Event};
+use crate::fastcgi::protocol::record::{
+    Figures, KEEP_CONN, kind, push_pair, push_stream, push_stream_end, role,
+};
+use crate::fastcgi::work::answers;
 use crate::{App, Handler, HttpError, Request, Response};
 use serde_json::{Value, json};
 
@@ -87,9 +90,9 @@ fn one_request(app: &App, conn: &mut Connection, bytes: &[u8], out: &mut Vec<u8>
     let Some(Event::Request(request)) = conn.next_event() else {
         panic!("the request was not complete");
     };
-    let response = respond::answer(app, request.params, request.body, LIMITS.max_body);
+    let response = answers::answer(app, request.params, request.body, LIMITS.max_body);
     out.clear();
-    respond::frame_fastcgi_response(response, request.id, &mut io::sink(), out)
+    answer::frame_fastcgi_response(response, request.id, &mut io::sink(), out)
         .expect("framing into memory");
     conn.response_done().expect("a kept connection");
     allocations() - before

@@ -1,14 +1,20 @@
-//! FastCGI 1.0 transport (Responder role): the sans-IO codec (`record`), one connection's
-//! state machine (`conn`), and the server that runs the app behind nginx, Apache or lighttpd:
-//! `listen` and `options` set it up, `threads` runs it (leader/follower), `server` holds its
-//! state, timers, signals and shutdown, `connections` and `slot` its side of each connection
-//! (accepting, reading, deadlines), `spool` the memory budget for bodies and the files they
-//! spill to, `worker` one request's run, `respond` the framing of answers (`framing` writes
-//! them straight into FCGI_STDOUT records), `metrics` and `status` the counters and the
-//! status and ping pages, `fdlimit` the process's limits; `running` and
-//! `timeout` the handlers running now (`--slow-log`, `--request-timeout`), `access` the access
-//! log (`--access-log`); `upgrade` and `announce` the zero-downtime upgrade (SIGUSR2: a new
-//! copy of the binary takes the listening sockets over), the pid file and sd_notify.
+//! FastCGI 1.0 transport (Responder role): the server that runs the app behind nginx, Apache
+//! or lighttpd. It is built in layers, one folder each, and each imports only the layers
+//! listed before it:
+//!
+//! - [`protocol`]: bytes only, no I/O: records, name-value pairs, one connection's state
+//!   machine, an answer framed as FCGI_STDOUT records;
+//! - [`config`]: the `fastcgi` options and the settings resolved from them;
+//! - `net`: listening sockets (bound, inherited, handed over) and accepted streams, and the
+//!   writes made outside the event loop;
+//! - `ops`: the counters, the status page's rendering, the access log;
+//! - `process`: one process's life: signals, the pid file and sd_notify, the SIGUSR2
+//!   handover, the descriptor limit, and the lifecycle (draining, upgrading) the event loop
+//!   asks at each turn; a process supervisor belongs here;
+//! - `work`: a complete request as a job, its body spool and the memory budget, the handlers
+//!   running now (slow log, timeout), one request's run, the answers the server gives itself;
+//! - `serve`: one process's event loop and threads, in owned parts (connection table,
+//!   admission, ready queue, thread counts, timers), and [`serve`] that starts it.
 //!
 //! The model: `--workers` + 1 threads take turns; one (the leader) waits for socket events
 //! and handles them, and when that completes a request it runs the handler itself and takes
@@ -19,32 +25,19 @@
 //! listen backlog), bodies in memory (past the budget they spill to disk), answers waiting
 //! for slow readers (past the budget the handler's thread writes them itself).
 
-mod access;
 #[cfg(test)]
 mod alloc_tests;
-mod announce;
-pub mod conn;
-mod connections;
-mod event;
-mod fdlimit;
-mod framing;
-mod ids;
-pub mod listen;
-mod metrics;
-pub mod options;
-pub mod record;
-mod respond;
-mod running;
-pub mod server;
-mod signals;
-mod slot;
-mod spool;
-mod status;
-mod threads;
-mod timeout;
-mod upgrade;
-pub mod worker;
+pub mod config;
+mod net;
+mod ops;
+mod process;
+pub mod protocol;
+mod serve;
+mod work;
 
-pub use listen::inherited_listener_present;
-pub use options::{FastcgiOptions, SocketPerms};
-pub use server::serve;
+pub use config::options;
+pub use config::options::{FastcgiOptions, SocketPerms};
+pub use net::inherit::inherited_listener_present;
+pub use net::listen;
+pub use protocol::{conn, record};
+pub use serve::serve;

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use super::record::{HEADER_LEN, MAX_CONTENT_LEN, VERSION_1, padding_for};
+use crate::fastcgi::protocol::record::{HEADER_LEN, MAX_CONTENT_LEN, VERSION_1, padding_for};
 
 /// Records of one stream type being written. One record stays open; its header is filled in
 /// when it is full (65535 bytes) or closed. Closed on drop.
@@ -127,8 +127,8 @@ impl Drop for StreamRecords<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{kind, push_stream};
     use super::*;
+    use crate::fastcgi::protocol::record::{kind, push_stream};
 
     #[test]
     fn pieces_make_the_records_push_stream_makes_of_them_whole() {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::record::{Figures, Pairs, RecordError};
+use crate::fastcgi::protocol::record::{Figures, Pairs, RecordError};
 
 /// What one connection may receive, and what GET_VALUES reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,14 +34,14 @@ pub struct ReceivedRequest {
 /// What the connection asks its owner to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// Run the app and send its response, then call [`Connection::response_done`](super::conn::Connection::response_done).
+    /// Run the app and send its response, then call [`Connection::response_done`](crate::fastcgi::protocol::conn::Connection::response_done).
     Request(ReceivedRequest),
     /// The body passed the limit (by CONTENT_LENGTH or by what FCGI_STDIN carried): answer
-    /// 413, then call [`Connection::response_done`](super::conn::Connection::response_done); the rest of FCGI_STDIN is read and dropped,
+    /// 413, then call [`Connection::response_done`](crate::fastcgi::protocol::conn::Connection::response_done); the rest of FCGI_STDIN is read and dropped,
     /// so the web server never writes into a closed socket and loses the answer.
     BodyTooLarge(ReceivedRequest),
     /// The params passed `max_params_bytes` or `max_params_count`: answer 431 (RFC 6585 §5:
-    /// nearly all params are request headers), then call [`Connection::response_done`](super::conn::Connection::response_done). The
+    /// nearly all params are request headers), then call [`Connection::response_done`](crate::fastcgi::protocol::conn::Connection::response_done). The
     /// rest of the params and of FCGI_STDIN were or will be read and dropped. The request
     /// carries no params.
     HeadersTooLarge(ReceivedRequest, RecordError),

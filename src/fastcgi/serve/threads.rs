@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 
-use super::server::Server;
-use super::worker::{self, Done, Job};
+use crate::fastcgi::serve::server::Server;
+use crate::fastcgi::work::job::{Done, Job};
+use crate::fastcgi::work::run;
 
 /// How long the leadership may stay free while its last holder runs a handler before the
 /// watcher gives it to a waiting thread. Most handlers take microseconds: their thread takes
@@ -45,13 +46,13 @@ struct Shared {
 
 /// The leadership left free while a handler runs, as the watcher sees it.
 #[derive(Debug)]
-pub(super) struct Leaderless {
+pub(crate) struct Leaderless {
     /// Since when the leadership has been free, if it is.
-    pub(super) since: Option<Instant>,
+    pub(crate) since: Option<Instant>,
     /// When it was last left free.
-    pub(super) last: Instant,
+    pub(crate) last: Instant,
     /// The watcher sleeps without a timeout: wake it when leaving the leadership free.
-    pub(super) watcher_asleep: bool,
+    pub(crate) watcher_asleep: bool,
 }
 
 impl Default for Leaderless {
@@ -66,7 +67,7 @@ impl Default for Leaderless {
 
 /// Runs the server on `handlers + 1` threads until it stops (this one waits): `true` after a
 /// clean drain, `false` when the shutdown timeout cut requests off.
-pub(super) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<bool> {
+pub(crate) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<bool> {
     let shared = Arc::new(Shared {
         poll: Mutex::new((poll, Events::with_capacity(256))),
         server: Mutex::new(server),
@@ -191,7 +192,7 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
         if let Some(job) = server.next_job() {
             let pool = Arc::clone(&server.pool);
             drop(server);
-            let done = worker::handle(&pool, job);
+            let done = run::handle(&pool, job);
             server = lock(&shared.server);
             // A thread replaced while stuck ends at the top of the loop.
             server.give_back(done);
@@ -250,14 +251,14 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
 /// What the threads ask of the server: requests to run, connections to give back, the end.
 impl Server {
     /// Stops every thread: `Ok(true)` a clean drain, `Ok(false)` requests cut off.
-    pub(super) fn stop(&mut self, outcome: io::Result<bool>) {
+    pub(crate) fn stop(&mut self, outcome: io::Result<bool>) {
         if self.stopped.is_none() {
             self.stopped = Some(outcome.map_err(|err| (err.kind(), err.to_string())));
         }
     }
 
     /// Whether the server has stopped, and how.
-    pub(super) fn outcome(&self) -> Option<io::Result<bool>> {
+    pub(crate) fn outcome(&self) -> Option<io::Result<bool>> {
         self.stopped.as_ref().map(|outcome| match outcome {
             Ok(clean) => Ok(*clean),
             Err((kind, message)) => Err(io::Error::new(*kind, message.clone())),
@@ -265,12 +266,12 @@ impl Server {
     }
 
     /// Requests that may start now.
-    pub(super) fn runnable_jobs(&self) -> usize {
+    pub(crate) fn runnable_jobs(&self) -> usize {
         self.ready.len().min(self.handlers_free)
     }
 
     /// The oldest request waiting, when a handler slot is free (it is then taken).
-    pub(super) fn next_job(&mut self) -> Option<Job> {
+    pub(crate) fn next_job(&mut self) -> Option<Job> {
         loop {
             if self.handlers_free == 0 {
                 return None;
@@ -296,7 +297,7 @@ impl Server {
     /// is left to send; it is driven on at once (its next request may be there already).
     /// After a timeout the connection is the event side's already: the thread's copy of it
     /// is closed. A thread replaced while stuck is counted as one too many, to end.
-    pub(super) fn give_back(&mut self, done: Done) {
+    pub(crate) fn give_back(&mut self, done: Done) {
         let slot_free = self.end_run(done.ticket);
         if slot_free {
             self.handlers_free += 1;
@@ -350,7 +351,7 @@ impl Server {
 
     /// The last connection closed during a shutdown: the leader need not wait for a timer.
     fn wake_leader_if_done(&self) {
-        if self.shutdown.is_some() && self.live == 0 {
+        if self.lifecycle.shutdown().is_some() && self.live == 0 {
             let _ = self.pool.waker.wake();
         }
     }

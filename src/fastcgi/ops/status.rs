@@ -1,7 +1,6 @@
-//! The status and ping pages under FastCGI (`--status-path`, `--ping-path`; the model is in
-//! `crate::ops`). The event side answers them itself when their request is complete, under
-//! the server's lock, like its own 503: never queued behind busy handlers, so the page
-//! answers while every worker is stuck, which is when an operator needs it.
+//! The status page's figures under FastCGI (`--status-path`; the model is in `crate::ops`),
+//! and their rendering. The event side gathers them (`serve::pages`) and answers the page
+//! itself.
 //!
 //! The page is the counters of `metrics` plus what is a state, computed when the page is
 //! asked: connections by state (a scan of the slots), busy and idle workers, the queue now,
@@ -15,13 +14,7 @@
 use serde_json::json;
 use std::fmt::Write as _;
 
-use crate::gateway::Params;
-use crate::ops::{self, Page};
-use crate::response::HttpResponse;
-
-use super::conn::Phase;
 use super::metrics::{CLASSES, Counts, WINDOW};
-use super::server::Server;
 
 /// Connections open, by state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,58 +56,8 @@ pub(crate) struct Status {
     pub(crate) resident_bytes: Option<u64>,
 }
 
-impl Server {
-    /// The answer to a request for one of the runtime's pages.
-    pub(super) fn ops_page(&self, page: Page, params: &Params) -> HttpResponse {
-        match page {
-            Page::Ping => ops::ping_response(&self.pool.app, params),
-            Page::Status => ops::refuse_method(&self.pool.app, params).unwrap_or_else(|| {
-                let status = self.status();
-                if ops::wants_prometheus(params) {
-                    let text = render_prometheus(&status);
-                    ops::page_response(params, ops::PROMETHEUS_CONTENT_TYPE, text.into_bytes())
-                } else {
-                    ops::page_response(params, "application/json", render_json(&status))
-                }
-            }),
-        }
-    }
-
-    /// The server's status now.
-    fn status(&self) -> Status {
-        let waiting = self.ready.len();
-        let mut connections = ByState::default();
-        let mut without_socket = 0;
-        for slot in self.slots.iter().flatten() {
-            if slot.stream.is_none() {
-                without_socket += 1;
-                continue;
-            }
-            let state = match slot.conn.phase() {
-                _ if !slot.flushed() => &mut connections.writing,
-                Phase::Idle => &mut connections.idle,
-                Phase::Head | Phase::Body => &mut connections.receiving,
-                Phase::Responding | Phase::Closed => &mut connections.writing,
-            };
-            *state += 1;
-        }
-        connections.queued = waiting;
-        connections.in_handler = without_socket - waiting.min(without_socket);
-        let total = self.settings.workers;
-        Status {
-            version: self.settings.version.clone(),
-            counts: self.pool.metrics.read(),
-            connections,
-            workers_busy: total.saturating_sub(self.handlers_free),
-            workers_total: total,
-            queue: waiting.saturating_sub(self.handlers_free),
-            resident_bytes: resident_bytes(),
-        }
-    }
-}
-
 /// Resident memory from `/proc/self/statm` (its second field, in pages).
-fn resident_bytes() -> Option<u64> {
+pub(crate) fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.

@@ -36,25 +36,21 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use mio::{Interest, Token};
+use mio::{Interest, Registry, Token};
 
-use super::listen::Listener;
-use super::server::Server;
+pub(crate) use crate::fastcgi::net::inherit::{FDS_VAR, PARENT_VAR};
+use crate::fastcgi::net::listen::Listener;
 
-/// The listening sockets handed over: descriptor numbers, comma-separated.
-pub const FDS_VAR: &str = "PYCNIC_UPGRADE_FDS";
 /// The write end of the pipe on which the new process says it serves.
 pub const READY_VAR: &str = "PYCNIC_UPGRADE_READY";
-/// The pid of the process that handed the sockets over (the new one's parent).
-pub const PARENT_VAR: &str = "PYCNIC_UPGRADE_PARENT";
 /// The poller's token for the pipe.
-pub(super) const READY_TOKEN: Token = Token(2);
+pub(crate) const READY_TOKEN: Token = Token(2);
 
 /// How to start this program again: the path it was started from and its arguments, recorded
 /// at start. `/proc/self/exe` is no use later: after the file is replaced it names the old,
 /// deleted inode.
 #[derive(Debug, Clone)]
-pub(super) struct Exe {
+pub(crate) struct Exe {
     path: PathBuf,
     args: Vec<OsString>,
 }
@@ -62,7 +58,7 @@ pub(super) struct Exe {
 impl Exe {
     /// argv[0] made absolute when it holds a `/` (a symlink stays a symlink, so switching it
     /// to a new build works), else the file the kernel ran (found on PATH).
-    pub(super) fn record() -> Exe {
+    pub(crate) fn record() -> Exe {
         let args: Vec<OsString> = std::env::args_os().collect();
         let from_argv = args
             .first()
@@ -78,7 +74,7 @@ impl Exe {
 
 /// An upgrade under way: the new process and the pipe it will write to.
 #[derive(Debug)]
-pub(super) struct Upgrade {
+pub(crate) struct Upgrade {
     child: Child,
     ready: mio::unix::pipe::Receiver,
     deadline: Instant,
@@ -146,14 +142,30 @@ fn spawn(exe: &Exe, listeners: &[RawFd]) -> io::Result<(Child, mio::unix::pipe::
     Ok((child?, receiver))
 }
 
-impl Server {
-    /// SIGUSR2: start the new process on the same listeners; the pipe tells the rest.
-    pub(super) fn upgrade(&mut self) {
-        if self.shutdown.is_some() {
-            log::info!("fastcgi: SIGUSR2 while shutting down: ignored");
-            return;
+/// The upgrades of one process: how to start its new copy, the one under way, and the
+/// processes of failed ones still to reap.
+#[derive(Debug)]
+pub(crate) struct Upgrader {
+    exe: Exe,
+    timeout: std::time::Duration,
+    under_way: Option<Upgrade>,
+    reap: Vec<Child>,
+}
+
+impl Upgrader {
+    /// No upgrade yet; `exe` is how to start the new copy, `timeout` `--upgrade-timeout`.
+    pub(crate) fn new(exe: Exe, timeout: std::time::Duration) -> Upgrader {
+        Upgrader {
+            exe,
+            timeout,
+            under_way: None,
+            reap: Vec::new(),
         }
-        if let Some(upgrade) = &self.upgrade {
+    }
+
+    /// SIGUSR2: start the new process on the same listeners; the pipe tells the rest.
+    pub(crate) fn start(&mut self, registry: &Registry, listeners: &[Listener]) {
+        if let Some(upgrade) = &self.under_way {
             log::warn!(
                 "fastcgi: SIGUSR2: an upgrade is under way (new process {}); ignored",
                 upgrade.child.id()
@@ -162,12 +174,9 @@ impl Server {
         }
         let path = self.exe.path.display().to_string();
         let began = Instant::now();
-        let started = match spawn(&self.exe, &listener_fds(&self.listeners)) {
+        let started = match spawn(&self.exe, &listener_fds(listeners)) {
             Ok((child, mut ready)) => {
-                match self
-                    .registry
-                    .register(&mut ready, READY_TOKEN, Interest::READABLE)
-                {
+                match registry.register(&mut ready, READY_TOKEN, Interest::READABLE) {
                     Ok(()) => Ok((child, ready)),
                     Err(err) => {
                         self.reap.push(kill(child));
@@ -186,10 +195,10 @@ impl Server {
                     began.elapsed(),
                     std::process::id()
                 );
-                self.upgrade = Some(Upgrade {
+                self.under_way = Some(Upgrade {
                     child,
                     ready,
-                    deadline: Instant::now() + self.settings.upgrade_timeout,
+                    deadline: Instant::now() + self.timeout,
                 });
             }
             Err(err) => {
@@ -198,32 +207,35 @@ impl Server {
         }
     }
 
-    /// The pipe is readable: a byte (the new process serves) or end of file (it died).
-    pub(super) fn on_upgrade_ready(&mut self) {
-        let Some(upgrade) = self.upgrade.as_mut() else {
-            return;
+    /// The pipe is readable: a byte (the new process serves: the listeners are its now, and
+    /// this returns true) or end of file (it died).
+    pub(crate) fn on_ready(&mut self, registry: &Registry, listeners: &mut [Listener]) -> bool {
+        let Some(upgrade) = self.under_way.as_mut() else {
+            return false;
         };
         let mut byte = [0u8; 1];
         match upgrade.ready.read(&mut byte) {
-            Ok(0) => self.upgrade_failed("exited before serving"),
-            Ok(_) => self.hand_over(),
+            Ok(0) => self.failed(registry, "exited before serving"),
+            Ok(_) => return self.hand_over(registry, listeners),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => self.upgrade_failed(&format!("cannot be heard from: {err}")),
+            Err(err) => self.failed(registry, &format!("cannot be heard from: {err}")),
         }
+        false
     }
 
     /// Timers: an upgrade that took too long, failed children to reap.
-    pub(super) fn check_upgrade(&mut self) {
+    pub(crate) fn check(&mut self, registry: &Registry) {
         if self
-            .upgrade
+            .under_way
             .as_ref()
             .is_some_and(|u| Instant::now() >= u.deadline)
         {
-            let within = self.settings.upgrade_timeout;
-            self.upgrade_failed(&format!(
-                "is not serving within {within:?} (--upgrade-timeout); killed"
-            ));
+            let within = self.timeout;
+            self.failed(
+                registry,
+                &format!("is not serving within {within:?} (--upgrade-timeout); killed"),
+            );
         }
         self.reap.retain_mut(|child| match child.try_wait() {
             Ok(Some(status)) => {
@@ -239,11 +251,11 @@ impl Server {
     }
 
     /// SIGTERM during an upgrade: the new process is killed, so that a stop stops everything.
-    pub(super) fn cancel_upgrade(&mut self) {
-        let Some(mut upgrade) = self.upgrade.take() else {
+    pub(crate) fn cancel(&mut self, registry: &Registry) {
+        let Some(mut upgrade) = self.under_way.take() else {
             return;
         };
-        let _ = self.registry.deregister(&mut upgrade.ready);
+        let _ = registry.deregister(&mut upgrade.ready);
         log::warn!(
             "fastcgi: shutting down during an upgrade: killed the new process {}",
             upgrade.child.id()
@@ -252,15 +264,15 @@ impl Server {
     }
 
     /// Whether the timers have an upgrade to watch or a child to reap.
-    pub(super) fn upgrade_pending(&self) -> bool {
-        self.upgrade.is_some() || !self.reap.is_empty()
+    pub(crate) fn pending(&self) -> bool {
+        self.under_way.is_some() || !self.reap.is_empty()
     }
 
-    fn upgrade_failed(&mut self, why: &str) {
-        let Some(mut upgrade) = self.upgrade.take() else {
+    fn failed(&mut self, registry: &Registry, why: &str) {
+        let Some(mut upgrade) = self.under_way.take() else {
             return;
         };
-        let _ = self.registry.deregister(&mut upgrade.ready);
+        let _ = registry.deregister(&mut upgrade.ready);
         let pid = upgrade.child.id();
         let status = match upgrade.child.try_wait() {
             Ok(Some(status)) => format!(" ({status})"),
@@ -275,28 +287,27 @@ impl Server {
         self.reap.push(kill(upgrade.child));
     }
 
-    /// The new process serves: stop accepting and drain as on SIGTERM, leaving the unix
-    /// socket files (and the pid file, which names the new process now) in place.
-    fn hand_over(&mut self) {
-        let Some(mut upgrade) = self.upgrade.take() else {
-            return;
+    /// The new process serves: the unix socket files (and the pid file, which names the new
+    /// process now) are left in place; the caller stops accepting and drains as on SIGTERM.
+    fn hand_over(&mut self, registry: &Registry, listeners: &mut [Listener]) -> bool {
+        let Some(mut upgrade) = self.under_way.take() else {
+            return false;
         };
-        let _ = self.registry.deregister(&mut upgrade.ready);
+        let _ = registry.deregister(&mut upgrade.ready);
         log::info!(
             "fastcgi: upgrade: pid {} serves now; pid {} stops accepting and drains",
             upgrade.child.id(),
             std::process::id()
         );
-        for listener in &mut self.listeners {
+        for listener in listeners {
             if let Listener::Unix(_, path) = listener {
                 *path = None;
             }
         }
-        self.handed_over = true;
         // The new process outlives this one (re-parented), so it is neither waited for nor
         // killed: dropping a `Child` does neither.
         drop(upgrade.child);
-        self.begin_shutdown();
+        true
     }
 }
 

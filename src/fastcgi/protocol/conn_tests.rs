@@ -3,7 +3,9 @@
 //! and every malformed case that must close the connection.
 
 use super::*;
-use crate::fastcgi::record::{Figures, KEEP_CONN, push_pair, push_stream, push_stream_end};
+use crate::fastcgi::protocol::record::{
+    Figures, KEEP_CONN, push_pair, push_stream, push_stream_end,
+};
 
 const LIMITS: ConnLimits = ConnLimits {
     max_params_bytes: 4096,

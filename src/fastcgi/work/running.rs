@@ -35,19 +35,19 @@ use std::time::{Duration, Instant};
 
 use crate::app::App;
 
-use super::access::{AccessParts, Escaped, RequestId};
-use super::metrics::Metrics;
-use super::worker::Job;
+use super::job::Job;
+use crate::fastcgi::ops::access::{AccessParts, Escaped, RequestId};
+use crate::fastcgi::ops::metrics::Metrics;
 
 /// The options the table serves.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Limits {
+pub(crate) struct Limits {
     /// `--slow-log`.
-    pub(super) slow: Option<Duration>,
+    pub(crate) slow: Option<Duration>,
     /// `--request-timeout`.
-    pub(super) timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// `--max-stuck`.
-    pub(super) max_stuck: usize,
+    pub(crate) max_stuck: usize,
 }
 
 /// What a running request's thread carries: its entry, and the claim when there is a
@@ -62,58 +62,58 @@ pub struct Ticket {
 
 /// One handler running.
 #[derive(Debug)]
-pub(super) struct Entry {
+pub(crate) struct Entry {
     in_use: bool,
     /// The connection's slot.
-    pub(super) token: usize,
+    pub(crate) token: usize,
     /// The FastCGI request id.
-    pub(super) fcgi_id: u16,
+    pub(crate) fcgi_id: u16,
     /// The connection's descriptor, which the handler's thread holds open.
-    pub(super) fd: RawFd,
-    pub(super) tcp: bool,
+    pub(crate) fd: RawFd,
+    pub(crate) tcp: bool,
     id: String,
     method: String,
     target: String,
     /// When its request was complete (a 504's time, like any answer's, counts from then).
-    pub(super) received: Instant,
+    pub(crate) received: Instant,
     started: Instant,
     slow_logged: bool,
     /// The timeout was dealt with (answered 504, or the handler had answered first).
     timeout_seen: bool,
     /// Answered 504 at the timeout.
-    pub(super) timed_out: bool,
+    pub(crate) timed_out: bool,
     /// A new thread took its place.
     replaced: bool,
     claim: Arc<AtomicBool>,
     /// Its access-log fields, when the access log is on and so is the timeout.
-    pub(super) access: AccessParts,
+    pub(crate) access: AccessParts,
 }
 
 /// What popping an entry tells the server about threads.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Popped {
+pub(crate) struct Popped {
     /// It was answered 504 and its late answer must be dropped.
-    pub(super) timed_out: bool,
+    pub(crate) timed_out: bool,
     /// A new thread took its place: this one exits, and its slot was given back already.
-    pub(super) replaced: bool,
+    pub(crate) replaced: bool,
 }
 
 /// The handlers running now.
 #[derive(Debug)]
-pub(super) struct Running {
+pub(crate) struct Running {
     entries: Vec<Entry>,
     free: Vec<usize>,
     limits: Limits,
     /// When the table next needs a look (a spurious look is harmless).
-    pub(super) next_due: Option<Instant>,
+    pub(crate) next_due: Option<Instant>,
     /// Handlers past their timeout that a new thread replaced.
-    pub(super) stuck: usize,
+    pub(crate) stuck: usize,
     cap_logged: bool,
 }
 
 impl Running {
     /// The table, when `--slow-log` or `--request-timeout` is on.
-    pub(super) fn new(limits: Limits) -> Option<Running> {
+    pub(crate) fn new(limits: Limits) -> Option<Running> {
         (limits.slow.is_some() || limits.timeout.is_some()).then(|| Running {
             entries: Vec::new(),
             free: Vec::new(),
@@ -133,7 +133,7 @@ impl Running {
     }
 
     /// A handler starts on `job`: its entry; returns its ticket and its due time.
-    pub(super) fn push(&mut self, job: &Job, capture_access: bool) -> (Ticket, Instant) {
+    pub(crate) fn push(&mut self, job: &Job, capture_access: bool) -> (Ticket, Instant) {
         let index = self.free.pop().unwrap_or(self.entries.len());
         if index == self.entries.len() {
             self.entries.push(Entry {
@@ -199,7 +199,7 @@ impl Running {
     }
 
     /// A handler came back: its entry goes; a slow one is logged with its total time.
-    pub(super) fn pop(&mut self, index: usize, app: &App) -> Popped {
+    pub(crate) fn pop(&mut self, index: usize, app: &App) -> Popped {
         let Some(entry) = self.entries.get_mut(index).filter(|e| e.in_use) else {
             return Popped {
                 timed_out: false,
@@ -242,7 +242,7 @@ impl Running {
 
     /// The table is due: logs (and counts) requests newly slow and returns the entries newly past their
     /// timeout whose answer the timeout won (each to be answered 504 by the caller).
-    pub(super) fn check(&mut self, now: Instant, app: &App, metrics: &Metrics) -> Vec<usize> {
+    pub(crate) fn check(&mut self, now: Instant, app: &App, metrics: &Metrics) -> Vec<usize> {
         let mut expired = Vec::new();
         let mut next: Option<Instant> = None;
         let mut plan = |at: Instant| next = Some(next.map_or(at, |n| n.min(at)));
@@ -284,18 +284,18 @@ impl Running {
     }
 
     /// `--request-timeout` (zero when off).
-    pub(super) fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.limits.timeout.unwrap_or_default()
     }
 
     /// The entry at `index`.
-    pub(super) fn entry_mut(&mut self, index: usize) -> Option<&mut Entry> {
+    pub(crate) fn entry_mut(&mut self, index: usize) -> Option<&mut Entry> {
         self.entries.get_mut(index)
     }
 
     /// The entry timed out and was answered: a new thread may take its place (`true`), or
     /// the cap on stuck threads is reached and it keeps its slot.
-    pub(super) fn replace(&mut self, index: usize) -> bool {
+    pub(crate) fn replace(&mut self, index: usize) -> bool {
         if self.stuck >= self.limits.max_stuck {
             if !self.cap_logged {
                 self.cap_logged = true;
@@ -318,7 +318,7 @@ impl Running {
     }
 
     /// What the log says about the entry: method, target, id, handler, age.
-    pub(super) fn describe(&self, index: usize, app: &App) -> String {
+    pub(crate) fn describe(&self, index: usize, app: &App) -> String {
         self.entries.get(index).map_or_else(String::new, |e| {
             format!(
                 "{} {} (request {}, handler {}) after {:.3} s",
@@ -341,8 +341,8 @@ fn handler_name(app: &App, target: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fastcgi::conn::ReceivedRequest;
-    use crate::fastcgi::listen::Stream;
+    use crate::fastcgi::net::listen::Stream;
+    use crate::fastcgi::protocol::conn::ReceivedRequest;
 
     fn job(token: usize) -> (Job, mio::net::UnixStream) {
         let (ours, theirs) = mio::net::UnixStream::pair().unwrap();

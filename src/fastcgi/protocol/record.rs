@@ -218,7 +218,7 @@ impl BeginRequest {
 }
 
 /// Padding that puts the next record on an 8-byte boundary, as the spec recommends (§3.3).
-pub(super) fn padding_for(content_len: usize) -> u8 {
+pub(crate) fn padding_for(content_len: usize) -> u8 {
     // (8 - len % 8) % 8 is at most 7, so the cast cannot truncate.
     ((8 - content_len % 8) % 8) as u8
 }

@@ -10,83 +10,17 @@ use std::cell::RefCell;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
-use crate::app::App;
 use crate::error::HttpError;
 
-use super::access::{AccessLog, AccessParts, RequestId};
-use super::conn::ReceivedRequest;
-use super::listen::Stream;
-use super::respond::{self, SocketWriter};
-use super::running::Ticket;
-use super::spool::{Budget, Spool};
+use crate::fastcgi::net::write::{self, SocketWriter};
+use crate::fastcgi::ops::access::{AccessParts, RequestId};
+use crate::fastcgi::protocol::answer as framing;
 
-pub use super::respond::{
-    answer, busy_response, headers_too_large_response, too_large_response, write_fastcgi_response,
-};
-
-/// A complete request waiting for a worker, with the connection it came on.
-#[derive(Debug)]
-pub struct Job {
-    /// The connection's slot in the event loop.
-    pub token: usize,
-    /// The connection.
-    pub stream: Stream,
-    /// The request; its body is empty when it was spilled to `spool`.
-    pub request: ReceivedRequest,
-    /// The body, when it was spilled to a file.
-    pub spool: Option<Spool>,
-    /// Bytes of the memory budget the body holds, given back once the handler is done.
-    pub held: usize,
-    /// When the request was complete.
-    pub received: Instant,
-    /// The request's number in this process (its id when the web server sends none).
-    pub seq: u64,
-    /// Its entry among the running handlers, with `--slow-log` or `--request-timeout`.
-    pub ticket: Option<Ticket>,
-}
-
-/// What a worker tells the event loop: the connection back with what is left to send (kept
-/// alive, or to close once `leftover` is sent), or `None` when it was closed.
-#[derive(Debug)]
-pub struct Done {
-    /// The connection's slot in the event loop.
-    pub token: usize,
-    /// The connection, unless the worker closed it.
-    pub stream: Option<Stream>,
-    /// The end of the answer that the socket did not take at once.
-    pub leftover: Vec<u8>,
-    /// Bytes of the answers' budget `leftover` holds, given back once it is sent.
-    pub held: usize,
-    /// Its entry among the running handlers.
-    pub ticket: Option<usize>,
-    /// The timeout answered first: the answer was dropped, and `stream` is this thread's copy
-    /// of a connection the event side has taken on (to be closed, nothing more).
-    pub late: bool,
-}
-
-/// What the threads that run handlers share.
-pub struct Pool {
-    /// The application.
-    pub app: Arc<App>,
-    /// Wakes the thread waiting for events (shutdown, connections to drive again).
-    pub waker: Arc<mio::Waker>,
-    /// Request bodies held in memory, all connections together.
-    pub budget: Arc<Budget>,
-    /// Ends of answers the event loop holds for slow readers, all connections together.
-    pub output_budget: Arc<Budget>,
-    /// `--max-body`.
-    pub max_body: u64,
-    /// `--send-timeout`, for the chunks of streamed responses.
-    pub send_timeout: Duration,
-    /// The status page's counters.
-    pub(crate) metrics: super::metrics::Metrics,
-    /// `--access-log`, when on.
-    pub access: Option<AccessLog>,
-}
+use super::answers::answer;
+use super::job::{Done, Job, Pool};
+use super::spool::Spool;
 
 thread_local! {
     /// The access-log fields of the request this thread runs, reused.
@@ -174,14 +108,14 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     let status = response.status;
-    let full_body = respond::full_body_len(&response);
+    let full_body = framing::full_body_len(&response);
     let mut sink = SocketWriter {
         stream: &job.stream,
         timeout: pool.send_timeout,
     };
     // The thread's answer buffer, reused: a whole answer is framed into it without growing.
     let mut tail = crate::spare::output();
-    let framed = respond::frame_fastcgi_response(response, job.request.id, &mut sink, &mut tail)?;
+    let framed = framing::frame_fastcgi_response(response, job.request.id, &mut sink, &mut tail)?;
     pool.metrics.answered_since(status, job.received);
     if let Some(access) = &pool.access {
         let body_bytes = full_body.unwrap_or(framed.body);
@@ -191,13 +125,13 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
             }
         });
     }
-    let mut sent = respond::write_now(&job.stream, &tail)?;
+    let mut sent = write::write_now(&job.stream, &tail)?;
     // What the socket did not take goes to the event loop, within the answers' budget; past
     // it, this worker keeps writing (at most --send-timeout without progress) until the
     // rest fits: many large answers to slow readers cost workers, not unbounded memory.
     while sent < tail.len() && !pool.output_budget.try_take(tail.len() - sent) {
-        respond::wait_writable(job.stream.as_raw_fd(), pool.send_timeout)?;
-        sent += respond::write_now(&job.stream, tail.get(sent..).unwrap_or_default())?;
+        write::wait_writable(job.stream.as_raw_fd(), pool.send_timeout)?;
+        sent += write::write_now(&job.stream, tail.get(sent..).unwrap_or_default())?;
     }
     if sent >= tail.len() {
         // All sent: the buffer stays with the thread for its next answer (unless a large

@@ -16,23 +16,23 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::{Path, PathBuf};
 
-use super::listen::Listener;
-use super::options::{FastcgiOptions, ListenAddr};
-use super::upgrade::READY_VAR;
+use crate::fastcgi::config::options::{FastcgiOptions, ListenAddr};
+use crate::fastcgi::net::listen::Listener;
+use crate::fastcgi::process::upgrade::READY_VAR;
 
 /// What an old process handed this one: its listeners and the pipe to say "serving" on.
 #[derive(Debug)]
-pub(super) struct Handover {
+pub(crate) struct Handover {
     /// The listening sockets' descriptors.
-    pub(super) fds: Vec<RawFd>,
+    pub(crate) fds: Vec<RawFd>,
     ready: Option<OwnedFd>,
 }
 
 impl Handover {
     /// The handover meant for this process: the old process must be its parent (a process
     /// the app starts later inherits the variables, not the parent).
-    pub(super) fn take() -> Option<Handover> {
-        let fds = super::listen::upgrade_fds();
+    pub(crate) fn take() -> Option<Handover> {
+        let fds = crate::fastcgi::net::inherit::upgrade_fds();
         if fds.is_empty() {
             return None;
         }
@@ -62,13 +62,13 @@ fn is_pipe(fd: RawFd) -> bool {
 
 /// A pid file this process wrote.
 #[derive(Debug)]
-pub(super) struct PidFile {
+pub(crate) struct PidFile {
     path: PathBuf,
 }
 
 impl PidFile {
     /// Writes this process's pid to `path` atomically (a temporary file beside it, renamed).
-    pub(super) fn write(path: &Path) -> io::Result<PidFile> {
+    pub(crate) fn write(path: &Path) -> io::Result<PidFile> {
         let pid = std::process::id();
         let name = path.file_name().ok_or_else(|| {
             io::Error::new(
@@ -94,7 +94,7 @@ impl PidFile {
 
     /// Removes the file if it still names this process (after an upgrade it names the new
     /// one, which stays).
-    pub(super) fn remove_if_ours(&self) {
+    pub(crate) fn remove_if_ours(&self) {
         let ours = std::fs::read_to_string(&self.path)
             .is_ok_and(|text| text.trim() == std::process::id().to_string());
         if ours && let Err(err) = std::fs::remove_file(&self.path) {
@@ -132,7 +132,7 @@ fn sd_notify(state: &str) {
 
 /// The server is ready: write the pid file, tell systemd and the old process. A pid file that
 /// cannot be written is an error (the server does not start; the old one keeps serving).
-pub(super) fn announce(
+pub(crate) fn announce(
     options: &FastcgiOptions,
     listeners: &mut [Listener],
     handover: Option<Handover>,

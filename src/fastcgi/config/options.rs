@@ -98,13 +98,13 @@ pub struct SocketPerms {
 
     /// User that owns the unix sockets --listen creates (a name or a uid; root only).
     #[arg(long = "socket-owner", env = "PYCNIC_SOCKET_OWNER", value_name = "USER",
-          value_parser = super::ids::parse_user)]
+          value_parser = crate::fastcgi::config::ids::parse_user)]
     pub owner: Option<u32>,
 
     /// Group of the unix sockets --listen creates (a name or a gid), e.g. www-data so nginx
     /// can connect with --socket-mode 660.
     #[arg(long = "socket-group", env = "PYCNIC_SOCKET_GROUP", value_name = "GROUP",
-          value_parser = super::ids::parse_group)]
+          value_parser = crate::fastcgi::config::ids::parse_group)]
     pub group: Option<u32>,
 }
 

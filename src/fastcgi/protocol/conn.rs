@@ -10,8 +10,8 @@ use std::collections::VecDeque;
 
 use crate::gateway::{ContentLength, content_length};
 
-pub use super::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
-use super::record::{
+pub use crate::fastcgi::protocol::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
+use crate::fastcgi::protocol::record::{
     BeginRequest, Pairs, ParamsDecoder, ProtocolStatus, Record, RecordError, kind, parse_record,
     push_end_request, push_get_values_result, push_unknown_type, role,
 };

@@ -4,28 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use super::conn::{Connection, Phase, ReceivedRequest};
-use super::listen::Stream;
-use super::spool::{Budget, Spool};
+use crate::fastcgi::config::settings::Timers;
+use crate::fastcgi::net::listen::Stream;
+use crate::fastcgi::protocol::conn::{Connection, Phase, ReceivedRequest};
+use crate::fastcgi::work::spool::{Budget, Spool};
 
 /// A connection that has sent nothing for this long may be closed to make room, like one
 /// idle between requests: a web server sends its request as soon as it connects.
 pub const FRESH_GRACE: Duration = Duration::from_secs(1);
-
-/// The timers, resolved from the options.
-#[derive(Clone, Copy, Debug)]
-pub struct Timers {
-    /// A new connection's params, whole; also the longest gap inside a body.
-    pub header: Duration,
-    /// Between requests on a kept-alive connection.
-    pub idle: Duration,
-    /// A body, whole, before `body_min_rate` extends it.
-    pub body: Duration,
-    /// Bytes of body that extend `body` by one second.
-    pub body_min_rate: u64,
-    /// Without progress while an answer waits to be sent.
-    pub send: Duration,
-}
 
 /// One connection owned by the event side; `stream` is `None` while a handler runs on it.
 pub struct Slot {

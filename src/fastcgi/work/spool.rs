@@ -51,6 +51,7 @@ impl Budget {
     }
 
     /// Bytes held now.
+    #[cfg(test)]
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
@@ -79,13 +80,9 @@ impl Spool {
     }
 
     /// Bytes written so far.
+    #[cfg(test)]
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The whole body, read back.

@@ -10,15 +10,15 @@ use mio::{Interest, Token};
 
 use crate::error::HttpError;
 
-use super::listen::Stream;
-use super::running::Popped;
-use super::server::Server;
-use super::worker::Job;
+use crate::fastcgi::net::listen::Stream;
+use crate::fastcgi::serve::server::Server;
+use crate::fastcgi::work::job::Job;
+use crate::fastcgi::work::running::Popped;
 
 impl Server {
     /// A handler starts on `job`: its entry in the table, when there is one. The leader is
     /// woken only when the entry is due before its poll returns anyway.
-    pub(super) fn start_run(&mut self, job: &mut Job) {
+    pub(crate) fn start_run(&mut self, job: &mut Job) {
         let Some(running) = self.running.as_mut() else {
             return;
         };
@@ -33,7 +33,7 @@ impl Server {
     /// A handler came back: its entry goes. Returns whether its worker slot is free again
     /// (not when it was given back already at the timeout). When a new thread took its place,
     /// the pool is a thread over its size: one ends.
-    pub(super) fn end_run(&mut self, ticket: Option<usize>) -> bool {
+    pub(crate) fn end_run(&mut self, ticket: Option<usize>) -> bool {
         let (Some(running), Some(index)) = (self.running.as_mut(), ticket) else {
             return true;
         };
@@ -48,7 +48,7 @@ impl Server {
     }
 
     /// The table is due: slow requests are logged, timed-out ones answered.
-    pub(super) fn check_running(&mut self, now: Instant) {
+    pub(crate) fn check_running(&mut self, now: Instant) {
         let Some(running) = self.running.as_mut() else {
             return;
         };

@@ -9,14 +9,15 @@ use std::time::Instant;
 
 use mio::{Interest, Token};
 
-use super::access::{AccessParts, RequestId};
-use super::conn::{Connection, Event, Phase, ReceivedRequest};
-use super::listen::{Peer, Stream};
-use super::options::peer_allowed;
-use super::respond;
-use super::server::{ACCEPT_RETRY, Server};
-use super::slot::Slot;
-use super::worker::{self, Job};
+use crate::fastcgi::config::options::peer_allowed;
+use crate::fastcgi::net::listen::{Peer, Stream};
+use crate::fastcgi::ops::access::{AccessParts, RequestId};
+use crate::fastcgi::protocol::answer::write_fastcgi_response;
+use crate::fastcgi::protocol::conn::{Connection, Event, Phase, ReceivedRequest};
+use crate::fastcgi::serve::server::{ACCEPT_RETRY, Server};
+use crate::fastcgi::serve::slot::Slot;
+use crate::fastcgi::work::answers;
+use crate::fastcgi::work::job::Job;
 
 /// Stop reading from a connection whose replies pile up unread (GET_VALUES floods).
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
@@ -37,7 +38,7 @@ enum Outcome {
 }
 
 impl Server {
-    pub(super) fn accept_all(&mut self) {
+    pub(crate) fn accept_all(&mut self) {
         for n in 0..self.listeners.len() {
             self.accept(n);
         }
@@ -46,9 +47,9 @@ impl Server {
     /// Accepts while there is room. At --max-connections, the connection idle longest
     /// between requests is closed for each new one; when none may be, the rest stay in the
     /// kernel's backlog (admission control) until a slot frees.
-    pub(super) fn accept(&mut self, n: usize) {
+    pub(crate) fn accept(&mut self, n: usize) {
         loop {
-            if self.shutdown.is_some() || self.accept_retry_at.is_some() {
+            if self.lifecycle.shutdown().is_some() || self.accept_retry_at.is_some() {
                 return;
             }
             let full = self.live >= self.settings.max_connections;
@@ -110,7 +111,7 @@ impl Server {
     }
 
     /// The evictable connection unused longest.
-    pub(super) fn oldest_idle(&self) -> Option<usize> {
+    pub(crate) fn oldest_idle(&self) -> Option<usize> {
         let now = Instant::now();
         self.slots
             .iter()
@@ -121,7 +122,7 @@ impl Server {
             .map(|(i, _)| i)
     }
 
-    pub(super) fn add(&mut self, mut stream: Stream) {
+    pub(crate) fn add(&mut self, mut stream: Stream) {
         let index = self.free.pop().unwrap_or(self.slots.len());
         let token = Token(self.first_conn + index);
         if let Err(err) = self
@@ -142,7 +143,7 @@ impl Server {
         self.pool.metrics.accepted();
     }
 
-    pub(super) fn close(&mut self, index: usize, reason: Option<String>) {
+    pub(crate) fn close(&mut self, index: usize, reason: Option<String>) {
         let Some(mut slot) = self.slots.get_mut(index).and_then(Option::take) else {
             return;
         };
@@ -161,7 +162,7 @@ impl Server {
     /// The poller reported the connection (`closed`: its peer's end closed, or an error), or
     /// a timer wants it read: bytes may wait, even while a handler runs on it (they are read
     /// when it comes back).
-    pub(super) fn on_event(&mut self, index: usize, closed: bool) {
+    pub(crate) fn on_event(&mut self, index: usize, closed: bool) {
         if let Some(Some(slot)) = self.slots.get_mut(index) {
             slot.unread = true;
             slot.hup |= closed;
@@ -170,7 +171,7 @@ impl Server {
     }
 
     /// Reads, writes and answers on one connection until it has to wait.
-    pub(super) fn pump(&mut self, index: usize) {
+    pub(crate) fn pump(&mut self, index: usize) {
         loop {
             let Some(Some(slot)) = self.slots.get_mut(index) else {
                 return;
@@ -210,7 +211,7 @@ impl Server {
                 Outcome::Wait => {
                     slot.rearm(self.now, &self.settings.timers);
                     let idle = slot.phase == Phase::Idle && slot.flushed();
-                    if idle && self.shutdown.is_some_and(|s| s.grace_over) {
+                    if idle && self.lifecycle.shutdown().is_some_and(|s| s.grace_over) {
                         self.close(index, None);
                     }
                     return;
@@ -218,7 +219,7 @@ impl Server {
                 Outcome::Close(reason) => return self.close(index, reason),
                 Outcome::Event(Event::BodyTooLarge(request)) => {
                     slot.body.forget(&self.pool.budget);
-                    let response = worker::too_large_response(
+                    let response = answers::too_large_response(
                         &self.pool.app,
                         &request.params,
                         self.settings.limits.max_body,
@@ -228,7 +229,7 @@ impl Server {
                 }
                 Outcome::Event(Event::HeadersTooLarge(request, reason)) => {
                     log::warn!("request params refused: {reason}");
-                    let response = worker::headers_too_large_response(&self.pool.app, &reason);
+                    let response = answers::headers_too_large_response(&self.pool.app, &reason);
                     let seq = self.next_seq();
                     self.answer_here(index, &request, seq, response, self.now);
                 }
@@ -282,7 +283,7 @@ impl Server {
     }
 
     /// A number for a request answered here.
-    pub(super) fn next_seq(&mut self) -> u64 {
+    pub(crate) fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
     }
@@ -290,7 +291,7 @@ impl Server {
     /// Answers from the event side (413, 431, 503, the status and ping pages): small
     /// responses queued on the connection; counted with their time since `received` (when
     /// the request was complete).
-    pub(super) fn answer_here(
+    pub(crate) fn answer_here(
         &mut self,
         index: usize,
         request: &ReceivedRequest,
@@ -308,7 +309,7 @@ impl Server {
 
     /// Answers request `fcgi_id` on connection `index` from the event side, its access line
     /// from `access` (captured when the access log is on).
-    pub(super) fn answer_with(
+    pub(crate) fn answer_with(
         &mut self,
         index: usize,
         fcgi_id: u16,
@@ -321,7 +322,7 @@ impl Server {
         };
         let status = response.status;
         let mut bytes = Vec::new();
-        match respond::write_fastcgi_response(response, fcgi_id, &mut bytes) {
+        match write_fastcgi_response(response, fcgi_id, &mut bytes) {
             Ok(body_bytes) => {
                 self.pool.metrics.answered_since(status, started);
                 if let (Some(log), Some(parts)) = (&self.pool.access, access) {
@@ -340,7 +341,12 @@ impl Server {
 }
 
 /// Flushes replies and reads requests on one connection until it must wait or has news.
-fn drive(slot: &mut Slot, buf: &mut [u8], budget: &super::spool::Budget, now: Instant) -> Outcome {
+fn drive(
+    slot: &mut Slot,
+    buf: &mut [u8],
+    budget: &crate::fastcgi::work::spool::Budget,
+    now: Instant,
+) -> Outcome {
     let Some(stream) = slot.stream.as_ref() else {
         return Outcome::Wait;
     };

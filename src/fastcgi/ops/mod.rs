@@ -1,0 +1,7 @@
+//! What an operator sees of the server: the counters (`metrics`, a few atomic adds per
+//! answer), the status page's figures rendered as JSON and Prometheus text (`status`), and the
+//! access log (`access`).
+
+pub(crate) mod access;
+pub(crate) mod metrics;
+pub(crate) mod status;

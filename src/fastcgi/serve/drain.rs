@@ -1,0 +1,93 @@
+//! The event loop's side of the lifecycle: it hands the lifecycle the signal and upgrade
+//! events and carries out what it is asked: reopen the access log (SIGUSR1), or stop
+//! accepting and drain (SIGTERM, SIGINT, an upgrade's new process serving), closing idle
+//! connections once the grace is over.
+
+use std::time::Instant;
+
+use crate::fastcgi::process::lifecycle::Asked;
+use crate::fastcgi::protocol::conn::Phase;
+
+use super::server::Server;
+
+impl Server {
+    /// The poller saw the signal pipe readable.
+    pub(crate) fn on_signal(&mut self) {
+        let asked = self.lifecycle.on_signal(&self.registry, &self.listeners);
+        self.carry_out(asked);
+    }
+
+    /// The poller saw the upgrade's pipe readable.
+    pub(crate) fn on_upgrade_ready(&mut self) {
+        let asked = self
+            .lifecycle
+            .on_upgrade_ready(&self.registry, &mut self.listeners);
+        self.carry_out(asked);
+    }
+
+    fn carry_out(&mut self, asked: Asked) {
+        if asked.reopen_logs {
+            self.reopen_logs();
+        }
+        if asked.drain {
+            self.begin_shutdown();
+        }
+    }
+
+    /// SIGUSR1: reopen the log files, as logrotate expects (the access log at its path; a
+    /// failure keeps the old file and is logged).
+    fn reopen_logs(&mut self) {
+        match self.pool.access.as_ref().map(|access| access.reopen()) {
+            None => log::info!("fastcgi: SIGUSR1: no log file to reopen"),
+            Some(Ok(true)) => log::info!("fastcgi: SIGUSR1: access log reopened"),
+            Some(Ok(false)) => {
+                log::info!("fastcgi: SIGUSR1: the access log is stderr; nothing to reopen");
+            }
+            Some(Err(err)) => {
+                log::error!(
+                    "fastcgi: SIGUSR1: cannot reopen the access log: {err}; kept the old one"
+                );
+            }
+        }
+    }
+
+    /// Stop accepting, finish what was received, then stop.
+    pub(crate) fn begin_shutdown(&mut self) {
+        if self.lifecycle.shutdown().is_some() {
+            return;
+        }
+        self.lifecycle.cancel_upgrade(&self.registry);
+        // Connections the kernel completed already carry requests the web server considers
+        // sent: take them in before closing the listeners.
+        self.accept_retry_at = None;
+        self.accept_all();
+        log::info!(
+            "fastcgi: shutting down; finishing {} connections",
+            self.live
+        );
+        self.lifecycle.begin_shutdown(Instant::now());
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.registry.deregister(&mut listener);
+        }
+    }
+
+    /// The shutdown grace is over: read what idle connections hold (a request that arrived
+    /// is answered); those with nothing are closed, and so is every connection that becomes
+    /// idle from now on.
+    pub(crate) fn end_grace(&mut self) {
+        self.lifecycle.end_grace();
+        let idle: Vec<usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.as_ref()
+                    .is_some_and(|s| s.stream.is_some() && s.conn.phase() == Phase::Idle)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for index in idle {
+            self.on_event(index, false);
+        }
+    }
+}

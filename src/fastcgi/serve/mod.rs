@@ -1,0 +1,18 @@
+//! One process's event loop and its threads. `start` opens the listeners and runs the loop;
+//! `server` holds its owned parts and turns events into work; `connections` reads, feeds and
+//! writes connections, `slot` is one connection's side, `timers` closes stalled ones and
+//! answers requests that waited too long, `threads` runs the leader/follower threads,
+//! `timeout` answers handlers past `--request-timeout`, `drain` carries out what the
+//! lifecycle decides, `pages` gathers the status page.
+
+pub(crate) mod connections;
+pub(crate) mod drain;
+pub(crate) mod pages;
+pub(crate) mod server;
+pub(crate) mod slot;
+pub(crate) mod start;
+pub(crate) mod threads;
+pub(crate) mod timeout;
+pub(crate) mod timers;
+
+pub use start::serve;

@@ -1,0 +1,66 @@
+//! The runtime's pages under FastCGI (`--status-path`, `--ping-path`). The event side answers
+//! them itself when their request is complete, under the server's lock, like its own 503:
+//! never queued behind busy handlers, so the page answers while every worker is stuck, which
+//! is when an operator needs it. The figures that are a state (connections by state, busy
+//! and idle workers, the queue) are gathered here when the page is asked.
+
+use crate::gateway::Params;
+use crate::ops::{self, Page};
+use crate::response::HttpResponse;
+
+use crate::fastcgi::ops::status::{
+    ByState, Status, render_json, render_prometheus, resident_bytes,
+};
+use crate::fastcgi::protocol::conn::Phase;
+
+use super::server::Server;
+
+impl Server {
+    /// The answer to a request for one of the runtime's pages.
+    pub(crate) fn ops_page(&self, page: Page, params: &Params) -> HttpResponse {
+        match page {
+            Page::Ping => ops::ping_response(&self.pool.app, params),
+            Page::Status => ops::refuse_method(&self.pool.app, params).unwrap_or_else(|| {
+                let status = self.status();
+                if ops::wants_prometheus(params) {
+                    let text = render_prometheus(&status);
+                    ops::page_response(params, ops::PROMETHEUS_CONTENT_TYPE, text.into_bytes())
+                } else {
+                    ops::page_response(params, "application/json", render_json(&status))
+                }
+            }),
+        }
+    }
+
+    /// The server's status now.
+    fn status(&self) -> Status {
+        let waiting = self.ready.len();
+        let mut connections = ByState::default();
+        let mut without_socket = 0;
+        for slot in self.slots.iter().flatten() {
+            if slot.stream.is_none() {
+                without_socket += 1;
+                continue;
+            }
+            let state = match slot.conn.phase() {
+                _ if !slot.flushed() => &mut connections.writing,
+                Phase::Idle => &mut connections.idle,
+                Phase::Head | Phase::Body => &mut connections.receiving,
+                Phase::Responding | Phase::Closed => &mut connections.writing,
+            };
+            *state += 1;
+        }
+        connections.queued = waiting;
+        connections.in_handler = without_socket - waiting.min(without_socket);
+        let total = self.settings.workers;
+        Status {
+            version: self.settings.version.clone(),
+            counts: self.pool.metrics.read(),
+            connections,
+            workers_busy: total.saturating_sub(self.handlers_free),
+            workers_total: total,
+            queue: waiting.saturating_sub(self.handlers_free),
+            resident_bytes: resident_bytes(),
+        }
+    }
+}

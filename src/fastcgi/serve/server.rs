@@ -1,0 +1,243 @@
+//! The FastCGI server's state and its event side. Whichever thread leads (see `threads`)
+//! waits for socket events and, under the server's lock, reads and writes without blocking
+//! and feeds the bytes to each connection's state machine, so idle, stalled and slow-reading
+//! connections cost no handler. A complete request is queued with its socket for a handler
+//! slot; the thread that runs it writes what the socket takes and gives the socket back with
+//! the rest. Request bodies share one memory budget, past which they spill to unlinked files.
+//! Timers here close stalled and idle connections (whole-params and whole-body deadlines, so
+//! a trickle cannot hold a slot) and answer 503 for requests no handler took in time. At
+//! `--max-connections` (kept below RLIMIT_NOFILE) new connections wait in the kernel's
+//! backlog unless one idle between requests can make room. Signals are `signals`' (SIGTERM and
+//! SIGINT drain; the exit status is 1 when the shutdown timeout cut requests off).
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::app::App;
+use crate::fastcgi::config::options::FastcgiOptions;
+use crate::fastcgi::config::settings::Settings;
+use crate::fastcgi::net::listen::Listener;
+use crate::fastcgi::ops::access::AccessLog;
+use crate::fastcgi::ops::metrics::Metrics;
+use crate::fastcgi::process::fdlimit;
+use crate::fastcgi::process::lifecycle::{Lifecycle, READY_TOKEN, SIGNALS};
+use crate::fastcgi::process::upgrade::Exe;
+use crate::fastcgi::work::job::{Job, Pool};
+use crate::fastcgi::work::running::{self, Running};
+use crate::fastcgi::work::spool::Budget;
+
+use super::slot::Slot;
+use super::threads;
+
+const WAKER: Token = Token(0);
+const FIRST_LISTENER: usize = 3;
+/// The longest pause in accepting after accept() failed (EMFILE and the like) with no idle
+/// connection to close; accepting resumes as soon as a connection closes.
+pub(crate) const ACCEPT_RETRY: Duration = Duration::from_secs(1);
+/// The answers' budget (ends of answers waiting for slow readers) is --body-memory, at least
+/// this much.
+const OUTPUT_MEMORY_MIN: usize = 16 << 20;
+
+/// One process's event loop: its parts, each of its own (the lifecycle's state is its own
+/// type; the connection table, admission, the ready queue and the thread counts are fields
+/// of this one still).
+pub(crate) struct Server {
+    pub(crate) registry: Registry,
+    pub(crate) listeners: Vec<Listener>,
+    pub(crate) first_conn: usize,
+    pub(crate) slots: Vec<Option<Slot>>,
+    pub(crate) free: Vec<usize>,
+    pub(crate) live: usize,
+    pub(crate) pool: Arc<Pool>,
+    /// Complete requests waiting for a handler slot, oldest first.
+    pub(crate) ready: VecDeque<Job>,
+    /// Handlers that may start now (`--workers` minus those running).
+    pub(crate) handlers_free: usize,
+    /// The leadership left free while its holder runs a handler (see `threads`).
+    pub(crate) leaderless: threads::Leaderless,
+    /// Set when the server stops: the exit status's reason.
+    pub(crate) stopped: Option<Result<bool, (io::ErrorKind, String)>>,
+    pub(crate) settings: Settings,
+    /// At --max-connections with nothing to close: new connections wait in the backlog.
+    pub(crate) accept_blocked: bool,
+    /// A connection came back from a worker since the last tick: it may make room.
+    pub(crate) idle_returned: bool,
+    /// Accepting paused after an accept error, until then or until a connection closes.
+    pub(crate) accept_retry_at: Option<Instant>,
+    /// Connections open when accept last failed: fewer means a descriptor is free again.
+    pub(crate) starved_since_live: Option<usize>,
+    pub(crate) next_sweep: Instant,
+    /// Connections that had their turn with bytes still waiting: driven again next round.
+    pub(crate) again: Vec<usize>,
+    pub(crate) buf: Vec<u8>,
+    /// The handlers running, with `--slow-log` or `--request-timeout` (see `running`).
+    pub(crate) running: Option<Running>,
+    /// The last request's number.
+    pub(crate) seq: u64,
+    /// When the leader's poll will return at the latest.
+    pub(crate) wake_at: Instant,
+    /// The event side's clock: read once when the poller returns (and when a handler's
+    /// thread gives a connection back), and used for every stamp, deadline and timer of that
+    /// turn, instead of each reading the clock (a request's turn read it about eight times).
+    pub(crate) now: Instant,
+    /// Threads to start in place of stuck ones (the threads module starts them).
+    pub(crate) spawn_threads: usize,
+    /// Threads to end: stuck ones came back, and the pool is one over its size for each.
+    pub(crate) excess_threads: usize,
+    /// The process's lifecycle: signals, upgrade, shutdown.
+    pub(crate) lifecycle: Lifecycle,
+}
+
+impl Server {
+    /// The loop on these listeners, and its poller.
+    pub(crate) fn new(
+        app: Arc<App>,
+        options: &FastcgiOptions,
+        max_body: u64,
+        mut listeners: Vec<Listener>,
+        exe: Exe,
+        nofile: Option<u64>,
+    ) -> io::Result<(Server, Poll)> {
+        let poll = Poll::new()?;
+        for (n, listener) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(listener, Token(FIRST_LISTENER + n), Interest::READABLE)?;
+            log::info!("fastcgi: listening on {}", listener.describe());
+        }
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let nofile = nofile.map(|nofile| {
+            (
+                nofile,
+                fdlimit::connection_cap(nofile, fdlimit::open_descriptors()),
+            )
+        });
+        let settings = Settings::resolve(options, max_body, nofile);
+        let lifecycle = Lifecycle::new(
+            poll.registry(),
+            exe,
+            settings.shutdown_timeout,
+            settings.upgrade_timeout,
+        )?;
+        let access = AccessLog::open(&options.access_log).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("--access-log {}: {err}", options.access_log),
+            )
+        })?;
+        let running = Running::new(running::Limits {
+            slow: options.slow_log,
+            timeout: options.request_timeout,
+            max_stuck: options.max_stuck.unwrap_or_else(|| options.worker_count()),
+        });
+        let pool = Arc::new(Pool {
+            app,
+            waker,
+            budget: Arc::new(Budget::new(options.body_memory)),
+            output_budget: Arc::new(Budget::new(options.body_memory.max(OUTPUT_MEMORY_MIN))),
+            max_body,
+            send_timeout: options.send_timeout,
+            metrics: Metrics::new(options.status_path.is_some()),
+            access,
+        });
+        let server = Server {
+            registry: poll.registry().try_clone()?,
+            first_conn: FIRST_LISTENER + listeners.len(),
+            listeners,
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            pool,
+            ready: VecDeque::new(),
+            handlers_free: options.worker_count(),
+            leaderless: threads::Leaderless::default(),
+            stopped: None,
+            settings,
+            accept_blocked: false,
+            idle_returned: false,
+            accept_retry_at: None,
+            starved_since_live: None,
+            next_sweep: Instant::now(),
+            again: Vec::new(),
+            buf: vec![0; 64 * 1024],
+            running,
+            seq: 0,
+            wake_at: Instant::now(),
+            now: Instant::now(),
+            spawn_threads: 0,
+            excess_threads: 0,
+            lifecycle,
+        };
+        Ok((server, poll))
+    }
+
+    /// How long the leader may wait for events: until the next timer, or not at all when
+    /// connections wait for another turn.
+    pub(crate) fn wait_for(&mut self) -> Duration {
+        let now = Instant::now();
+        if !self.again.is_empty() {
+            self.wake_at = now;
+            return Duration::ZERO;
+        }
+        let mut wake_at = self.next_sweep;
+        if let Some(due) = self.running.as_ref().and_then(|r| r.next_due) {
+            wake_at = wake_at.min(due);
+        }
+        if let Some(at) = self.accept_retry_at {
+            wake_at = wake_at.min(at);
+        }
+        if let Some(shutdown) = self.lifecycle.shutdown().filter(|s| !s.grace_over) {
+            wake_at = wake_at.min(shutdown.grace_end);
+        }
+        self.wake_at = wake_at;
+        wake_at.saturating_duration_since(now)
+    }
+
+    /// Handles what the poller reported.
+    pub(crate) fn handle_events(&mut self, events: &Events) {
+        for event in events.iter() {
+            match event.token() {
+                WAKER => {}
+                SIGNALS => self.on_signal(),
+                READY_TOKEN => self.on_upgrade_ready(),
+                Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
+                Token(t) => self.on_event(
+                    t - self.first_conn,
+                    event.is_read_closed() || event.is_error(),
+                ),
+            }
+        }
+    }
+
+    /// After events: connections due another turn, timers, the shutdown's progress.
+    pub(crate) fn after_events(&mut self) {
+        for index in std::mem::take(&mut self.again) {
+            self.pump(index);
+        }
+        self.tick();
+        self.lifecycle.tick(&self.registry);
+        let Some(shutdown) = self.lifecycle.shutdown() else {
+            return;
+        };
+        if !shutdown.grace_over && self.now >= shutdown.grace_end {
+            self.end_grace();
+        }
+        if self.live == 0 {
+            if self.lifecycle.handed_over() {
+                log::info!("fastcgi: stopped; the new process serves");
+            } else {
+                log::info!("fastcgi: stopped");
+            }
+            self.stop(Ok(true));
+        } else if self.now >= shutdown.deadline {
+            log::error!(
+                "shutdown timeout: cut off {} connections still open; exit status 1",
+                self.live
+            );
+            self.stop(Ok(false));
+        }
+    }
+}

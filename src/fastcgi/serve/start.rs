@@ -1,0 +1,83 @@
+//! Starting one server process: the descriptor limit raised, the listening sockets opened
+//! (handed over by an upgrading pycnic, bound from `--listen`, or inherited), the event loop
+//! built on them, the start announced (pid file, sd_notify, the old process told), then the
+//! threads run until the lifecycle ends; the exit status says whether the drain was clean.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::fastcgi::config::options::FastcgiOptions;
+use crate::fastcgi::net::inherit;
+use crate::fastcgi::net::listen::{self, Listener};
+use crate::fastcgi::process::announce::{self, Handover};
+use crate::fastcgi::process::fdlimit;
+use crate::fastcgi::process::upgrade::Exe;
+
+use super::server::Server;
+use super::threads;
+
+/// Serves FastCGI until SIGTERM or SIGINT; exit status 0 after a clean drain, 1 when the
+/// shutdown timeout cut requests off.
+pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
+    let exe = Exe::record();
+    let handover = Handover::take();
+    let nofile = fdlimit::raise_nofile_limit();
+    fdlimit::return_large_buffers();
+    let handlers = options.worker_count();
+    let started = open_listeners(options, handover.as_ref())
+        .and_then(|listeners| Server::new(app, options, max_body, listeners, exe, nofile.ok()))
+        .and_then(|(mut server, poll)| {
+            let pid_file = announce::announce(options, &mut server.listeners, handover)?;
+            Ok((server, poll, pid_file))
+        });
+    let (server, poll, pid_file) = match started {
+        Ok(started) => started,
+        Err(err) => {
+            log::error!("fastcgi server cannot start: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = threads::run(server, poll, handlers);
+    if let Some(pid_file) = pid_file {
+        pid_file.remove_if_ours();
+    }
+    match outcome {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(err) => {
+            log::error!("fastcgi server failed: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The sockets an upgrading old process handed over (whatever `--listen` says: they are
+/// its), else `--listen`'s, else inherited ones.
+fn open_listeners(
+    options: &FastcgiOptions,
+    handover: Option<&Handover>,
+) -> io::Result<Vec<Listener>> {
+    let listeners = if let Some(handover) = handover {
+        inherit::take(handover.fds.clone())?
+    } else if options.listen.is_empty() {
+        inherit::inherited()?
+    } else {
+        let bound: io::Result<Vec<Listener>> = options
+            .listen
+            .iter()
+            .map(|addr| {
+                listen::bind(addr, options.socket_mode)
+                    .map_err(|err| io::Error::new(err.kind(), format!("{addr}: {err}")))
+            })
+            .collect();
+        bound?
+    };
+    if listeners.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "nothing to listen on: give --listen, or start from a web server, spawn-fcgi or systemd",
+        ));
+    }
+    Ok(listeners)
+}

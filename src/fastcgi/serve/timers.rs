@@ -1,0 +1,104 @@
+//! The event side's timers, at each turn: requests that waited past `--queue-wait` get a
+//! 503 without a handler, stalled and idle connections are closed (whole-params and
+//! whole-body deadlines, so a trickle cannot hold a slot; the send timeout), accepting
+//! resumes when room or a descriptor frees, and the running handlers are checked against
+//! `--slow-log` and `--request-timeout`.
+
+use std::time::Instant;
+
+use crate::fastcgi::protocol::conn::Phase;
+use crate::fastcgi::work::answers;
+use crate::fastcgi::work::job::Job;
+
+use super::server::Server;
+
+impl Server {
+    /// A request no handler took within `--queue-wait`: a JSON 503 from the event side.
+    pub(crate) fn answer_busy(&mut self, job: Job) {
+        self.pool.budget.release(job.held);
+        let Some(Some(slot)) = self.slots.get_mut(job.token) else {
+            return;
+        };
+        slot.stream = Some(job.stream);
+        let response = answers::busy_response(&self.pool.app, self.settings.queue_wait);
+        log::warn!(
+            "no worker free within {:?}: answering 503",
+            self.settings.queue_wait
+        );
+        self.answer_here(job.token, &job.request, job.seq, response, job.received);
+        self.pump(job.token);
+    }
+
+    /// Timers: stalled and idle connections, requests waiting too long, accept retries.
+    pub(crate) fn tick(&mut self) {
+        let now = self.now;
+        if self
+            .running
+            .as_ref()
+            .and_then(|r| r.next_due)
+            .is_some_and(|due| now >= due)
+        {
+            self.check_running(now);
+        }
+        // Looking for an evictable connection costs a scan: only when one may have become
+        // evictable (a connection came back from a worker) or at a sweep (the fresh grace).
+        let look = std::mem::take(&mut self.idle_returned) || now >= self.next_sweep;
+        let room = self.accept_blocked
+            && (self.live < self.settings.max_connections
+                || (look && self.oldest_idle().is_some()));
+        let fd_freed = self.starved_since_live.is_some_and(|live| self.live < live);
+        if self.accept_retry_at.is_some_and(|at| now >= at) || fd_freed {
+            self.accept_retry_at = None;
+            self.accept_all();
+        } else if room && self.accept_retry_at.is_none() {
+            self.accept_blocked = false;
+            self.accept_all();
+        }
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + self.settings.sweep_every;
+        let wait = self.settings.queue_wait;
+        let mut stale = Vec::new();
+        while self
+            .ready
+            .front()
+            .is_some_and(|job| job.received.elapsed() > wait)
+        {
+            stale.extend(self.ready.pop_front());
+        }
+        for job in stale {
+            self.answer_busy(job);
+        }
+        let expired: Vec<usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+            .filter(|(_, s)| s.stream.is_some() && s.deadline.is_some_and(|d| now >= d))
+            .map(|(i, _)| i)
+            .collect();
+        for index in expired {
+            // Bytes may be waiting that a busy loop has not read yet: read them first.
+            self.on_event(index, false);
+            let Some(Some(slot)) = self.slots.get(index) else {
+                continue;
+            };
+            if slot.stream.is_none() || slot.deadline.is_none_or(|d| Instant::now() < d) {
+                continue;
+            }
+            let (phase, flushed) = (slot.phase, slot.flushed());
+            let reason = match phase {
+                _ if !flushed => Some("send timeout".to_string()),
+                Phase::Idle => {
+                    log::info!("closed an idle connection");
+                    None
+                }
+                Phase::Head => Some("header-read timeout".to_string()),
+                Phase::Body => Some("body-read timeout (--body-timeout, --body-min-rate)".into()),
+                Phase::Responding | Phase::Closed => Some("send timeout".to_string()),
+            };
+            self.close(index, reason);
+        }
+    }
+}
