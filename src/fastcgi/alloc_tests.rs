@@ -12,9 +12,8 @@ use crate::alloc_count::allocations;
 use crate::fastcgi::protocol::answer;
 use crate::fastcgi::protocol::conn::Connection;
 use crate::fastcgi::protocol::event::{ConnLimits, Event};
-use crate::fastcgi::protocol::record::{
-    Figures, KEEP_CONN, kind, push_pair, push_stream, push_stream_end, role,
-};
+use crate::fastcgi::protocol::pairs::{Figures, push_pair};
+use crate::fastcgi::protocol::record::{KEEP_CONN, kind, push_stream, push_stream_end, role};
 use crate::fastcgi::work::answers;
 use crate::{App, Handler, HttpError, Request, Response};
 use serde_json::{Value, json};

@@ -2,9 +2,9 @@
 //! or lighttpd. It is built in layers, one folder each, and each imports only the layers
 //! listed before it:
 //!
-//! - [`protocol`]: bytes only, no I/O: records, name-value pairs, one connection's state
+//! - `protocol`: bytes only, no I/O: records, name-value pairs, one connection's state
 //!   machine, an answer framed as FCGI_STDOUT records;
-//! - [`config`]: the `fastcgi` options and the settings resolved from them;
+//! - `config`: the `fastcgi` options and the settings resolved from them;
 //! - `net`: listening sockets (bound, inherited, handed over) and accepted streams, and the
 //!   writes made outside the event loop;
 //! - `ops`: the counters, the status page's rendering, the access log;
@@ -27,11 +27,11 @@
 
 #[cfg(test)]
 mod alloc_tests;
-pub mod config;
+mod config;
 mod net;
 mod ops;
 mod process;
-pub mod protocol;
+mod protocol;
 mod serve;
 mod work;
 
@@ -39,5 +39,18 @@ pub use config::options;
 pub use config::options::{FastcgiOptions, SocketPerms};
 pub use net::inherit::inherited_listener_present;
 pub use net::listen;
-pub use protocol::{conn, record};
 pub use serve::serve;
+
+/// The FastCGI codec on bytes alone: records, name-value pairs, the replies (one path for
+/// the fuzz targets and tests; the code is in the protocol layer).
+pub mod record {
+    pub use super::protocol::pairs::{
+        Figures, PairRef, Pairs, ParamsDecoder, decode_pairs, push_get_values_result, push_pair,
+    };
+    pub use super::protocol::record::*;
+}
+
+/// One connection's state machine, with no I/O of its own.
+pub mod conn {
+    pub use super::protocol::conn::*;
+}

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::fastcgi::protocol::conn::ConnLimits;
-use crate::fastcgi::protocol::record::Figures;
+use crate::fastcgi::protocol::pairs::Figures;
 
 use super::options::FastcgiOptions;
 

@@ -10,11 +10,12 @@ use std::collections::VecDeque;
 
 use crate::gateway::{ContentLength, content_length};
 
-pub use crate::fastcgi::protocol::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
-use crate::fastcgi::protocol::record::{
-    BeginRequest, Pairs, ParamsDecoder, ProtocolStatus, Record, RecordError, kind, parse_record,
-    push_end_request, push_get_values_result, push_unknown_type, role,
+use super::pairs::{Pairs, ParamsDecoder, push_get_values_result};
+use super::record::{
+    BeginRequest, ProtocolStatus, Record, RecordError, kind, parse_record, push_end_request,
+    push_unknown_type, role,
 };
+pub use crate::fastcgi::protocol::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
 
 #[derive(Debug)]
 enum State {

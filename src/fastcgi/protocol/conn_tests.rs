@@ -3,9 +3,8 @@
 //! and every malformed case that must close the connection.
 
 use super::*;
-use crate::fastcgi::protocol::record::{
-    Figures, KEEP_CONN, push_pair, push_stream, push_stream_end,
-};
+use crate::fastcgi::protocol::pairs::{Figures, push_pair};
+use crate::fastcgi::protocol::record::{KEEP_CONN, push_stream, push_stream_end};
 
 const LIMITS: ConnLimits = ConnLimits {
     max_params_bytes: 4096,

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::fastcgi::protocol::record::{Figures, Pairs, RecordError};
+use super::pairs::{Figures, Pairs};
+use super::record::RecordError;
 
 /// What one connection may receive, and what GET_VALUES reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

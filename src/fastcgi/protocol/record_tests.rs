@@ -2,6 +2,7 @@
 //! FastCGI 1.0 specification, not produced by the encoder under test.
 
 use super::*;
+use crate::fastcgi::protocol::pairs::*;
 
 fn pair(name: &[u8], value: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

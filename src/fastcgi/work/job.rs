@@ -2,6 +2,7 @@
 //! gives back (`Done`), and what the threads that run handlers share (`Pool`).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
@@ -10,7 +11,6 @@ use crate::fastcgi::ops::access::AccessLog;
 use crate::fastcgi::ops::metrics::Metrics;
 use crate::fastcgi::protocol::conn::ReceivedRequest;
 
-use super::running::Ticket;
 use super::spool::{Budget, Spool};
 
 /// A complete request waiting for a worker, with the connection it came on.
@@ -71,4 +71,14 @@ pub struct Pool {
     pub(crate) metrics: Metrics,
     /// `--access-log`, when on.
     pub access: Option<AccessLog>,
+}
+
+/// What a running request's thread carries: its entry, and the claim when there is a
+/// timeout.
+#[derive(Debug)]
+pub struct Ticket {
+    /// The entry's index in the table.
+    pub index: usize,
+    /// Set by whichever side answers first (handler or timeout).
+    pub claim: Option<Arc<AtomicBool>>,
 }
