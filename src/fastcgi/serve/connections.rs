@@ -268,7 +268,7 @@ impl Server {
         slot.phase = Phase::Responding;
         slot.deadline = None;
         self.seq += 1;
-        self.ready.push_back(Job {
+        self.ready.push(Job {
             token: index,
             stream,
             request,
@@ -278,7 +278,7 @@ impl Server {
             seq: self.seq,
             ticket: None,
         });
-        let waiting = self.ready.len().saturating_sub(self.handlers_free);
+        let waiting = self.ready.len().saturating_sub(self.crew.free());
         self.pool.metrics.queued(waiting);
     }
 

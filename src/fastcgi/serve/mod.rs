@@ -6,8 +6,10 @@
 //! lifecycle decides, `pages` gathers the status page.
 
 pub(crate) mod connections;
+pub(crate) mod crew;
 pub(crate) mod drain;
 pub(crate) mod pages;
+pub(crate) mod ready;
 pub(crate) mod server;
 pub(crate) mod slot;
 pub(crate) mod start;

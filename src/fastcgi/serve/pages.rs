@@ -57,9 +57,9 @@ impl Server {
             version: self.settings.version.clone(),
             counts: self.pool.metrics.read(),
             connections,
-            workers_busy: total.saturating_sub(self.handlers_free),
+            workers_busy: total.saturating_sub(self.crew.free()),
             workers_total: total,
-            queue: waiting.saturating_sub(self.handlers_free),
+            queue: waiting.saturating_sub(self.crew.free()),
             resident_bytes: resident_bytes(),
         }
     }

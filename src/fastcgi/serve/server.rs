@@ -10,7 +10,6 @@
 //! backlog unless one idle between requests can make room. Signals are `signals`' (SIGTERM and
 //! SIGINT drain; the exit status is 1 when the shutdown timeout cut requests off).
 
-use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,12 +25,13 @@ use crate::fastcgi::ops::metrics::Metrics;
 use crate::fastcgi::process::fdlimit;
 use crate::fastcgi::process::lifecycle::{Lifecycle, READY_TOKEN, SIGNALS};
 use crate::fastcgi::process::upgrade::Exe;
-use crate::fastcgi::work::job::{Job, Pool};
+use crate::fastcgi::work::job::Pool;
 use crate::fastcgi::work::running::{self, Running};
 use crate::fastcgi::work::spool::Budget;
 
+use super::crew::Crew;
+use super::ready::Ready;
 use super::slot::Slot;
-use super::threads;
 
 const WAKER: Token = Token(0);
 const FIRST_LISTENER: usize = 3;
@@ -54,13 +54,9 @@ pub(crate) struct Server {
     pub(crate) live: usize,
     pub(crate) pool: Arc<Pool>,
     /// Complete requests waiting for a handler slot, oldest first.
-    pub(crate) ready: VecDeque<Job>,
-    /// Handlers that may start now (`--workers` minus those running).
-    pub(crate) handlers_free: usize,
-    /// The leadership left free while its holder runs a handler (see `threads`).
-    pub(crate) leaderless: threads::Leaderless,
-    /// Set when the server stops: the exit status's reason.
-    pub(crate) stopped: Option<Result<bool, (io::ErrorKind, String)>>,
+    pub(crate) ready: Ready,
+    /// The thread counts: handler slots free, threads to start and end, the leadership.
+    pub(crate) crew: Crew,
     pub(crate) settings: Settings,
     /// At --max-connections with nothing to close: new connections wait in the backlog.
     pub(crate) accept_blocked: bool,
@@ -84,10 +80,6 @@ pub(crate) struct Server {
     /// thread gives a connection back), and used for every stamp, deadline and timer of that
     /// turn, instead of each reading the clock (a request's turn read it about eight times).
     pub(crate) now: Instant,
-    /// Threads to start in place of stuck ones (the threads module starts them).
-    pub(crate) spawn_threads: usize,
-    /// Threads to end: stuck ones came back, and the pool is one over its size for each.
-    pub(crate) excess_threads: usize,
     /// The process's lifecycle: signals, upgrade, shutdown.
     pub(crate) lifecycle: Lifecycle,
 }
@@ -151,10 +143,8 @@ impl Server {
             free: Vec::new(),
             live: 0,
             pool,
-            ready: VecDeque::new(),
-            handlers_free: options.worker_count(),
-            leaderless: threads::Leaderless::default(),
-            stopped: None,
+            ready: Ready::default(),
+            crew: Crew::new(options.worker_count()),
             settings,
             accept_blocked: false,
             idle_returned: false,
@@ -167,8 +157,6 @@ impl Server {
             seq: 0,
             wake_at: Instant::now(),
             now: Instant::now(),
-            spawn_threads: 0,
-            excess_threads: 0,
             lifecycle,
         };
         Ok((server, poll))

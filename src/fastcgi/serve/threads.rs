@@ -44,27 +44,6 @@ struct Shared {
     stopped: Condvar,
 }
 
-/// The leadership left free while a handler runs, as the watcher sees it.
-#[derive(Debug)]
-pub(crate) struct Leaderless {
-    /// Since when the leadership has been free, if it is.
-    pub(crate) since: Option<Instant>,
-    /// When it was last left free.
-    pub(crate) last: Instant,
-    /// The watcher sleeps without a timeout: wake it when leaving the leadership free.
-    pub(crate) watcher_asleep: bool,
-}
-
-impl Default for Leaderless {
-    fn default() -> Leaderless {
-        Leaderless {
-            since: None,
-            last: Instant::now(),
-            watcher_asleep: false,
-        }
-    }
-}
-
 /// Runs the server on `handlers + 1` threads until it stops (this one waits): `true` after a
 /// clean drain, `false` when the shutdown timeout cut requests off.
 pub(crate) fn run(server: Server, poll: Poll, handlers: usize) -> io::Result<bool> {
@@ -133,25 +112,25 @@ fn watch(shared: &Shared) {
     let mut server = lock(&shared.server);
     while server.outcome().is_none() {
         if server
-            .leaderless
-            .since
+            .crew
+            .leaderless_since()
             .is_some_and(|since| since.elapsed() >= HANDOFF)
         {
             // Until a follower takes it (one may be running a request just taken instead).
             shared.turn.notify_one();
         }
-        if server.leaderless.last.elapsed() < WATCH_LINGER {
+        if server.crew.last_leaderless().elapsed() < WATCH_LINGER {
             server = shared
                 .watch
                 .wait_timeout(server, HANDOFF)
                 .map_or_else(|err| err.into_inner().0, |(guard, _)| guard);
         } else {
-            server.leaderless.watcher_asleep = true;
+            server.crew.set_watcher_asleep(true);
             server = shared
                 .watch
                 .wait(server)
                 .unwrap_or_else(PoisonError::into_inner);
-            server.leaderless.watcher_asleep = false;
+            server.crew.set_watcher_asleep(false);
         }
     }
 }
@@ -184,9 +163,8 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
             shared.stopped.notify_all();
             return outcome;
         }
-        if server.excess_threads > 0 {
+        if server.crew.take_excess() {
             // A stuck handler came back: the pool is one thread over its size.
-            server.excess_threads -= 1;
             return Ok(true);
         }
         if let Some(job) = server.next_job() {
@@ -206,7 +184,7 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
                 .unwrap_or_else(PoisonError::into_inner);
             continue;
         };
-        server.leaderless.since = None;
+        server.crew.lead();
         let timeout = server.wait_for();
         drop(server);
         let (poll, events) = &mut *poller;
@@ -220,7 +198,7 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
         }
         server.after_events();
         drop(poller);
-        for _ in 0..std::mem::take(&mut server.spawn_threads) {
+        for _ in 0..server.crew.take_spawns() {
             spawn_replacement(shared);
         }
         if server.outcome().is_some() {
@@ -239,9 +217,7 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
                 shared.turn.notify_one();
             }
             let now = server.now;
-            server.leaderless.since = Some(now);
-            server.leaderless.last = now;
-            if server.leaderless.watcher_asleep {
+            if server.crew.leave_leadership(now) {
                 shared.watch.notify_one();
             }
         }
@@ -252,31 +228,26 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
 impl Server {
     /// Stops every thread: `Ok(true)` a clean drain, `Ok(false)` requests cut off.
     pub(crate) fn stop(&mut self, outcome: io::Result<bool>) {
-        if self.stopped.is_none() {
-            self.stopped = Some(outcome.map_err(|err| (err.kind(), err.to_string())));
-        }
+        self.crew.stop(outcome);
     }
 
     /// Whether the server has stopped, and how.
     pub(crate) fn outcome(&self) -> Option<io::Result<bool>> {
-        self.stopped.as_ref().map(|outcome| match outcome {
-            Ok(clean) => Ok(*clean),
-            Err((kind, message)) => Err(io::Error::new(*kind, message.clone())),
-        })
+        self.crew.outcome()
     }
 
     /// Requests that may start now.
     pub(crate) fn runnable_jobs(&self) -> usize {
-        self.ready.len().min(self.handlers_free)
+        self.ready.len().min(self.crew.free())
     }
 
     /// The oldest request waiting, when a handler slot is free (it is then taken).
     pub(crate) fn next_job(&mut self) -> Option<Job> {
         loop {
-            if self.handlers_free == 0 {
+            if self.crew.free() == 0 {
                 return None;
             }
-            let mut job = self.ready.pop_front()?;
+            let mut job = self.ready.pop()?;
             if job.received != self.now {
                 // Queued before this turn: how long it waited is read now (a request taken
                 // in the turn that completed it costs no clock read). Past --queue-wait it
@@ -287,7 +258,7 @@ impl Server {
                     continue;
                 }
             }
-            self.handlers_free -= 1;
+            self.crew.take_slot();
             self.start_run(&mut job);
             return Some(job);
         }
@@ -300,7 +271,7 @@ impl Server {
     pub(crate) fn give_back(&mut self, done: Done) {
         let slot_free = self.end_run(done.ticket);
         if slot_free {
-            self.handlers_free += 1;
+            self.crew.give_slot();
         }
         if done.late {
             drop(done.stream);

@@ -42,7 +42,7 @@ impl Server {
             replaced,
         } = running.pop(index, &self.pool.app);
         if replaced {
-            self.excess_threads += 1;
+            self.crew.stuck_returned();
         }
         !(timed_out && replaced)
     }
@@ -121,8 +121,7 @@ impl Server {
             entry.access = access;
         }
         if self.running.as_mut().is_some_and(|r| r.replace(index)) {
-            self.handlers_free += 1;
-            self.spawn_threads += 1;
+            self.crew.replace_stuck();
         }
     }
 }

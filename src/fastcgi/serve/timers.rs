@@ -59,15 +59,7 @@ impl Server {
         }
         self.next_sweep = now + self.settings.sweep_every;
         let wait = self.settings.queue_wait;
-        let mut stale = Vec::new();
-        while self
-            .ready
-            .front()
-            .is_some_and(|job| job.received.elapsed() > wait)
-        {
-            stale.extend(self.ready.pop_front());
-        }
-        for job in stale {
+        for job in self.ready.take_stale(wait) {
             self.answer_busy(job);
         }
         let expired: Vec<usize> = self

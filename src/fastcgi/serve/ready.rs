@@ -1,0 +1,43 @@
+//! The ready queue, one part of the event loop: complete requests waiting for a handler slot,
+//! oldest first. Past `--queue-wait` a request leaves it for a 503 instead of a handler.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::fastcgi::work::job::Job;
+
+/// Complete requests waiting for a handler slot, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Ready {
+    jobs: VecDeque<Job>,
+}
+
+impl Ready {
+    /// A request is complete: it waits behind the others.
+    pub(crate) fn push(&mut self, job: Job) {
+        self.jobs.push_back(job);
+    }
+
+    /// The oldest request waiting.
+    pub(crate) fn pop(&mut self) -> Option<Job> {
+        self.jobs.pop_front()
+    }
+
+    /// Requests waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// The requests that have waited longer than `wait` (the oldest are first), taken out.
+    pub(crate) fn take_stale(&mut self, wait: Duration) -> Vec<Job> {
+        let mut stale = Vec::new();
+        while self
+            .jobs
+            .front()
+            .is_some_and(|job| job.received.elapsed() > wait)
+        {
+            stale.extend(self.jobs.pop_front());
+        }
+        stale
+    }
+}
