@@ -4,7 +4,9 @@
 
 use super::*;
 use crate::fastcgi::protocol::pairs::{Figures, push_pair};
-use crate::fastcgi::protocol::record::{KEEP_CONN, push_stream, push_stream_end};
+use crate::fastcgi::protocol::record::{
+    KEEP_CONN, ProtocolStatus, push_end_request, push_stream, push_stream_end, role,
+};
 
 const LIMITS: ConnLimits = ConnLimits {
     max_params_bytes: 4096,

@@ -9,3 +9,4 @@ pub(crate) mod event;
 pub(crate) mod framing;
 pub(crate) mod pairs;
 pub(crate) mod record;
+mod requests;

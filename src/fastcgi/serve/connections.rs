@@ -14,7 +14,7 @@ use crate::fastcgi::net::listen::{Peer, Stream};
 use crate::fastcgi::ops::access::{AccessParts, RequestId};
 use crate::fastcgi::protocol::answer::write_fastcgi_response;
 use crate::fastcgi::protocol::conn::{Connection, Event, Phase, ReceivedRequest};
-use crate::fastcgi::serve::server::{ACCEPT_RETRY, Server};
+use crate::fastcgi::serve::server::Server;
 use crate::fastcgi::serve::slot::Slot;
 use crate::fastcgi::work::answers;
 use crate::fastcgi::work::job::Job;
@@ -39,7 +39,7 @@ enum Outcome {
 
 impl Server {
     pub(crate) fn accept_all(&mut self) {
-        for n in 0..self.listeners.len() {
+        for n in 0..self.admission.listeners().len() {
             self.accept(n);
         }
     }
@@ -49,15 +49,15 @@ impl Server {
     /// kernel's backlog (admission control) until a slot frees.
     pub(crate) fn accept(&mut self, n: usize) {
         loop {
-            if self.lifecycle.shutdown().is_some() || self.accept_retry_at.is_some() {
+            if self.lifecycle.shutdown().is_some() || self.admission.paused() {
                 return;
             }
             let full = self.live >= self.settings.max_connections;
-            if full && self.oldest_idle().is_none() {
-                self.accept_blocked = true;
+            if full && oldest_idle(&self.slots).is_none() {
+                self.admission.block();
                 return;
             }
-            let Some(listener) = self.listeners.get(n) else {
+            let Some(listener) = self.admission.listeners().get(n) else {
                 return;
             };
             match listener.accept() {
@@ -66,8 +66,8 @@ impl Server {
                     drop(stream);
                 }
                 Ok((stream, _)) => {
-                    self.starved_since_live = None;
-                    if full && let Some(index) = self.oldest_idle() {
+                    self.admission.accepted();
+                    if full && let Some(index) = oldest_idle(&self.slots) {
                         log::debug!(
                             "closed an idle connection to make room (--max-connections {})",
                             self.settings.max_connections
@@ -94,32 +94,18 @@ impl Server {
     /// EMFILE, ENFILE, ENOBUFS...: close an idle connection and try again (`true`), or stop
     /// accepting until a connection closes (at most ACCEPT_RETRY); one warning per episode.
     fn accept_failed(&mut self, err: &io::Error) -> bool {
-        if let Some(index) = self.oldest_idle() {
+        if let Some(index) = oldest_idle(&self.slots) {
             log::debug!("accept failed: {err}; closed an idle connection to make room");
             self.close(index, None);
             return true;
         }
-        if self.starved_since_live.is_none() {
+        if self.admission.starved(self.live, self.now) {
             log::warn!(
                 "accept failed: {err}; accepting again when a connection closes ({} open)",
                 self.live
             );
         }
-        self.starved_since_live = Some(self.live);
-        self.accept_retry_at = Some(self.now + ACCEPT_RETRY);
         false
-    }
-
-    /// The evictable connection unused longest.
-    pub(crate) fn oldest_idle(&self) -> Option<usize> {
-        let now = Instant::now();
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-            .filter(|(_, s)| s.evictable(now))
-            .min_by_key(|(_, s)| s.last_active)
-            .map(|(i, _)| i)
     }
 
     pub(crate) fn add(&mut self, mut stream: Stream) {
@@ -411,4 +397,16 @@ fn drive(
             Err(err) => return Outcome::Close(Some(format!("read failed: {err}"))),
         }
     }
+}
+
+/// The evictable connection unused longest.
+pub(crate) fn oldest_idle(slots: &[Option<Slot>]) -> Option<usize> {
+    let now = Instant::now();
+    slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+        .filter(|(_, s)| s.evictable(now))
+        .min_by_key(|(_, s)| s.last_active)
+        .map(|(i, _)| i)
 }

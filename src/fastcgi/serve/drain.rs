@@ -13,7 +13,9 @@ use super::server::Server;
 impl Server {
     /// The poller saw the signal pipe readable.
     pub(crate) fn on_signal(&mut self) {
-        let asked = self.lifecycle.on_signal(&self.registry, &self.listeners);
+        let asked = self
+            .lifecycle
+            .on_signal(&self.registry, self.admission.listeners());
         self.carry_out(asked);
     }
 
@@ -21,7 +23,7 @@ impl Server {
     pub(crate) fn on_upgrade_ready(&mut self) {
         let asked = self
             .lifecycle
-            .on_upgrade_ready(&self.registry, &mut self.listeners);
+            .on_upgrade_ready(&self.registry, self.admission.listeners_mut());
         self.carry_out(asked);
     }
 
@@ -59,16 +61,14 @@ impl Server {
         self.lifecycle.cancel_upgrade(&self.registry);
         // Connections the kernel completed already carry requests the web server considers
         // sent: take them in before closing the listeners.
-        self.accept_retry_at = None;
+        self.admission.unpause();
         self.accept_all();
         log::info!(
             "fastcgi: shutting down; finishing {} connections",
             self.live
         );
         self.lifecycle.begin_shutdown(Instant::now());
-        for mut listener in self.listeners.drain(..) {
-            let _ = self.registry.deregister(&mut listener);
-        }
+        self.admission.close_listeners(&self.registry);
     }
 
     /// The shutdown grace is over: read what idle connections hold (a request that arrived

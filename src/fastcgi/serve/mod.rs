@@ -5,6 +5,7 @@
 //! `timeout` answers handlers past `--request-timeout`, `drain` carries out what the
 //! lifecycle decides, `pages` gathers the status page.
 
+pub(crate) mod admission;
 pub(crate) mod connections;
 pub(crate) mod crew;
 pub(crate) mod drain;

@@ -29,15 +29,13 @@ use crate::fastcgi::work::job::Pool;
 use crate::fastcgi::work::running::{self, Running};
 use crate::fastcgi::work::spool::Budget;
 
+use super::admission::Admission;
 use super::crew::Crew;
 use super::ready::Ready;
 use super::slot::Slot;
 
 const WAKER: Token = Token(0);
 const FIRST_LISTENER: usize = 3;
-/// The longest pause in accepting after accept() failed (EMFILE and the like) with no idle
-/// connection to close; accepting resumes as soon as a connection closes.
-pub(crate) const ACCEPT_RETRY: Duration = Duration::from_secs(1);
 /// The answers' budget (ends of answers waiting for slow readers) is --body-memory, at least
 /// this much.
 const OUTPUT_MEMORY_MIN: usize = 16 << 20;
@@ -47,7 +45,8 @@ const OUTPUT_MEMORY_MIN: usize = 16 << 20;
 /// of this one still).
 pub(crate) struct Server {
     pub(crate) registry: Registry,
-    pub(crate) listeners: Vec<Listener>,
+    /// The listeners and whether to accept on them now.
+    pub(crate) admission: Admission,
     pub(crate) first_conn: usize,
     pub(crate) slots: Vec<Option<Slot>>,
     pub(crate) free: Vec<usize>,
@@ -58,14 +57,6 @@ pub(crate) struct Server {
     /// The thread counts: handler slots free, threads to start and end, the leadership.
     pub(crate) crew: Crew,
     pub(crate) settings: Settings,
-    /// At --max-connections with nothing to close: new connections wait in the backlog.
-    pub(crate) accept_blocked: bool,
-    /// A connection came back from a worker since the last tick: it may make room.
-    pub(crate) idle_returned: bool,
-    /// Accepting paused after an accept error, until then or until a connection closes.
-    pub(crate) accept_retry_at: Option<Instant>,
-    /// Connections open when accept last failed: fewer means a descriptor is free again.
-    pub(crate) starved_since_live: Option<usize>,
     pub(crate) next_sweep: Instant,
     /// Connections that had their turn with bytes still waiting: driven again next round.
     pub(crate) again: Vec<usize>,
@@ -138,7 +129,7 @@ impl Server {
         let server = Server {
             registry: poll.registry().try_clone()?,
             first_conn: FIRST_LISTENER + listeners.len(),
-            listeners,
+            admission: Admission::new(listeners),
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -146,10 +137,6 @@ impl Server {
             ready: Ready::default(),
             crew: Crew::new(options.worker_count()),
             settings,
-            accept_blocked: false,
-            idle_returned: false,
-            accept_retry_at: None,
-            starved_since_live: None,
             next_sweep: Instant::now(),
             again: Vec::new(),
             buf: vec![0; 64 * 1024],
@@ -174,7 +161,7 @@ impl Server {
         if let Some(due) = self.running.as_ref().and_then(|r| r.next_due) {
             wake_at = wake_at.min(due);
         }
-        if let Some(at) = self.accept_retry_at {
+        if let Some(at) = self.admission.retry_at() {
             wake_at = wake_at.min(at);
         }
         if let Some(shutdown) = self.lifecycle.shutdown().filter(|s| !s.grace_over) {

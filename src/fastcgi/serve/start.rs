@@ -28,7 +28,7 @@ pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::pro
     let started = open_listeners(options, handover.as_ref())
         .and_then(|listeners| Server::new(app, options, max_body, listeners, exe, nofile.ok()))
         .and_then(|(mut server, poll)| {
-            let pid_file = announce::announce(options, &mut server.listeners, handover)?;
+            let pid_file = announce::announce(options, server.admission.listeners_mut(), handover)?;
             Ok((server, poll, pid_file))
         });
     let (server, poll, pid_file) = match started {

@@ -303,7 +303,7 @@ impl Server {
         self.now = Instant::now();
         slot.stream = Some(stream);
         slot.fresh = false;
-        self.idle_returned = true;
+        self.admission.idle_returned();
         if done.held > 0 {
             // The handler's thread sent what the socket took; the event side sends the rest.
             slot.conn.push_output_vec(done.leftover);

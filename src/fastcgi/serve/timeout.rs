@@ -108,7 +108,7 @@ impl Server {
                 self.pool.metrics.timed_out();
                 let access = self.pool.access.is_some().then_some(&access);
                 self.answer_with(token, fcgi_id, access, started, response);
-                self.idle_returned = true;
+                self.admission.idle_returned();
                 self.pump(token);
             }
             (Err(err), _) => {

@@ -10,6 +10,7 @@ use crate::fastcgi::protocol::conn::Phase;
 use crate::fastcgi::work::answers;
 use crate::fastcgi::work::job::Job;
 
+use super::connections::oldest_idle;
 use super::server::Server;
 
 impl Server {
@@ -40,18 +41,13 @@ impl Server {
         {
             self.check_running(now);
         }
-        // Looking for an evictable connection costs a scan: only when one may have become
-        // evictable (a connection came back from a worker) or at a sweep (the fresh grace).
-        let look = std::mem::take(&mut self.idle_returned) || now >= self.next_sweep;
-        let room = self.accept_blocked
-            && (self.live < self.settings.max_connections
-                || (look && self.oldest_idle().is_some()));
-        let fd_freed = self.starved_since_live.is_some_and(|live| self.live < live);
-        if self.accept_retry_at.is_some_and(|at| now >= at) || fd_freed {
-            self.accept_retry_at = None;
-            self.accept_all();
-        } else if room && self.accept_retry_at.is_none() {
-            self.accept_blocked = false;
+        let slots = &self.slots;
+        if self.admission.resume(
+            now,
+            (self.live, self.settings.max_connections),
+            now >= self.next_sweep,
+            || oldest_idle(slots).is_some(),
+        ) {
             self.accept_all();
         }
         if now < self.next_sweep {
