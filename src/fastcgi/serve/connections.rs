@@ -99,7 +99,7 @@ impl Server {
             self.close(index, None);
             return true;
         }
-        if self.admission.starved(self.live, self.now) {
+        if self.admission.starved(self.live, self.clock.now()) {
             log::warn!(
                 "accept failed: {err}; accepting again when a connection closes ({} open)",
                 self.live
@@ -120,7 +120,7 @@ impl Server {
             return;
         }
         let conn = Connection::new(self.settings.limits);
-        let slot = Slot::new(stream, conn, self.now, &self.settings.timers);
+        let slot = Slot::new(stream, conn, self.clock.now(), &self.settings.timers);
         match self.slots.get_mut(index) {
             Some(place) => *place = Some(slot),
             None => self.slots.push(Some(slot)),
@@ -165,7 +165,7 @@ impl Server {
             if slot.stream.is_none() {
                 return; // a handler runs on it
             }
-            let outcome = drive(slot, &mut self.buf, &self.pool.budget, self.now);
+            let outcome = drive(slot, &mut self.buf, &self.pool.budget, self.clock.now());
             if slot.out_held > 0 && slot.conn.output().is_empty() {
                 self.pool
                     .output_budget
@@ -190,12 +190,12 @@ impl Server {
             }
             match outcome {
                 Outcome::Yield => {
-                    slot.rearm(self.now, &self.settings.timers);
+                    slot.rearm(self.clock.now(), &self.settings.timers);
                     self.again.push(index);
                     return;
                 }
                 Outcome::Wait => {
-                    slot.rearm(self.now, &self.settings.timers);
+                    slot.rearm(self.clock.now(), &self.settings.timers);
                     let idle = slot.phase == Phase::Idle && slot.flushed();
                     if idle && self.lifecycle.shutdown().is_some_and(|s| s.grace_over) {
                         self.close(index, None);
@@ -211,13 +211,13 @@ impl Server {
                         self.settings.limits.max_body,
                     );
                     let seq = self.next_seq();
-                    self.answer_here(index, &request, seq, response, self.now);
+                    self.answer_here(index, &request, seq, response, self.clock.now());
                 }
                 Outcome::Event(Event::HeadersTooLarge(request, reason)) => {
                     log::warn!("request params refused: {reason}");
                     let response = answers::headers_too_large_response(&self.pool.app, &reason);
                     let seq = self.next_seq();
-                    self.answer_here(index, &request, seq, response, self.now);
+                    self.answer_here(index, &request, seq, response, self.clock.now());
                 }
                 Outcome::Event(Event::Request(request)) => {
                     if !slot.conn.output().is_empty() {
@@ -225,7 +225,7 @@ impl Server {
                         slot.pending = Some(request);
                     } else if let Some(page) = self.settings.ops.page_for(&request.params) {
                         // The status and ping pages, answered here: never behind handlers.
-                        let received = self.now;
+                        let received = self.clock.now();
                         slot.body.forget(&self.pool.budget);
                         let response = self.ops_page(page, &request.params);
                         let seq = self.next_seq();
@@ -260,7 +260,7 @@ impl Server {
             request,
             spool,
             held,
-            received: self.now,
+            received: self.clock.now(),
             seq: self.seq,
             ticket: None,
         });

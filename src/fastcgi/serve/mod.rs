@@ -6,6 +6,7 @@
 //! lifecycle decides, `pages` gathers the status page.
 
 pub(crate) mod admission;
+pub(crate) mod clock;
 pub(crate) mod connections;
 pub(crate) mod crew;
 pub(crate) mod drain;

@@ -30,6 +30,7 @@ use crate::fastcgi::work::running::{self, Running};
 use crate::fastcgi::work::spool::Budget;
 
 use super::admission::Admission;
+use super::clock::Clock;
 use super::crew::Crew;
 use super::ready::Ready;
 use super::slot::Slot;
@@ -57,7 +58,6 @@ pub(crate) struct Server {
     /// The thread counts: handler slots free, threads to start and end, the leadership.
     pub(crate) crew: Crew,
     pub(crate) settings: Settings,
-    pub(crate) next_sweep: Instant,
     /// Connections that had their turn with bytes still waiting: driven again next round.
     pub(crate) again: Vec<usize>,
     pub(crate) buf: Vec<u8>,
@@ -65,12 +65,8 @@ pub(crate) struct Server {
     pub(crate) running: Option<Running>,
     /// The last request's number.
     pub(crate) seq: u64,
-    /// When the leader's poll will return at the latest.
-    pub(crate) wake_at: Instant,
-    /// The event side's clock: read once when the poller returns (and when a handler's
-    /// thread gives a connection back), and used for every stamp, deadline and timer of that
-    /// turn, instead of each reading the clock (a request's turn read it about eight times).
-    pub(crate) now: Instant,
+    /// The turn's time, when the poll returns at the latest, when the timers sweep.
+    pub(crate) clock: Clock,
     /// The process's lifecycle: signals, upgrade, shutdown.
     pub(crate) lifecycle: Lifecycle,
 }
@@ -99,6 +95,7 @@ impl Server {
             )
         });
         let settings = Settings::resolve(options, max_body, nofile);
+        let clock = Clock::new(settings.sweep_every);
         let lifecycle = Lifecycle::new(
             poll.registry(),
             exe,
@@ -137,13 +134,11 @@ impl Server {
             ready: Ready::default(),
             crew: Crew::new(options.worker_count()),
             settings,
-            next_sweep: Instant::now(),
             again: Vec::new(),
             buf: vec![0; 64 * 1024],
             running,
             seq: 0,
-            wake_at: Instant::now(),
-            now: Instant::now(),
+            clock,
             lifecycle,
         };
         Ok((server, poll))
@@ -154,10 +149,10 @@ impl Server {
     pub(crate) fn wait_for(&mut self) -> Duration {
         let now = Instant::now();
         if !self.again.is_empty() {
-            self.wake_at = now;
+            self.clock.wake_by(now);
             return Duration::ZERO;
         }
-        let mut wake_at = self.next_sweep;
+        let mut wake_at = self.clock.next_sweep();
         if let Some(due) = self.running.as_ref().and_then(|r| r.next_due) {
             wake_at = wake_at.min(due);
         }
@@ -167,7 +162,7 @@ impl Server {
         if let Some(shutdown) = self.lifecycle.shutdown().filter(|s| !s.grace_over) {
             wake_at = wake_at.min(shutdown.grace_end);
         }
-        self.wake_at = wake_at;
+        self.clock.wake_by(wake_at);
         wake_at.saturating_duration_since(now)
     }
 
@@ -197,7 +192,7 @@ impl Server {
         let Some(shutdown) = self.lifecycle.shutdown() else {
             return;
         };
-        if !shutdown.grace_over && self.now >= shutdown.grace_end {
+        if !shutdown.grace_over && self.clock.now() >= shutdown.grace_end {
             self.end_grace();
         }
         if self.live == 0 {
@@ -207,7 +202,7 @@ impl Server {
                 log::info!("fastcgi: stopped");
             }
             self.stop(Ok(true));
-        } else if self.now >= shutdown.deadline {
+        } else if self.clock.now() >= shutdown.deadline {
             log::error!(
                 "shutdown timeout: cut off {} connections still open; exit status 1",
                 self.live

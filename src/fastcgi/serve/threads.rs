@@ -13,7 +13,7 @@
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::{Events, Poll};
 
@@ -190,7 +190,7 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
         let (poll, events) = &mut *poller;
         let polled = poll.poll(events, Some(timeout));
         server = lock(&shared.server);
-        server.now = Instant::now();
+        server.clock.read();
         match polled {
             Ok(()) => server.handle_events(events),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -216,7 +216,7 @@ fn lead_or_follow(shared: &Arc<Shared>) -> io::Result<bool> {
             for _ in 1..runnable.min(shared.cpus) {
                 shared.turn.notify_one();
             }
-            let now = server.now;
+            let now = server.clock.now();
             if server.crew.leave_leadership(now) {
                 shared.watch.notify_one();
             }
@@ -248,12 +248,12 @@ impl Server {
                 return None;
             }
             let mut job = self.ready.pop()?;
-            if job.received != self.now {
+            if job.received != self.clock.now() {
                 // Queued before this turn: how long it waited is read now (a request taken
                 // in the turn that completed it costs no clock read). Past --queue-wait it
                 // gets its 503 here, and no handler runs it.
-                self.now = Instant::now();
-                if self.now.saturating_duration_since(job.received) > self.settings.queue_wait {
+                let now = self.clock.read();
+                if now.saturating_duration_since(job.received) > self.settings.queue_wait {
                     self.answer_busy(job);
                     continue;
                 }
@@ -300,7 +300,7 @@ impl Server {
             return;
         };
         // Time passed while the handler ran: the turn's clock is read again.
-        self.now = Instant::now();
+        self.clock.read();
         slot.stream = Some(stream);
         slot.fresh = false;
         self.admission.idle_returned();
@@ -308,7 +308,7 @@ impl Server {
             // The handler's thread sent what the socket took; the event side sends the rest.
             slot.conn.push_output_vec(done.leftover);
             slot.out_held += done.held;
-            slot.last_write = self.now;
+            slot.last_write = self.clock.now();
         }
         match slot.conn.response_done() {
             Ok(()) => self.pump(token),

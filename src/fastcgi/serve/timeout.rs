@@ -24,8 +24,8 @@ impl Server {
         };
         let (ticket, due) = running.push(job, self.pool.access.is_some());
         job.ticket = Some(ticket);
-        if due < self.wake_at {
-            self.wake_at = due;
+        if due < self.clock.wake_at() {
+            self.clock.wake_by(due);
             let _ = self.pool.waker.wake();
         }
     }

@@ -32,7 +32,7 @@ impl Server {
 
     /// Timers: stalled and idle connections, requests waiting too long, accept retries.
     pub(crate) fn tick(&mut self) {
-        let now = self.now;
+        let now = self.clock.now();
         if self
             .running
             .as_ref()
@@ -45,15 +45,14 @@ impl Server {
         if self.admission.resume(
             now,
             (self.live, self.settings.max_connections),
-            now >= self.next_sweep,
+            now >= self.clock.next_sweep(),
             || oldest_idle(slots).is_some(),
         ) {
             self.accept_all();
         }
-        if now < self.next_sweep {
+        if !self.clock.sweep(now) {
             return;
         }
-        self.next_sweep = now + self.settings.sweep_every;
         let wait = self.settings.queue_wait;
         for job in self.ready.take_stale(wait) {
             self.answer_busy(job);
