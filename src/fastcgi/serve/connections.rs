@@ -7,7 +7,7 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use mio::{Interest, Token};
+use mio::Interest;
 
 use crate::fastcgi::config::options::peer_allowed;
 use crate::fastcgi::net::listen::{Peer, Stream};
@@ -52,8 +52,8 @@ impl Server {
             if self.lifecycle.shutdown().is_some() || self.admission.paused() {
                 return;
             }
-            let full = self.live >= self.settings.max_connections;
-            if full && oldest_idle(&self.slots).is_none() {
+            let full = self.table.live() >= self.settings.max_connections;
+            if full && oldest_idle(self.table.slots()).is_none() {
                 self.admission.block();
                 return;
             }
@@ -67,7 +67,7 @@ impl Server {
                 }
                 Ok((stream, _)) => {
                     self.admission.accepted();
-                    if full && let Some(index) = oldest_idle(&self.slots) {
+                    if full && let Some(index) = oldest_idle(self.table.slots()) {
                         log::debug!(
                             "closed an idle connection to make room (--max-connections {})",
                             self.settings.max_connections
@@ -94,43 +94,39 @@ impl Server {
     /// EMFILE, ENFILE, ENOBUFS...: close an idle connection and try again (`true`), or stop
     /// accepting until a connection closes (at most ACCEPT_RETRY); one warning per episode.
     fn accept_failed(&mut self, err: &io::Error) -> bool {
-        if let Some(index) = oldest_idle(&self.slots) {
+        if let Some(index) = oldest_idle(self.table.slots()) {
             log::debug!("accept failed: {err}; closed an idle connection to make room");
             self.close(index, None);
             return true;
         }
-        if self.admission.starved(self.live, self.clock.now()) {
+        if self.admission.starved(self.table.live(), self.clock.now()) {
             log::warn!(
                 "accept failed: {err}; accepting again when a connection closes ({} open)",
-                self.live
+                self.table.live()
             );
         }
         false
     }
 
     pub(crate) fn add(&mut self, mut stream: Stream) {
-        let index = self.free.pop().unwrap_or(self.slots.len());
-        let token = Token(self.first_conn + index);
+        let index = self.table.reserve();
+        let token = self.table.token(index);
         if let Err(err) = self
             .registry
             .register(&mut stream, token, Interest::READABLE)
         {
             log::warn!("dropped connection: cannot watch it: {err}");
-            self.free.push(index);
+            self.table.unreserve(index);
             return;
         }
         let conn = Connection::new(self.settings.limits);
         let slot = Slot::new(stream, conn, self.clock.now(), &self.settings.timers);
-        match self.slots.get_mut(index) {
-            Some(place) => *place = Some(slot),
-            None => self.slots.push(Some(slot)),
-        }
-        self.live += 1;
+        self.table.put(index, slot);
         self.pool.metrics.accepted();
     }
 
     pub(crate) fn close(&mut self, index: usize, reason: Option<String>) {
-        let Some(mut slot) = self.slots.get_mut(index).and_then(Option::take) else {
+        let Some(mut slot) = self.table.take(index) else {
             return;
         };
         if let Some(reason) = reason {
@@ -141,15 +137,13 @@ impl Server {
         if let Some(mut stream) = slot.stream {
             let _ = self.registry.deregister(&mut stream);
         }
-        self.live -= 1;
-        self.free.push(index);
     }
 
     /// The poller reported the connection (`closed`: its peer's end closed, or an error), or
     /// a timer wants it read: bytes may wait, even while a handler runs on it (they are read
     /// when it comes back).
     pub(crate) fn on_event(&mut self, index: usize, closed: bool) {
-        if let Some(Some(slot)) = self.slots.get_mut(index) {
+        if let Some(slot) = self.table.get_mut(index) {
             slot.unread = true;
             slot.hup |= closed;
         }
@@ -158,14 +152,15 @@ impl Server {
 
     /// Reads, writes and answers on one connection until it has to wait.
     pub(crate) fn pump(&mut self, index: usize) {
+        let token = self.table.token(index);
         loop {
-            let Some(Some(slot)) = self.slots.get_mut(index) else {
+            let Some((slot, buf)) = self.table.get_with_buf(index) else {
                 return;
             };
             if slot.stream.is_none() {
                 return; // a handler runs on it
             }
-            let outcome = drive(slot, &mut self.buf, &self.pool.budget, self.clock.now());
+            let outcome = drive(slot, buf, &self.pool.budget, self.clock.now());
             if slot.out_held > 0 && slot.conn.output().is_empty() {
                 self.pool
                     .output_budget
@@ -180,7 +175,6 @@ impl Server {
                 } else {
                     Interest::READABLE
                 };
-                let token = Token(self.first_conn + index);
                 // EPOLL_CTL_MOD reports a readiness that is already there, so room that
                 // appeared since the write failed is not missed.
                 if let Err(err) = self.registry.reregister(stream, token, interest) {
@@ -191,7 +185,7 @@ impl Server {
             match outcome {
                 Outcome::Yield => {
                     slot.rearm(self.clock.now(), &self.settings.timers);
-                    self.again.push(index);
+                    self.table.again(index);
                     return;
                 }
                 Outcome::Wait => {
@@ -239,7 +233,7 @@ impl Server {
     }
 
     fn dispatch(&mut self, index: usize, mut request: ReceivedRequest) {
-        let Some(Some(slot)) = self.slots.get_mut(index) else {
+        let Some(slot) = self.table.get_mut(index) else {
             return;
         };
         let Some((spool, held)) = slot
@@ -303,7 +297,7 @@ impl Server {
         started: Instant,
         response: crate::response::HttpResponse,
     ) {
-        let Some(Some(slot)) = self.slots.get_mut(index) else {
+        let Some(slot) = self.table.get_mut(index) else {
             return;
         };
         let status = response.status;

@@ -65,7 +65,7 @@ impl Server {
         self.accept_all();
         log::info!(
             "fastcgi: shutting down; finishing {} connections",
-            self.live
+            self.table.live()
         );
         self.lifecycle.begin_shutdown(Instant::now());
         self.admission.close_listeners(&self.registry);
@@ -76,16 +76,9 @@ impl Server {
     /// idle from now on.
     pub(crate) fn end_grace(&mut self) {
         self.lifecycle.end_grace();
-        let idle: Vec<usize> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                s.as_ref()
-                    .is_some_and(|s| s.stream.is_some() && s.conn.phase() == Phase::Idle)
-            })
-            .map(|(i, _)| i)
-            .collect();
+        let idle = self
+            .table
+            .indexes_where(|s| s.stream.is_some() && s.conn.phase() == Phase::Idle);
         for index in idle {
             self.on_event(index, false);
         }

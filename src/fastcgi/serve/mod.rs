@@ -3,7 +3,9 @@
 //! writes connections, `slot` is one connection's side, `timers` closes stalled ones and
 //! answers requests that waited too long, `threads` runs the leader/follower threads,
 //! `timeout` answers handlers past `--request-timeout`, `drain` carries out what the
-//! lifecycle decides, `pages` gathers the status page.
+//! lifecycle decides, `pages` gathers the status page. The loop's parts, each with its own
+//! fields: `table` (the connections), `admission`, `ready` (the queue), `crew` (the thread
+//! counts), `clock`.
 
 pub(crate) mod admission;
 pub(crate) mod clock;
@@ -15,6 +17,7 @@ pub(crate) mod ready;
 pub(crate) mod server;
 pub(crate) mod slot;
 pub(crate) mod start;
+pub(crate) mod table;
 pub(crate) mod threads;
 pub(crate) mod timeout;
 pub(crate) mod timers;

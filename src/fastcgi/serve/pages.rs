@@ -37,7 +37,7 @@ impl Server {
         let waiting = self.ready.len();
         let mut connections = ByState::default();
         let mut without_socket = 0;
-        for slot in self.slots.iter().flatten() {
+        for slot in self.table.slots().iter().flatten() {
             if slot.stream.is_none() {
                 without_socket += 1;
                 continue;

@@ -1,14 +1,13 @@
-//! The FastCGI server's state and its event side. Whichever thread leads (see `threads`)
-//! waits for socket events and, under the server's lock, reads and writes without blocking
-//! and feeds the bytes to each connection's state machine, so idle, stalled and slow-reading
-//! connections cost no handler. A complete request is queued with its socket for a handler
-//! slot; the thread that runs it writes what the socket takes and gives the socket back with
-//! the rest. Request bodies share one memory budget, past which they spill to unlinked files.
-//! Timers here close stalled and idle connections (whole-params and whole-body deadlines, so
-//! a trickle cannot hold a slot) and answer 503 for requests no handler took in time. At
-//! `--max-connections` (kept below RLIMIT_NOFILE) new connections wait in the kernel's
-//! backlog unless one idle between requests can make room. Signals are `signals`' (SIGTERM and
-//! SIGINT drain; the exit status is 1 when the shutdown timeout cut requests off).
+//! One process's event loop, made of owned parts: the connection table (`table`), admission
+//! (`admission`: the listeners, `--max-connections`), the ready queue (`ready`), the thread
+//! counts (`crew`), the clock and timers' dates (`clock`), the lifecycle (`process::lifecycle`:
+//! signals, upgrade, shutdown), with the settings and what the handlers' threads share
+//! (`work::job::Pool`). Whichever thread leads (see `threads`) waits for socket events and,
+//! under the server's lock, hands them here: a connection's bytes are read and fed to its
+//! state machine without blocking (`connections`), so idle, stalled and slow-reading
+//! connections cost no handler; a complete request is queued for a handler slot; then the
+//! timers run (`timers`) and the lifecycle's progress is checked (the exit status is 1 when
+//! the shutdown timeout cut requests off).
 
 use std::io;
 use std::sync::Arc;
@@ -33,7 +32,7 @@ use super::admission::Admission;
 use super::clock::Clock;
 use super::crew::Crew;
 use super::ready::Ready;
-use super::slot::Slot;
+use super::table::Table;
 
 const WAKER: Token = Token(0);
 const FIRST_LISTENER: usize = 3;
@@ -41,26 +40,19 @@ const FIRST_LISTENER: usize = 3;
 /// this much.
 const OUTPUT_MEMORY_MIN: usize = 16 << 20;
 
-/// One process's event loop: its parts, each of its own (the lifecycle's state is its own
-/// type; the connection table, admission, the ready queue and the thread counts are fields
-/// of this one still).
+/// One process's event loop: its parts, each a type with its own fields and methods.
 pub(crate) struct Server {
     pub(crate) registry: Registry,
     /// The listeners and whether to accept on them now.
     pub(crate) admission: Admission,
-    pub(crate) first_conn: usize,
-    pub(crate) slots: Vec<Option<Slot>>,
-    pub(crate) free: Vec<usize>,
-    pub(crate) live: usize,
+    /// The open connections.
+    pub(crate) table: Table,
     pub(crate) pool: Arc<Pool>,
     /// Complete requests waiting for a handler slot, oldest first.
     pub(crate) ready: Ready,
     /// The thread counts: handler slots free, threads to start and end, the leadership.
     pub(crate) crew: Crew,
     pub(crate) settings: Settings,
-    /// Connections that had their turn with bytes still waiting: driven again next round.
-    pub(crate) again: Vec<usize>,
-    pub(crate) buf: Vec<u8>,
     /// The handlers running, with `--slow-log` or `--request-timeout` (see `running`).
     pub(crate) running: Option<Running>,
     /// The last request's number.
@@ -125,17 +117,12 @@ impl Server {
         });
         let server = Server {
             registry: poll.registry().try_clone()?,
-            first_conn: FIRST_LISTENER + listeners.len(),
+            table: Table::new(FIRST_LISTENER + listeners.len()),
             admission: Admission::new(listeners),
-            slots: Vec::new(),
-            free: Vec::new(),
-            live: 0,
             pool,
             ready: Ready::default(),
             crew: Crew::new(options.worker_count()),
             settings,
-            again: Vec::new(),
-            buf: vec![0; 64 * 1024],
             running,
             seq: 0,
             clock,
@@ -148,7 +135,7 @@ impl Server {
     /// connections wait for another turn.
     pub(crate) fn wait_for(&mut self) -> Duration {
         let now = Instant::now();
-        if !self.again.is_empty() {
+        if self.table.has_again() {
             self.clock.wake_by(now);
             return Duration::ZERO;
         }
@@ -173,18 +160,19 @@ impl Server {
                 WAKER => {}
                 SIGNALS => self.on_signal(),
                 READY_TOKEN => self.on_upgrade_ready(),
-                Token(t) if t < self.first_conn => self.accept(t - FIRST_LISTENER),
-                Token(t) => self.on_event(
-                    t - self.first_conn,
-                    event.is_read_closed() || event.is_error(),
-                ),
+                Token(t) => match self.table.index_of(t) {
+                    None => self.accept(t - FIRST_LISTENER),
+                    Some(index) => {
+                        self.on_event(index, event.is_read_closed() || event.is_error());
+                    }
+                },
             }
         }
     }
 
     /// After events: connections due another turn, timers, the shutdown's progress.
     pub(crate) fn after_events(&mut self) {
-        for index in std::mem::take(&mut self.again) {
+        for index in self.table.take_again() {
             self.pump(index);
         }
         self.tick();
@@ -195,7 +183,7 @@ impl Server {
         if !shutdown.grace_over && self.clock.now() >= shutdown.grace_end {
             self.end_grace();
         }
-        if self.live == 0 {
+        if self.table.live() == 0 {
             if self.lifecycle.handed_over() {
                 log::info!("fastcgi: stopped; the new process serves");
             } else {
@@ -205,7 +193,7 @@ impl Server {
         } else if self.clock.now() >= shutdown.deadline {
             log::error!(
                 "shutdown timeout: cut off {} connections still open; exit status 1",
-                self.live
+                self.table.live()
             );
             self.stop(Ok(false));
         }

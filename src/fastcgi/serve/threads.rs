@@ -282,20 +282,17 @@ impl Server {
 
     fn give_back_connection(&mut self, done: Done) {
         let token = done.token;
-        let Some(place) = self.slots.get_mut(token) else {
+        if !self.table.holds(token) {
             return;
-        };
+        }
         let Some(stream) = done.stream else {
             self.pool.output_budget.release(done.held);
             // The handler's thread closed the socket, which also took it out of epoll.
-            if place.take().is_some() {
-                self.live -= 1;
-                self.free.push(token);
-            }
+            self.table.take(token);
             self.wake_leader_if_done();
             return;
         };
-        let Some(slot) = place.as_mut() else {
+        let Some(slot) = self.table.get_mut(token) else {
             self.pool.output_budget.release(done.held);
             return;
         };
@@ -314,7 +311,7 @@ impl Server {
             Ok(()) => self.pump(token),
             Err(err) => self.close(token, Some(err.to_string())),
         }
-        if !self.again.is_empty() {
+        if self.table.has_again() {
             let _ = self.pool.waker.wake();
         }
         self.wake_leader_if_done();
@@ -322,7 +319,7 @@ impl Server {
 
     /// The last connection closed during a shutdown: the leader need not wait for a timer.
     fn wake_leader_if_done(&self) {
-        if self.lifecycle.shutdown().is_some() && self.live == 0 {
+        if self.lifecycle.shutdown().is_some() && self.table.live() == 0 {
             let _ = self.pool.waker.wake();
         }
     }

@@ -6,7 +6,7 @@
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use mio::{Interest, Token};
+use mio::Interest;
 
 use crate::error::HttpError;
 
@@ -75,11 +75,8 @@ impl Server {
         // lock held here, so `fd` names the connection until `detach` points it elsewhere.
         let moved = Stream::duplicate(fd, tcp).and_then(|mut copy| {
             self.registry.deregister(&mut mio::unix::SourceFd(&fd))?;
-            self.registry.register(
-                &mut copy,
-                Token(self.first_conn + token),
-                Interest::READABLE,
-            )?;
+            self.registry
+                .register(&mut copy, self.table.token(token), Interest::READABLE)?;
             // The handler's descriptor now names /dev/null: the connection is the copy's
             // alone, so closing it closes it even while the handler runs on.
             detach(fd)?;
@@ -90,7 +87,7 @@ impl Server {
             .as_ref()
             .map(|r| r.timeout())
             .unwrap_or_default();
-        match (moved, self.slots.get_mut(token).and_then(Option::as_mut)) {
+        match (moved, self.table.get_mut(token)) {
             (Ok(copy), Some(slot)) => {
                 slot.stream = Some(copy);
                 // Watched for reading only, as every connection is until output waits; bytes

@@ -17,7 +17,7 @@ impl Server {
     /// A request no handler took within `--queue-wait`: a JSON 503 from the event side.
     pub(crate) fn answer_busy(&mut self, job: Job) {
         self.pool.budget.release(job.held);
-        let Some(Some(slot)) = self.slots.get_mut(job.token) else {
+        let Some(slot) = self.table.get_mut(job.token) else {
             return;
         };
         slot.stream = Some(job.stream);
@@ -41,12 +41,12 @@ impl Server {
         {
             self.check_running(now);
         }
-        let slots = &self.slots;
+        let table = &self.table;
         if self.admission.resume(
             now,
-            (self.live, self.settings.max_connections),
+            (table.live(), self.settings.max_connections),
             now >= self.clock.next_sweep(),
-            || oldest_idle(slots).is_some(),
+            || oldest_idle(table.slots()).is_some(),
         ) {
             self.accept_all();
         }
@@ -57,18 +57,13 @@ impl Server {
         for job in self.ready.take_stale(wait) {
             self.answer_busy(job);
         }
-        let expired: Vec<usize> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-            .filter(|(_, s)| s.stream.is_some() && s.deadline.is_some_and(|d| now >= d))
-            .map(|(i, _)| i)
-            .collect();
+        let expired = self
+            .table
+            .indexes_where(|s| s.stream.is_some() && s.deadline.is_some_and(|d| now >= d));
         for index in expired {
             // Bytes may be waiting that a busy loop has not read yet: read them first.
             self.on_event(index, false);
-            let Some(Some(slot)) = self.slots.get(index) else {
+            let Some(slot) = self.table.get(index) else {
                 continue;
             };
             if slot.stream.is_none() || slot.deadline.is_none_or(|d| Instant::now() < d) {
