@@ -38,7 +38,6 @@ mod work;
 pub use config::options;
 pub use config::options::{FastcgiOptions, SocketPerms};
 pub use net::inherit::inherited_listener_present;
-pub use net::listen;
 pub use serve::serve;
 
 /// The FastCGI codec on bytes alone: records, name-value pairs, the replies (one path for
@@ -48,6 +47,18 @@ pub mod record {
         Figures, PairRef, Pairs, ParamsDecoder, decode_pairs, push_get_values_result, push_pair,
     };
     pub use super::protocol::record::*;
+}
+
+/// Listening sockets: bound from `--listen`, or inherited (fd 0, systemd, an upgrading
+/// pycnic), and the accepted stream (one path; the code is in the net layer).
+pub mod listen {
+    pub use super::net::inherit::{inherited, inherited_listener_present, take};
+    pub use super::net::listen::*;
+}
+
+/// Serving FastCGI (the earlier path of [`serve`](fn@serve)).
+pub mod server {
+    pub use super::serve::serve;
 }
 
 /// One connection's state machine, with no I/O of its own.
