@@ -26,6 +26,7 @@ use crate::fastcgi::process::lifecycle::{Lifecycle, READY_TOKEN, SIGNALS};
 use crate::fastcgi::process::upgrade::Exe;
 use crate::fastcgi::work::job::Pool;
 use crate::fastcgi::work::running::{self, Running};
+use crate::fastcgi::work::spill::Spill;
 use crate::fastcgi::work::spool::Budget;
 
 use super::admission::Admission;
@@ -100,6 +101,8 @@ impl Server {
                 format!("--access-log {}: {err}", options.access_log),
             )
         })?;
+        let spill = Spill::open(options.spill_dir.as_deref(), options.spill_disk)
+            .map_err(|err| io::Error::other(err.to_string()))?;
         let running = Running::new(running::Limits {
             slow: options.slow_log,
             timeout: options.request_timeout,
@@ -109,6 +112,7 @@ impl Server {
             app,
             waker,
             budget: Arc::new(Budget::new(options.body_memory)),
+            spill,
             output_budget: Arc::new(Budget::new(options.body_memory.max(OUTPUT_MEMORY_MIN))),
             max_body,
             send_timeout: options.send_timeout,

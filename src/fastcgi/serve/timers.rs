@@ -10,7 +10,7 @@ use crate::fastcgi::protocol::conn::Phase;
 use crate::fastcgi::work::answers;
 use crate::fastcgi::work::job::Job;
 
-use super::connections::oldest_idle;
+use super::drive::oldest_idle;
 use super::server::Server;
 
 impl Server {
