@@ -1,7 +1,8 @@
 //! One process's event loop, made of owned parts: the connection table (`table`), admission
 //! (`admission`: the listeners, `--max-connections`), the ready queue (`ready`), the thread
 //! counts (`crew`), the clock and timers' dates (`clock`), the lifecycle (`process::lifecycle`:
-//! signals, upgrade, shutdown), with the settings and what the handlers' threads share
+//! signals, upgrade, shutdown), memory given back after a flood (`process::memory`), with the
+//! settings and what the handlers' threads share
 //! (`work::job::Pool`). Whichever thread leads (see `threads`) waits for socket events and,
 //! under the server's lock, hands them here: a connection's bytes are read and fed to its
 //! state machine without blocking (`connections`), so idle, stalled and slow-reading
@@ -23,6 +24,7 @@ use crate::fastcgi::ops::access::AccessLog;
 use crate::fastcgi::ops::metrics::Metrics;
 use crate::fastcgi::process::fdlimit;
 use crate::fastcgi::process::lifecycle::{Lifecycle, READY_TOKEN, SIGNALS};
+use crate::fastcgi::process::memory::Trim;
 use crate::fastcgi::process::upgrade::Exe;
 use crate::fastcgi::work::job::Pool;
 use crate::fastcgi::work::running::{self, Running};
@@ -62,6 +64,8 @@ pub(crate) struct Server {
     pub(crate) clock: Clock,
     /// The process's lifecycle: signals, upgrade, shutdown.
     pub(crate) lifecycle: Lifecycle,
+    /// Memory given back to the system once a flood has passed.
+    pub(crate) trim: Trim,
 }
 
 impl Server {
@@ -131,6 +135,7 @@ impl Server {
             seq: 0,
             clock,
             lifecycle,
+            trim: Trim::default(),
         };
         Ok((server, poll))
     }

@@ -1,7 +1,8 @@
 //! The event side's timers, at each turn: requests that waited past `--queue-wait` get a
 //! 503 without a handler, stalled and idle connections are closed (whole-params and
 //! whole-body deadlines, so a trickle cannot hold a slot; the send timeout), accepting
-//! resumes when room or a descriptor frees, and the running handlers are checked against
+//! resumes when room or a descriptor frees, memory is given back once a flood has passed, and
+//! the running handlers are checked against
 //! `--slow-log` and `--request-timeout`.
 
 use std::time::Instant;
@@ -53,6 +54,8 @@ impl Server {
         if !self.clock.sweep(now) {
             return;
         }
+        let quiet = self.ready.len() == 0 && self.crew.free() == self.settings.workers;
+        self.trim.sweep(self.table.live(), quiet);
         let wait = self.settings.queue_wait;
         for job in self.ready.take_stale(wait) {
             self.answer_busy(job);
