@@ -2,14 +2,11 @@
 //! connection, idle and stalled connections never starve new requests, busy workers give a
 //! real 503, accept errors are survived, SIGTERM drains requests in flight, the allow-list.
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::sync::{Arc, Barrier};
 
-use fcgi_client::*;
+use crate::fcgi_client::*;
 use serde_json::json;
 
 /// A request half sent (BEGIN and part of its params) on a connection of its own.

@@ -3,10 +3,7 @@
 //! 502. nginx opens more upstream connections than the app admits; the excess must wait in
 //! the listen backlog, not be accepted and reset.
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
-use e2e::*;
+use crate::e2e::*;
 
 const CLIENTS: usize = 64;
 const REQUESTS_PER_CLIENT: usize = 5;

@@ -10,9 +10,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::fs;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -23,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use e2e::*;
+use crate::e2e::*;
 
 /// How long one upgrade (new process serving, old one gone) may take before the test fails.
 const UPGRADE_WITHIN: Duration = Duration::from_secs(20);
