@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::fcgi_client::*;
 
-/// Held by each load test for its whole run: the tests of one file run one after another, so
+/// Held by each test of tests/load/ for its whole run: they run one after another, so
 /// that one test's load does not make another's "answered within N s" bound flaky.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());

@@ -4,6 +4,7 @@
 //! the listen backlog, not be accepted and reset.
 
 use crate::e2e::*;
+use crate::load::serial;
 
 const CLIENTS: usize = 64;
 const REQUESTS_PER_CLIENT: usize = 5;
@@ -22,6 +23,7 @@ fn nginx_tcp_with(extra: &[&str]) -> Deployment {
 
 #[test]
 fn at_max_connections_nginx_gets_no_502_from_connections_evicting_each_other() {
+    let _serial = serial();
     let deployment = nginx_tcp_with(&["--max-connections", "16", "--workers", "64"]);
     deployment.check(|addr| {
         let clients: Vec<_> = (0..CLIENTS)

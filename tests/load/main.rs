@@ -5,9 +5,10 @@
 //! `tests/common/load.rs` and, for nginx in front, `tests/common/e2e.rs`.
 //!
 //! What belongs here: a new `tests/load/NAME.rs`, declared below, when its test loads the server
-//! or injects a fault. A heavy test takes `load::serial()` for its whole run, so that two heavy
-//! tests never share the machine and make each other's bounded waits flaky. Tests that only
-//! need a real server go in `tests/e2e/`, quick ones in `tests/fast/`.
+//! or injects a fault. Every test here takes `load::serial()` for its whole run, so that two of
+//! them never share the machine and make each other's bounded waits flaky (as when each file
+//! was a binary of its own, run one after another). Tests that only need a real server go in
+//! `tests/e2e/`, quick ones in `tests/fast/`.
 
 #[path = "../common/e2e.rs"]
 mod e2e;
