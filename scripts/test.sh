@@ -74,8 +74,10 @@ fuzz_seconds=${FUZZ_SECONDS:-10}
 fuzz_build=
 if [ "$fuzz_seconds" -gt 0 ]; then
     mkdir -p target/fuzz-logs
-    nice -n 19 scripts/fuzz.sh --build-only >target/fuzz-logs/build-early.log 2>&1 &
+    # In a process group of its own (setsid), so that it can be stopped whole.
+    setsid nice -n 19 scripts/fuzz.sh --build-only >target/fuzz-logs/build-early.log 2>&1 &
     fuzz_build=$!
+    trap 'kill -TERM -- "-$fuzz_build" 2>/dev/null' EXIT
 fi
 
 step "cargo fmt --check" cargo fmt --all -- --check
@@ -88,10 +90,13 @@ step "cargo test (unit, integration, end-to-end, doc)" cargo test --locked --no-
 step "shell-script request tests" env PYCNIC_BIN="$PWD/target/debug/pycnic" \
     SHOWCASE_BIN="$PWD/target/debug/examples/showcase" sh tests/shell/run.sh
 
-# fuzz_all: waits for the early build (a failure there shows again in fuzz.sh's own build,
-# logged in target/fuzz-logs/build.log), then runs every target, one per core at a time.
+# fuzz_all: waits for the early build, back at normal priority if it is still running (at the
+# lowest it would crawl on a machine others are using; renice needs root, as CI runs, and
+# without it the build goes on as it was), then runs every target, one per core at a time. A
+# failed early build shows again in fuzz.sh's own (target/fuzz-logs/build.log).
 fuzz_all() {
-    wait "$fuzz_build" || echo "test.sh: the early fuzz build failed: target/fuzz-logs/build-early.log" >&2
+    renice -n 0 -g "$fuzz_build" >/dev/null 2>&1
+    wait "$fuzz_build" 2>/dev/null
     FUZZ_LOG_DIR="$PWD/target/fuzz-logs" FUZZ_JOBS="$(nproc)" scripts/fuzz.sh "$fuzz_seconds"
 }
 if [ "$fuzz_seconds" -gt 0 ]; then
