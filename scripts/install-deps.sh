@@ -20,7 +20,7 @@
 #   memcached             memcached: the sessions tests start their own on a free loopback port
 #   gcc libfcgi-dev       scripts/bench-fastcgi.sh builds its C responders (the limit, libfcgi)
 #   php-fpm               the PHP-FPM peer of scripts/bench-fastcgi.sh
-#   logrotate             tests/ops_runtime.rs runs conf/logrotate/pycnic with it
+#   logrotate             tests/e2e/ops_runtime.rs runs conf/logrotate/pycnic with it
 set -euo pipefail
 
 check_only=

@@ -2,8 +2,8 @@
 //! store, real `redis-server` and `memcached` started on free loopback ports in temporary
 //! directories (stopped and removed on drop), and helpers to log in and read cookies.
 //!
-//! Included by tests/sessions_*.rs with `#[path = "common/sessions.rs"] mod sessions;`,
-//! next to `common/cgi.rs` and `common/e2e.rs`.
+//! Declared in `tests/e2e/main.rs` as `mod sessions;` at the root, next to `mod cgi;` and
+//! `mod e2e;` (it uses both through `super::`).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 

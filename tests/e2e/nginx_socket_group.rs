@@ -3,13 +3,10 @@
 //! nobody`) in front of conf/nginx/pycnic-unix.conf, nginx's workers running as `www-data`.
 //! Without the group, nginx answers 502 (permission denied): the snag this option removes.
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use e2e::*;
+use crate::e2e::*;
 
 /// The seed app listening on its own unix socket with `socket_args`, nginx in front.
 fn nginx_to_app_socket(socket_args: &[&str]) -> Deployment {

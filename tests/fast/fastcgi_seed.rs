@@ -1,14 +1,11 @@
 //! The seed table of docs/contract.md over FastCGI, and byte equality with the CGI transport: for
 //! the same params and body, FCGI_STDOUT carries exactly the bytes CGI writes to stdout.
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use fcgi_client::*;
+use crate::fcgi_client::*;
 use serde_json::{Value, json};
 
 struct Case {

@@ -5,17 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/cgi.rs"]
-mod cgi;
-#[path = "common/e2e.rs"]
-mod e2e;
-#[path = "common/sessions.rs"]
-mod sessions;
+use crate::cgi;
+use crate::sessions;
 
 use std::time::Duration;
 
+use crate::sessions::{Fixture, Kind, LOGIN, new_key, session_cookie, session_set_cookie_line};
 use serde_json::json;
-use sessions::{Fixture, Kind, LOGIN, new_key, session_cookie, session_set_cookie_line};
 
 fn cookies_of(resp: &cgi::CgiResponse) -> Option<String> {
     session_cookie(resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))

@@ -3,10 +3,8 @@
 //! 502. nginx opens more upstream connections than the app admits; the excess must wait in
 //! the listen backlog, not be accepted and reset.
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
-use e2e::*;
+use crate::e2e::*;
+use crate::load::serial;
 
 const CLIENTS: usize = 64;
 const REQUESTS_PER_CLIENT: usize = 5;
@@ -25,6 +23,7 @@ fn nginx_tcp_with(extra: &[&str]) -> Deployment {
 
 #[test]
 fn at_max_connections_nginx_gets_no_502_from_connections_evicting_each_other() {
+    let _serial = serial();
     let deployment = nginx_tcp_with(&["--max-connections", "16", "--workers", "64"]);
     deployment.check(|addr| {
         let clients: Vec<_> = (0..CLIENTS)

@@ -3,10 +3,9 @@
 //! exact JSON value, each Set-Cookie line, Allow, exit status 0 and nothing on stdout but the
 //! response. Also HEAD /login, and `pycnic cgi` answering byte for byte as bare mode.
 
-#[path = "common/cgi.rs"]
-mod cgi_support;
+use crate::cgi as cgi_support;
 
-use cgi_support::{CgiResponse, Exec, Run, error_body};
+use crate::cgi::{CgiResponse, Exec, Run, error_body};
 use serde_json::{Value, json};
 
 /// One row of the seed table, as a web server would pass it to a CGI program.

@@ -4,10 +4,7 @@
 //! runs the seed table, the body limit and the showcase cases, Authorization included
 //! (`CGIPassAuth On`).
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
-use e2e::*;
+use crate::e2e::*;
 
 /// conf/apache/pycnic-cgi.conf under `mpm`, the binary installed in the prefix.
 fn apache_cgi(mpm: &str, app: App) -> Deployment {

@@ -1,7 +1,8 @@
 //! Every relative link in every tracked Markdown file leads somewhere: the file or directory
 //! exists, and a `#fragment` into a Markdown file names one of its headings (GitHub's anchor
 //! rules). A Markdown file named in inline code (`` `docs/design.md` ``) must exist too, since
-//! a reader looks for it just the same.
+//! a reader looks for it just the same. And every page of `docs/` can be reached from the
+//! README by following links: a page no link leads to is a page no reader finds.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -164,6 +165,60 @@ fn every_relative_link_in_every_markdown_file_resolves() {
         }
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The Markdown files `file` links to (relative links only, fragments dropped), as they exist.
+fn linked_markdown(file: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let (_, text) = split_code_spans(&prose(&text));
+    let dir = file.parent().unwrap_or(Path::new("."));
+    link_targets(&text)
+        .iter()
+        .filter(|target| !target.contains("://"))
+        .map(|target| target.split('#').next().unwrap_or(""))
+        .filter(|path| path.ends_with(".md"))
+        .filter_map(|path| dir.join(path).canonicalize().ok())
+        .collect()
+}
+
+#[test]
+fn every_page_in_docs_is_reached_from_the_readme() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = root.join("README.md").canonicalize().unwrap();
+    let mut reached = vec![readme.clone()];
+    let mut queue = vec![readme];
+    while let Some(file) = queue.pop() {
+        for next in linked_markdown(&file) {
+            if !reached.contains(&next) {
+                reached.push(next.clone());
+                queue.push(next);
+            }
+        }
+    }
+    let docs = root.join("docs");
+    let pages: Vec<PathBuf> = markdown_files(root)
+        .into_iter()
+        .filter(|file| file.starts_with(&docs))
+        .collect();
+    assert!(!pages.is_empty(), "no Markdown page in {}", docs.display());
+    let unreached: Vec<String> = pages
+        .iter()
+        .filter(|page| {
+            page.canonicalize()
+                .map_or(true, |page| !reached.contains(&page))
+        })
+        .map(|page| {
+            page.strip_prefix(root)
+                .unwrap_or(page)
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        unreached.is_empty(),
+        "no chain of links from README.md reaches: {}",
+        unreached.join(", ")
+    );
 }
 
 #[test]

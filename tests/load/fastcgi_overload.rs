@@ -7,19 +7,14 @@
 //! The bounds are outcomes (every request 200, peak RSS, "answered within 2 s"), never speed.
 //! The tests of this file take a shared lock and run one at a time.
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-#[path = "common/load.rs"]
-mod load;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use fcgi_client::*;
-use load::*;
+use crate::fcgi_client::*;
+use crate::load::*;
 use serde_json::json;
 
 const MIB: usize = 1024 * 1024;

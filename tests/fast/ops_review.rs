@@ -6,10 +6,7 @@
 //! request line, but the FastCGI socket takes whatever a web server (or anything allowed to
 //! connect) passes in REQUEST_URI.
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-
-use fcgi_client::*;
+use crate::fcgi_client::*;
 
 /// A target that would forge a log line, colour the terminal and carriage-return over the
 /// line if written raw.

@@ -40,10 +40,17 @@ impl Drop for TempDir {
 
 /// Runs `command` with stdout the write end of a pipe whose read end is already closed, so
 /// every write fails with EPIPE (the read end is closed before the program starts: no race).
+/// Both ends are close-on-exec: the tests share one process, and a child another test spawns
+/// meanwhile must not inherit the read end (it would keep the pipe open and the writes
+/// would not fail). The child's stdout is a dup of the write end, which exec keeps.
 fn run_with_gone_reader(mut command: Command) -> Output {
     let mut fds = [0; 2];
-    // SAFETY: pipe(2) fills two descriptors that this function then owns.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "a pipe");
+    // SAFETY: pipe2(2) fills two descriptors that this function then owns.
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) },
+        0,
+        "a pipe"
+    );
     let [reader, writer] = fds;
     // SAFETY: both descriptors were just created and are owned here alone.
     let writer = unsafe {

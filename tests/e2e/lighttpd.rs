@@ -2,10 +2,7 @@
 //! FastCGI through mod_fastcgi, both with `bin-path` (lighttpd starts the app on fd 0) and
 //! with a `host`/`port` backend. Each runs the seed table, the body limit and the showcase.
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
-use e2e::*;
+use crate::e2e::*;
 
 /// conf/lighttpd/pycnic-cgi.conf, the binary installed in the prefix.
 fn lighttpd_cgi(app: App) -> Deployment {

@@ -10,15 +10,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::*;
+use crate::e2e::*;
 use serde_json::Value;
 
 /// The showcase as conf/systemd/pycnic-tcp.service starts it, plus `extra` options and `env`

@@ -10,9 +10,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::fs;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -23,12 +20,14 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use e2e::*;
+use crate::e2e::*;
 
 /// How long one upgrade (new process serving, old one gone) may take before the test fails.
 const UPGRADE_WITHIN: Duration = Duration::from_secs(20);
 const UPGRADES: usize = 5;
-/// wrk runs this long; the upgrades must be done before it ends.
+/// wrk runs at most this long; the upgrades must be done before it ends. Once they are, it is
+/// stopped with SIGINT (it then prints its figures and exits 0), so the test does not wait out
+/// the rest.
 const WRK_SECONDS: u64 = 15;
 
 /// The pycnic processes of one test: the first and every one an upgrade started (seen in the
@@ -283,6 +282,7 @@ fn five_upgrades_under_wrk(link: Link, tag: &str) {
         wrk.is_running(),
         "the {UPGRADES} upgrades were done while wrk ran (make WRK_SECONDS larger)"
     );
+    wrk.signal(libc::SIGINT);
     let status = wrk.wait_exit(Duration::from_secs(WRK_SECONDS + 30));
     assert!(status.is_some_and(|s| s.success()), "wrk: {status:?}");
     let output = fs::read_to_string(&wrk_out).unwrap();

@@ -5,13 +5,12 @@
 //! debug), ip() with and without a trusted proxy, repeated Cookie headers, `routes`, `--help`,
 //! `request -f`, and bare mode without GATEWAY_INTERFACE.
 
-#[path = "common/cgi.rs"]
-mod cgi_support;
+use crate::cgi as cgi_support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use cgi_support::{CgiResponse, Exec, error_body, pycnic_bin, showcase_bin};
+use crate::cgi::{CgiResponse, Exec, error_body, pycnic_bin, showcase_bin};
 use serde_json::{Value, json};
 
 const APP_HEADER: (&str, &str) = ("Access-Control-Allow-Origin", "*");

@@ -2,14 +2,12 @@
 //! connection, idle and stalled connections never starve new requests, busy workers give a
 //! real 503, accept errors are survived, SIGTERM drains requests in flight, the allow-list.
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::sync::{Arc, Barrier};
 
-use fcgi_client::*;
+use crate::fcgi_client::*;
+use crate::load::serial;
 use serde_json::json;
 
 /// A request half sent (BEGIN and part of its params) on a connection of its own.
@@ -38,6 +36,7 @@ fn finish_half_sent(client: &mut Client) -> Reply {
 
 #[test]
 fn malformed_input_closes_only_that_connection() {
+    let _serial = serial();
     // Params over the limits are not malformed: they get a 431 (fastcgi_protocol.rs).
     let server = Server::fastcgi(&pycnic_bin(), &[]);
     let good_begin = begin(1, RESPONDER, KEEP_CONN);
@@ -116,6 +115,7 @@ fn malformed_input_closes_only_that_connection() {
 
 #[test]
 fn idle_kept_alive_connections_beyond_the_workers_do_not_starve_new_ones() {
+    let _serial = serial();
     let server = Server::fastcgi(&pycnic_bin(), &["--workers", "2"]);
     let mut idle: Vec<Client> = (0..12).map(|_| server.connect()).collect();
     for client in &mut idle {
@@ -138,6 +138,7 @@ fn idle_kept_alive_connections_beyond_the_workers_do_not_starve_new_ones() {
 
 #[test]
 fn stalled_connections_cost_no_worker_and_are_timed_out() {
+    let _serial = serial();
     let server = Server::fastcgi(&pycnic_bin(), &["--workers", "1", "--header-timeout", "1"]);
     let mut stalled: Vec<Client> = (0..20)
         .map(|_| {
@@ -163,6 +164,7 @@ fn stalled_connections_cost_no_worker_and_are_timed_out() {
 
 #[test]
 fn busy_workers_past_the_queue_wait_give_a_real_503() {
+    let _serial = serial();
     let server = Server::fastcgi(&showcase_bin(), &["--workers", "1", "--queue-wait", "0.2"]);
     let mut slow = server.connect();
     let params = http_params("GET", "/slow?ms=4000");
@@ -194,6 +196,7 @@ fn busy_workers_past_the_queue_wait_give_a_real_503() {
 
 #[test]
 fn sigterm_finishes_every_request_in_flight_and_exits_0() {
+    let _serial = serial();
     let mut server = Server::fastcgi(&showcase_bin(), &["--workers", "2"]);
     let addr = server.addr.unwrap();
     let sent = Arc::new(Barrier::new(7));
@@ -232,6 +235,7 @@ fn sigterm_finishes_every_request_in_flight_and_exits_0() {
 
 #[test]
 fn sigint_stops_an_idle_server_with_status_0() {
+    let _serial = serial();
     let mut server = Server::fastcgi(&pycnic_bin(), &[]);
     assert_eq!(server.connect().get("/login").status(), 200);
     server.signal(SIGINT);
@@ -240,6 +244,7 @@ fn sigint_stops_an_idle_server_with_status_0() {
 
 #[test]
 fn a_web_server_that_goes_away_mid_response_does_not_hurt_the_process() {
+    let _serial = serial();
     let server = Server::fastcgi(&showcase_bin(), &[]);
     for _ in 0..5 {
         let mut gone = server.connect();
@@ -255,6 +260,7 @@ fn a_web_server_that_goes_away_mid_response_does_not_hurt_the_process() {
 
 #[test]
 fn allow_list_refuses_other_addresses_and_matches_v4_mapped() {
+    let _serial = serial();
     let refused = Server::on_fd0(
         &pycnic_bin(),
         &["fastcgi"],
@@ -288,6 +294,7 @@ fn allow_list_refuses_other_addresses_and_matches_v4_mapped() {
 
 #[test]
 fn at_max_connections_the_oldest_idle_connection_makes_room() {
+    let _serial = serial();
     let server = Server::fastcgi(&pycnic_bin(), &["--max-connections", "4"]);
     let mut idle: Vec<Client> = (0..4).map(|_| server.connect()).collect();
     for client in &mut idle {
@@ -313,6 +320,7 @@ fn at_max_connections_the_oldest_idle_connection_makes_room() {
 /// the cap wait in the backlog and are served once the crowd leaves.
 #[test]
 fn a_low_descriptor_limit_caps_connections_and_serves_again() {
+    let _serial = serial();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let dir = TempDir::new("emfile");

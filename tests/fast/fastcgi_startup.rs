@@ -2,14 +2,11 @@
 //! says, host names bind every address they resolve to, and unix sockets get the owner and
 //! group asked for (so nginx's `www-data` can connect) before the server says it listens.
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 
-use fcgi_client::*;
+use crate::fcgi_client::*;
 
 /// `pycnic fastcgi ARGS…` with `RUST_LOG` set, run to its exit (bounded by the test's own
 /// failure: a start-up error exits at once).

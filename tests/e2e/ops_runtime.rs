@@ -6,9 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,7 +13,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use e2e::*;
+use crate::e2e::*;
 
 /// The backend's log (stderr), where the slow log and errors go.
 const LOG: &str = "pycnic.log";

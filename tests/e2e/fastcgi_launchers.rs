@@ -2,14 +2,11 @@
 //! and `systemd-socket-activate` starting bare `pycnic`, `--listen` on a unix socket (mode,
 //! stale file replaced, live one refused, file removed at exit) and on TCP.
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use fcgi_client::*;
+use crate::fcgi_client::*;
 use serde_json::json;
 
 /// Runs `cgi-fcgi -bind -connect TARGET` with `env` and `body`; returns its stdout.

@@ -4,12 +4,9 @@
 //! (no PATH_INFO) and kept-alive upstream connections. Each runs the seed table, the body limit
 //! and the showcase cases; one run measures sequential latency on kept-alive connections.
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::time::{Duration, Instant};
 
-use e2e::*;
+use crate::e2e::*;
 
 /// conf/nginx/pycnic-tcp.conf in front of the app as pycnic-tcp.service starts it.
 fn nginx_tcp(app: App) -> Deployment {

@@ -1,10 +1,8 @@
 //! A request without `REQUEST_METHOD` is a broken invocation (RFC 3875 §4.1.12 says the server
 //! must send it): both transports answer the same JSON 500 naming the variable, never a GET.
 
-#[path = "common/cgi.rs"]
-mod cgi;
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
+use crate::cgi;
+use crate::fcgi_client;
 
 use serde_json::json;
 

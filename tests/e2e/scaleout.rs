@@ -5,15 +5,12 @@
 //! is stopped (SIGTERM, the graceful stop `systemctl stop` sends) and later restarted: no
 //! request is lost, and the restarted backend takes traffic again.
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::*;
+use crate::e2e::*;
 
 const CLIENTS: usize = 4;
 /// Each client stops after this many requests whatever happens: the run is bounded.

@@ -5,20 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/cgi.rs"]
-mod cgi;
-#[path = "common/e2e.rs"]
-mod e2e;
-#[path = "common/sessions.rs"]
-mod sessions;
+use crate::e2e;
+use crate::sessions;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use e2e::{Conn, Proc, Req, Resp, Unit, accepts, conf, free_port, localhost, start_nginx, text};
+use crate::e2e::{
+    Conn, Proc, Req, Resp, Unit, accepts, conf, free_port, localhost, start_nginx, text,
+};
+use crate::sessions::{Fixture, Kind, LOGIN, StoreServer, sessions_bin};
 use serde_json::json;
-use sessions::{Fixture, Kind, LOGIN, StoreServer, sessions_bin};
 
 struct Cluster {
     nginx: Proc,

@@ -2,10 +2,7 @@
 //! management records, roles, multiplexing, aborts, duplicate params, bodies without
 //! CONTENT_LENGTH, the body limit, large and streamed responses, panics.
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-
-use fcgi_client::*;
+use crate::fcgi_client::*;
 use serde_json::json;
 
 #[test]

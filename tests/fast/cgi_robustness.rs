@@ -6,10 +6,7 @@
 //! percent-encoded paths and an empty environment. Every case answers with the right status
 //! and JSON, exits 0 and prints no panic on stderr.
 
-#[path = "common/cgi.rs"]
-mod cgi_support;
-
-use cgi_support::{Exec, error_body};
+use crate::cgi::{Exec, error_body};
 use serde_json::{Value, json};
 
 /// A case: its name, the CGI invocation, and the answer it must get.
