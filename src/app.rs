@@ -169,6 +169,13 @@ impl App {
         store.gc().map_err(|err| err.to_string())
     }
 
+    /// The session store's health: its circuit breaker (closed, open with the time left, or
+    /// half-open) and its failures in a row. `None` before a request has opened the store, and
+    /// for the `cookie` store. For a status page.
+    pub fn session_store_health(&self) -> Option<crate::session::store::StoreHealth> {
+        self.sessions.store_health()
+    }
+
     /// `(pattern, methods, handler name)` per route: the `pycnic routes` table.
     pub fn routes(&self) -> Vec<(String, String, String)> {
         self.router.table()

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::store::{IdHash, Record, Store, StoreError};
+use super::store::{IdHash, Record, Store, StoreError, StoreHealth};
 use crate::secure_cookie::now;
 
 /// Which stored session a write goes to; opaque to the session.
@@ -62,6 +62,11 @@ pub trait Backend: Send + Sync {
     /// Removes expired sessions where the store does not expire them itself.
     fn gc(&self) -> Result<u64, StoreError> {
         Ok(0)
+    }
+    /// The server-side store's circuit breaker and recent failures (`None` for the cookie
+    /// store, which has no server).
+    fn health(&self) -> Option<StoreHealth> {
+        None
     }
 }
 
@@ -146,5 +151,9 @@ impl Backend for ServerBackend {
 
     fn gc(&self) -> Result<u64, StoreError> {
         self.store.gc()
+    }
+
+    fn health(&self) -> Option<StoreHealth> {
+        self.store.health()
     }
 }

@@ -20,8 +20,10 @@ const MAX_ATTEMPTS: usize = 16;
 
 const EPOCH: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
 
+/// A store failure as the client sees it. Server-side stores log their failures themselves, at
+/// most once a second (`store::Pool`), so a dead store does not flood the log.
 fn unavailable(err: StoreError) -> HttpError {
-    log::error!("session store: {err}");
+    log::debug!("session store: {err}");
     HttpError::service_unavailable("Session store unavailable")
 }
 

@@ -170,6 +170,12 @@ impl Runtime {
             .map_err(|why| misconfigured("secret key", why))
     }
 
+    /// The session store's breaker and recent failures; `None` until a request has opened it,
+    /// and for the cookie store.
+    pub fn store_health(&self) -> Option<crate::session::store::StoreHealth> {
+        self.store.get()?.as_ref().ok()?.health()
+    }
+
     /// The session store, opened on first need (its connections are made later still), or a
     /// logged error and a 500.
     pub fn store(&self) -> Result<&dyn Backend, HttpError> {
