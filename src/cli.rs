@@ -216,6 +216,12 @@ fn serve_fastcgi(
     version: &str,
 ) -> ExitCode {
     options.app_version = Some(version.to_string());
+    // Keys and session settings are checked before any socket is taken or announced, so a
+    // broken key file stops a start, and stops an upgrade (the old process serves on).
+    if let Err(err) = app.check_sessions() {
+        log::error!("fastcgi server cannot start: {err}");
+        return ExitCode::FAILURE;
+    }
     if let Err(err) = options.resolve_hosts() {
         log::error!("fastcgi server cannot start: {err}");
         return ExitCode::FAILURE;

@@ -1,7 +1,7 @@
 //! Signals and what they ask of the server: SIGTERM and SIGINT drain and stop, SIGUSR1
 //! reopens the log files (logrotate), SIGUSR2 upgrades to a new copy of the binary without
-//! refusing a connection. A handler sets the signal's flag and writes a byte into a socket
-//! pair the poller watches (the self-pipe trick, done by signal-hook in an
+//! refusing a connection, SIGHUP (and every SIGUSR2) re-reads the secret keys. A handler
+//! sets the signal's flag and writes a byte into a socket pair the poller watches (the self-pipe trick, done by signal-hook in an
 //! async-signal-safe way); the leader reads the flags under the server's lock. SIGPIPE is
 //! already ignored by the Rust runtime, so a write to a closed connection is an EPIPE error,
 //! never a dead process.
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 use super::conn::Phase;
 use super::server::{SHUTDOWN_GRACE, Server, Shutdown};
@@ -23,6 +23,8 @@ pub(super) struct Signals {
     stop: Arc<AtomicBool>,
     reopen: Arc<AtomicBool>,
     upgrade: Arc<AtomicBool>,
+    /// SIGHUP: re-read the secret keys.
+    reload: Arc<AtomicBool>,
 }
 
 impl Signals {
@@ -37,12 +39,14 @@ impl Signals {
             stop: Arc::default(),
             reopen: Arc::default(),
             upgrade: Arc::default(),
+            reload: Arc::default(),
         };
         for (signal, flag) in [
             (SIGTERM, &signals.stop),
             (SIGINT, &signals.stop),
             (SIGUSR1, &signals.reopen),
             (SIGUSR2, &signals.upgrade),
+            (SIGHUP, &signals.reload),
         ] {
             signal_hook::flag::register(signal, Arc::clone(flag))?;
             signal_hook::low_level::pipe::register(signal, writer.try_clone()?)?;
@@ -59,7 +63,11 @@ impl Server {
         if self.signals.reopen.swap(false, Ordering::AcqRel) {
             self.reopen_logs();
         }
-        if self.signals.upgrade.swap(false, Ordering::AcqRel) {
+        let upgrade = self.signals.upgrade.swap(false, Ordering::AcqRel);
+        if self.signals.reload.swap(false, Ordering::AcqRel) || upgrade {
+            crate::key_ring::reload_logged(&self.pool.app);
+        }
+        if upgrade {
             // In `upgrade`.
             self.upgrade();
         }

@@ -1,11 +1,13 @@
 //! Session settings (store, idle and absolute expiry, cookie name and flags, store timeout),
-//! read from the environment by default, and the per-process runtime that loads the keys and
-//! opens the store once, lazily, the first time a request needs them.
+//! read from the environment by default, and the per-process runtime that holds the key ring
+//! ([`KeyRing`]: checked at start, reloadable) and opens the store once, lazily, the first time
+//! a request needs it.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::error::HttpError;
+use crate::key_ring::KeyRing;
 use crate::keys::Keys;
 use crate::session::backend::{Backend, ServerBackend};
 use crate::session::store::StoreSpec;
@@ -124,7 +126,7 @@ impl SessionConfig {
 #[derive(Default)]
 pub struct Runtime {
     config: OnceLock<Result<SessionConfig, String>>,
-    keys: OnceLock<Result<Keys, String>>,
+    keys: Arc<KeyRing>,
     store: OnceLock<Result<Box<dyn Backend>, HttpError>>,
 }
 
@@ -144,12 +146,12 @@ fn misconfigured(what: &str, why: &str) -> HttpError {
 impl Runtime {
     /// A runtime with settings and keys given in code (`None`: from the environment).
     pub fn new(config: Option<SessionConfig>, keys: Option<Keys>) -> Arc<Runtime> {
-        let runtime = Runtime::default();
+        let runtime = Runtime {
+            keys: Arc::new(KeyRing::new(keys)),
+            ..Runtime::default()
+        };
         if let Some(config) = config {
             let _ = runtime.config.set(Ok(config));
-        }
-        if let Some(keys) = keys {
-            let _ = runtime.keys.set(Ok(keys));
         }
         Arc::new(runtime)
     }
@@ -165,9 +167,24 @@ impl Runtime {
     /// The key ring, or a logged error and a 500 (never a built-in key).
     pub fn keys(&self) -> Result<&Keys, HttpError> {
         self.keys
-            .get_or_init(|| Keys::from_env().map_err(|e| e.to_string()))
+            .get()
+            .map_err(|why| misconfigured("secret key", &why.to_string()))
+    }
+
+    /// Loads and checks the settings and the key ring now, as a start does (a key file
+    /// readable by others is warned about); `Ok` when no key file is configured.
+    pub fn check(&self) -> Result<(), String> {
+        self.config
+            .get_or_init(SessionConfig::from_env)
             .as_ref()
-            .map_err(|why| misconfigured("secret key", why))
+            .map_err(|why| format!("session settings: {why}"))?;
+        self.keys.check().map_err(|err| err.to_string())
+    }
+
+    /// Re-reads the key file: `Ok(true)` when the ring changed. On an error the ring in use
+    /// stays.
+    pub fn reload_keys(&self) -> Result<bool, String> {
+        self.keys.reload().map_err(|err| err.to_string())
     }
 
     /// The session store's breaker and recent failures; `None` until a request has opened it,
@@ -188,10 +205,13 @@ impl Runtime {
                     .map_err(|why| misconfigured("session store", &why.to_string()))?;
                 Ok(match server {
                     Some(store) => Box::new(ServerBackend::new(store)),
-                    None => Box::new(CookieStore::new(
-                        self.keys()?.clone(),
-                        config.full_cookie_name(),
-                    )),
+                    None => {
+                        self.keys()?;
+                        Box::new(CookieStore::with_ring(
+                            Arc::clone(&self.keys),
+                            config.full_cookie_name(),
+                        ))
+                    }
                 })
             })
             .as_ref()
