@@ -1,6 +1,6 @@
 //! Session settings (store, idle and absolute expiry, cookie name and flags, store timeout),
 //! read from the environment by default, and the per-process runtime that holds the key ring
-//! ([`KeyRing`]: checked at start, reloadable) and opens the store once, lazily, the first time
+//! (`KeyRing`: checked at start, reloadable) and opens the store once, lazily, the first time
 //! a request needs it.
 
 use std::sync::{Arc, OnceLock};

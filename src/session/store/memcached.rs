@@ -3,7 +3,7 @@
 //! (fails if present), writes use `cas` with the token `gets` returned.
 //!
 //! The client is these four commands of memcached's text protocol over one `TcpStream` per
-//! pooled connection ([`Pool`]: deadline, breaker): each command is written with one system
+//! pooled connection (`Pool`: deadline, breaker): each command is written with one system
 //! call and read through a buffer, a refused connection fails at once, and every read and
 //! write waits only until the operation's deadline. Replies are read with limits (a line of
 //! at most 1 KiB, a value of at most [`MAX_VALUE`] bytes).
