@@ -154,3 +154,56 @@ fn a_key_file_others_can_read_is_warned_about_at_start() {
     );
     login(&server);
 }
+
+#[test]
+fn keygen_output_creates_a_private_key_file_then_puts_each_new_key_first() {
+    let fx = Fixture::new(Kind::Cookie);
+    let file = fx.prefix.join("made-by-keygen");
+    let keygen = || {
+        std::process::Command::new(sessions_bin())
+            .args(["keygen", "--output"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = keygen();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "the key goes to the file only");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a new key file is private whatever the umask");
+    let first = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(first.lines().count(), 1);
+
+    let out = keygen();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = second.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_ne!(lines[0], lines[1]);
+    assert_eq!(
+        lines[1],
+        first.trim(),
+        "the old key stays, second (rotation)"
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // An existing file others can read is not touched.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = keygen();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mode 644"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), second);
+}

@@ -174,7 +174,6 @@ impl Drop for Locker {
 #[test]
 fn a_locked_sqlite_answers_503_within_the_bound_and_other_routes_still_answer() {
     let fx = Fixture::new(Kind::Sqlite);
-    std::fs::create_dir_all(fx.prefix.join("var")).unwrap();
     let server = serve(&fx, &[("PYCNIC_SESSION_TIMEOUT_MS", "2000")]);
     let addr = server.addr.unwrap();
     let bound = Duration::from_secs(8);
@@ -255,5 +254,28 @@ fn an_open_breaker_answers_without_contacting_the_store() {
         connections < requests / 2,
         "{connections} connections for {requests} requests: the breaker did not open\n{}",
         server.stderr()
+    );
+}
+
+#[test]
+fn a_session_too_large_for_memcached_is_a_413_and_the_session_stays() {
+    let fx = Fixture::new(Kind::Memcached);
+    let cookie = fx.login();
+    assert_eq!(fx.cgi("GET", "/me", Some(&cookie), "").status, 200);
+    // memcached keeps items of up to 1 MiB by default.
+    let big = format!(r#"{{"value":"{}"}}"#, "x".repeat(1100 * 1024));
+    let resp = fx.cgi("PUT", "/note/big", Some(&cookie), &big);
+    assert_eq!(resp.status, 413, "{}", resp.text());
+    assert!(resp.text().contains("Session too large"), "{}", resp.text());
+    // Nothing was written, and the session lives on as it was.
+    let me = fx.cgi("GET", "/me", Some(&cookie), "");
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json("GET /me")["visits"], 2);
+    assert_eq!(fx.cgi("GET", "/note/big", Some(&cookie), "").status, 404);
+    // A note that fits is kept.
+    let small = r#"{"value":"fits"}"#;
+    assert_eq!(
+        fx.cgi("PUT", "/note/small", Some(&cookie), small).status,
+        200
     );
 }

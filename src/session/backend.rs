@@ -68,22 +68,44 @@ pub trait Backend: Send + Sync {
     fn health(&self) -> Option<StoreHealth> {
         None
     }
-}
-
-/// Server-side sessions: a random id in the cookie, its hash in the store.
-pub struct ServerBackend {
-    store: Box<dyn Store>,
-}
-
-impl ServerBackend {
-    /// Sessions kept in `store`.
-    pub fn new(store: Box<dyn Store>) -> ServerBackend {
-        ServerBackend { store }
+    /// The largest record, as JSON bytes, the store keeps, and the store's name for the
+    /// error (`None`: no limit of its own).
+    fn max_record(&self) -> Option<(usize, &'static str)> {
+        None
     }
 }
 
-fn hash(id: &[u8]) -> IdHash {
-    Sha256::digest(id).into()
+/// Server-side sessions: a random id in the cookie, its hash in the store. The hash covers
+/// the app's name too, so apps sharing one store never find each other's sessions.
+pub struct ServerBackend {
+    store: Box<dyn Store>,
+    namespace: String,
+}
+
+impl ServerBackend {
+    /// Sessions kept in `store`, in no app's namespace.
+    pub fn new(store: Box<dyn Store>) -> ServerBackend {
+        ServerBackend::for_app(store, "")
+    }
+
+    /// Sessions of the app `app` kept in `store` (which other apps may share).
+    pub fn for_app(store: Box<dyn Store>, app: &str) -> ServerBackend {
+        ServerBackend {
+            store,
+            namespace: app.to_string(),
+        }
+    }
+
+    fn hash(&self, id: &[u8]) -> IdHash {
+        let mut hasher = Sha256::new();
+        if !self.namespace.is_empty() {
+            hasher.update(b"pycnic session of ");
+            hasher.update((self.namespace.len() as u64).to_be_bytes());
+            hasher.update(self.namespace.as_bytes());
+        }
+        hasher.update(id);
+        hasher.finalize().into()
+    }
 }
 
 /// The id a cookie carries: exactly 32 bytes of base64url, anything else is no id.
@@ -101,7 +123,7 @@ fn ttl(expiry: u64) -> u64 {
 impl Backend for ServerBackend {
     fn find(&self, token: &str) -> Result<Option<Found>, StoreError> {
         match decode_id(token) {
-            Some(raw) => self.reload(Handle(Some(hash(&raw)))),
+            Some(raw) => self.reload(Handle(Some(self.hash(&raw)))),
             None => Ok(None),
         }
     }
@@ -120,7 +142,7 @@ impl Backend for ServerBackend {
     fn create(&self, record: &Record, expiry: u64) -> Result<String, StoreError> {
         let raw = crate::keys::random_bytes()
             .map_err(|err| StoreError(format!("no randomness from the OS: {err}")))?;
-        self.store.create(&hash(&raw), record, ttl(expiry))?;
+        self.store.create(&self.hash(&raw), record, ttl(expiry))?;
         Ok(URL_SAFE_NO_PAD.encode(raw))
     }
 
@@ -155,5 +177,10 @@ impl Backend for ServerBackend {
 
     fn health(&self) -> Option<StoreHealth> {
         self.store.health()
+    }
+
+    fn max_record(&self) -> Option<(usize, &'static str)> {
+        let name = self.store.health().map_or("session", |h| h.store);
+        self.store.max_record().map(|max| (max, name))
     }
 }

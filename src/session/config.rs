@@ -10,15 +10,16 @@ use crate::error::HttpError;
 use crate::key_ring::KeyRing;
 use crate::keys::Keys;
 use crate::session::backend::{Backend, ServerBackend};
-use crate::session::store::StoreSpec;
 use crate::session::store::cookie::CookieStore;
+use crate::session::store::{StoreSpec, location};
 
 /// How sessions are kept: every setting has an environment variable and a default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
     /// `PYCNIC_SESSION_STORE`: `cookie`, `sqlite:PATH`, `redis://HOST:PORT[/DB]` or
-    /// `memcached://HOST:PORT`; default `sqlite:` + `pycnic-sessions.sqlite3` in the temporary
-    /// directory.
+    /// `memcached://HOST:PORT`; default `sqlite:` + `sessions.sqlite3` in the app's private
+    /// folder (`$STATE_DIRECTORY`, `/var/lib/pycnic-APP`, `~/.local/state/pycnic-APP`: see
+    /// [`location`]).
     pub store: StoreSpec,
     /// `PYCNIC_SESSION_IDLE`: seconds without a request before a session ends (default 1800).
     pub idle: u64,
@@ -40,7 +41,7 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> SessionConfig {
-        let path = std::env::temp_dir().join("pycnic-sessions.sqlite3");
+        let path = location::default_path(&location::app_name());
         SessionConfig {
             store: StoreSpec::Sqlite(path.to_string_lossy().into_owned()),
             idle: 1800,
@@ -178,7 +179,14 @@ impl Runtime {
             .get_or_init(SessionConfig::from_env)
             .as_ref()
             .map_err(|why| format!("session settings: {why}"))?;
-        self.keys.check().map_err(|err| err.to_string())
+        self.keys.check().map_err(|err| err.to_string())?;
+        match self.config.get() {
+            Some(Ok(SessionConfig {
+                store: StoreSpec::Sqlite(path),
+                ..
+            })) => location::secure(std::path::Path::new(path)).map_err(|err| err.to_string()),
+            _ => Ok(()),
+        }
     }
 
     /// Re-reads the key file: `Ok(true)` when the ring changed. On an error the ring in use
@@ -203,13 +211,16 @@ impl Runtime {
                     .store
                     .open(config.timeout)
                     .map_err(|why| misconfigured("session store", &why.to_string()))?;
+                // Sessions are bound to their app: in a shared store by the id's hash, in the
+                // cookie store by the token's authenticated name.
+                let app = location::app_name();
                 Ok(match server {
-                    Some(store) => Box::new(ServerBackend::new(store)),
+                    Some(store) => Box::new(ServerBackend::for_app(store, &app)),
                     None => {
                         self.keys()?;
                         Box::new(CookieStore::with_ring(
                             Arc::clone(&self.keys),
-                            config.full_cookie_name(),
+                            format!("{app}/{}", config.full_cookie_name()),
                         ))
                     }
                 })

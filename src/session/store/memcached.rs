@@ -220,4 +220,8 @@ impl Store for MemcachedStore {
     fn health(&self) -> Option<super::StoreHealth> {
         Some(self.pool.health())
     }
+
+    fn max_record(&self) -> Option<usize> {
+        Some(MAX_VALUE)
+    }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod cookie;
+pub mod location;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 mod pool;
@@ -95,6 +96,10 @@ pub trait Store: Send + Sync {
     }
     /// The store's circuit breaker and recent failures (`None` for a store without one).
     fn health(&self) -> Option<StoreHealth> {
+        None
+    }
+    /// The largest record, as JSON bytes, the store keeps (`None`: no limit of its own).
+    fn max_record(&self) -> Option<usize> {
         None
     }
 }

@@ -113,4 +113,9 @@ impl Store for RedisStore {
     fn health(&self) -> Option<super::StoreHealth> {
         Some(self.pool.health())
     }
+
+    /// Redis's limit on one string (`proto-max-bulk-len`, 512 MiB by default).
+    fn max_record(&self) -> Option<usize> {
+        Some(512 * 1024 * 1024)
+    }
 }

@@ -86,6 +86,8 @@ impl SqliteStore {
     }
 
     fn connect(&self, left: Duration) -> Result<Connection, StoreError> {
+        // Never a file or folder someone else could have planted or could write.
+        super::location::secure(&self.path).map_err(failed)?;
         // Session data is private: create the file owner-only before SQLite opens it.
         #[cfg(unix)]
         {
@@ -205,6 +207,11 @@ impl Store for SqliteStore {
 
     fn health(&self) -> Option<super::StoreHealth> {
         Some(self.pool.health())
+    }
+
+    /// SQLite's limit on one value (`SQLITE_MAX_LENGTH`, 10⁹ bytes by default).
+    fn max_record(&self) -> Option<usize> {
+        Some(1_000_000_000)
     }
 }
 
