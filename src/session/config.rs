@@ -179,14 +179,9 @@ impl Runtime {
             .get_or_init(SessionConfig::from_env)
             .as_ref()
             .map_err(|why| format!("session settings: {why}"))?;
-        self.keys.check().map_err(|err| err.to_string())?;
-        match self.config.get() {
-            Some(Ok(SessionConfig {
-                store: StoreSpec::Sqlite(path),
-                ..
-            })) => location::secure(std::path::Path::new(path)).map_err(|err| err.to_string()),
-            _ => Ok(()),
-        }
+        // The store is not opened here: an app that never uses sessions must not make a
+        // store folder at every start. Its location is checked when a request first opens it.
+        self.keys.check().map_err(|err| err.to_string())
     }
 
     /// Re-reads the key file: `Ok(true)` when the ring changed. On an error the ring in use
