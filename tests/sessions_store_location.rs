@@ -2,7 +2,8 @@
 //! as one-shot CGI programs: each app (named by its program file) has its own private store
 //! folder, so two apps on one host never accept each other's session cookie (with default
 //! settings, and with a shared key file and the cookie store); and a store file or folder
-//! another user could have planted or could write is refused with a clear error.
+//! another user could have planted or could write is refused with a clear error. A store file
+//! deleted under a running FastCGI process is noticed and reopened, loudly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +11,8 @@
 mod cgi;
 #[path = "common/e2e.rs"]
 mod e2e;
+#[path = "common/fcgi_client.rs"]
+mod fcgi_client;
 #[path = "common/sessions.rs"]
 mod sessions;
 
@@ -189,4 +192,78 @@ fn a_planted_store_file_or_folder_is_refused_with_who_must_own_it() {
 
     // Once the folder and the file are the app user's alone, it serves.
     host.login(&app, &[]);
+}
+
+/// One FastCGI request on its own connection: status and the new session cookie, if any.
+fn fcgi(
+    server: &fcgi_client::Server,
+    method: &str,
+    target: &str,
+    cookie: Option<&str>,
+) -> (u16, Option<String>) {
+    let mut params = fcgi_client::http_params(method, target);
+    let body: &[u8] = if method == "POST" {
+        LOGIN.as_bytes()
+    } else {
+        b""
+    };
+    if !body.is_empty() {
+        params.push((b"CONTENT_TYPE".to_vec(), b"application/json".to_vec()));
+        params.push((
+            b"CONTENT_LENGTH".to_vec(),
+            body.len().to_string().into_bytes(),
+        ));
+    }
+    if let Some(value) = cookie {
+        params.push((
+            b"HTTP_COOKIE".to_vec(),
+            format!("session={value}").into_bytes(),
+        ));
+    }
+    let reply = server
+        .connect()
+        .request(1, false, &fcgi_client::as_refs(&params), body);
+    let lines = reply.header_lines();
+    let set = session_cookie(lines.iter().filter_map(|l| l.split_once(": ")));
+    (reply.status(), set)
+}
+
+#[test]
+fn a_store_file_deleted_under_a_running_process_is_reopened_and_logged() {
+    let fx = sessions::Fixture::new(sessions::Kind::Sqlite);
+    let env = fx.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let server = fcgi_client::Server::on_fd0(&sessions_bin(), &["fastcgi"], &env);
+    let (status, cookie) = fcgi(&server, "POST", "/login", None);
+    assert_eq!(status, 200, "{}", server.stderr());
+    let cookie = cookie.unwrap();
+    assert_eq!(fcgi(&server, "GET", "/me", Some(&cookie)).0, 200);
+    let path = PathBuf::from(fx.store_spec().trim_start_matches("sqlite:"));
+    let name = path.to_str().unwrap().to_string();
+    for file in [name.clone(), format!("{name}-wal"), format!("{name}-shm")] {
+        let _ = std::fs::remove_file(file);
+    }
+    // Before: the process went on with the unlinked file (this cookie still worked) and the
+    // next process found no file and started empty without a word.
+    let (status, _) = fcgi(&server, "GET", "/me", Some(&cookie));
+    assert_eq!(
+        status,
+        401,
+        "a session of the deleted file: {}",
+        server.stderr()
+    );
+    let log = server.stderr();
+    assert!(
+        log.contains("was deleted or replaced under this process"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("created a new, empty store").count(),
+        2,
+        "at the first login and after the deletion: {log}"
+    );
+    assert!(path.exists(), "the store is back at its path");
+    let (status, fresh) = fcgi(&server, "POST", "/login", None);
+    assert_eq!(status, 200, "{}", server.stderr());
+    assert_eq!(fcgi(&server, "GET", "/me", Some(&fresh.unwrap())).0, 200);
 }

@@ -3,6 +3,12 @@
 //! column for compare-and-set, an `expires` column swept on some creations and by
 //! `pycnic sessions gc`.
 //!
+//! A deleted store: each operation first checks that the path still names the file its
+//! connection opened (same device and inode); if the file was deleted or replaced, the
+//! connection is dropped with an error line in the log and the operation runs on a new
+//! connection to the file now at the path. A process that creates a new, empty store file
+//! says so in the log, so sessions lost with a deleted file are never lost silently.
+//!
 //! Time bounds: a write first takes this process's turn (a lock waited for only until the
 //! operation's deadline), then meets another process's lock with SQLite's busy timeout set to
 //! what is left of the deadline; both give up with a store error, so a locked file is a 503
@@ -28,10 +34,22 @@ CREATE INDEX IF NOT EXISTS pycnic_sessions_expires ON pycnic_sessions (expires);
 /// The SQLite store: a path and a per-process pool of connections opened on first use.
 pub struct SqliteStore {
     path: PathBuf,
-    pool: Pool<Connection>,
+    pool: Pool<Open>,
     /// Serialises this process's writes: threads queue here instead of sleeping in SQLite's
     /// busy handler (other processes still meet the busy timeout).
     writing: Turn,
+}
+
+/// A connection and the file it opened (device and inode), to notice a deleted store.
+struct Open {
+    conn: Connection,
+    file: (u64, u64),
+}
+
+/// The device and inode at `path`, if a file is there.
+fn identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// A lock waited for until a deadline at most (std's `Mutex` cannot give up).
@@ -85,18 +103,24 @@ impl SqliteStore {
         }
     }
 
-    fn connect(&self, left: Duration) -> Result<Connection, StoreError> {
+    fn connect(&self, left: Duration) -> Result<Open, StoreError> {
         // Never a file or folder someone else could have planted or could write.
         super::location::secure(&self.path).map_err(failed)?;
         // Session data is private: create the file owner-only before SQLite opens it.
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            let _ = std::fs::OpenOptions::new()
+            let created = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(&self.path);
+            if created.is_ok() {
+                log::warn!(
+                    "session store {}: created a new, empty store (no sessions yet)",
+                    self.path.display()
+                );
+            }
         }
         let conn = Connection::open(&self.path).map_err(failed)?;
         conn.busy_timeout(left).map_err(failed)?;
@@ -105,7 +129,21 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(failed)?;
         conn.execute_batch(SCHEMA).map_err(failed)?;
-        Ok(conn)
+        let file = identity(&self.path).ok_or_else(|| failed("the store file vanished"))?;
+        Ok(Open { conn, file })
+    }
+
+    /// Refuses a connection whose file is no longer the one at the path (deleted, replaced).
+    fn current(&self, open: &Open) -> Result<(), StoreError> {
+        if identity(&self.path) == Some(open.file) {
+            return Ok(());
+        }
+        log::error!(
+            "session store {} was deleted or replaced under this process: its sessions are \
+             gone; reopening the file now at that path",
+            self.path.display()
+        );
+        Err(failed("the store file was deleted or replaced"))
     }
 
     fn write<T>(
@@ -115,11 +153,12 @@ impl SqliteStore {
         self.pool.with(
             Access::Write,
             |left| self.connect(left),
-            |conn, deadline| {
+            |open, deadline| {
+                self.current(open)?;
                 let _turn = self.writing.take(deadline)?;
                 let left = deadline.saturating_duration_since(Instant::now());
-                conn.busy_timeout(left).map_err(failed)?;
-                op(conn).map_err(failed)
+                open.conn.busy_timeout(left).map_err(failed)?;
+                op(&mut open.conn).map_err(failed)
             },
         )
     }
@@ -131,10 +170,11 @@ impl SqliteStore {
         self.pool.with(
             Access::Read,
             |left| self.connect(left),
-            |conn, deadline| {
+            |open, deadline| {
+                self.current(open)?;
                 let left = deadline.saturating_duration_since(Instant::now());
-                conn.busy_timeout(left).map_err(failed)?;
-                op(conn).map_err(failed)
+                open.conn.busy_timeout(left).map_err(failed)?;
+                op(&mut open.conn).map_err(failed)
             },
         )
     }
