@@ -178,7 +178,7 @@ impl App {
 
     /// Re-reads the key file (SIGHUP, and every SIGUSR2, under FastCGI): `Ok(true)` when the
     /// ring changed, so a key removed from the file stops verifying its cookies at once. On an
-    /// error the keys in use stay.
+    /// error the keys in use stay. The outcome is logged.
     pub fn reload_keys(&self) -> Result<bool, String> {
         self.sessions.reload_keys()
     }

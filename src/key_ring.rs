@@ -104,12 +104,3 @@ fn warn_if_exposed() {
         }
     }
 }
-
-/// SIGHUP and SIGUSR2 under FastCGI: re-reads the app's keys and logs the outcome.
-pub(crate) fn reload_logged(app: &crate::App) {
-    match app.reload_keys() {
-        Ok(true) => log::info!("secret keys reloaded: the new ring is in use"),
-        Ok(false) => log::info!("secret keys reloaded: unchanged"),
-        Err(err) => log::error!("secret keys not reloaded, the old ones stay in use: {err}"),
-    }
-}

@@ -10,8 +10,8 @@ use std::path::Path;
 /// `NAME=value` in the unit (the last one wins, as systemd reads it).
 fn setting(unit: &str, name: &str) -> Option<String> {
     unit.lines()
-        .filter_map(|line| line.trim().strip_prefix(name)?.strip_prefix('='))
-        .last()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix('='))
         .map(|v| v.trim().to_string())
 }
 

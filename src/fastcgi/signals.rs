@@ -65,7 +65,8 @@ impl Server {
         }
         let upgrade = self.signals.upgrade.swap(false, Ordering::AcqRel);
         if self.signals.reload.swap(false, Ordering::AcqRel) || upgrade {
-            crate::key_ring::reload_logged(&self.pool.app);
+            // Logged there; on an error the keys in use stay.
+            let _ = self.pool.app.reload_keys();
         }
         if upgrade {
             // In `upgrade`.

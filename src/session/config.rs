@@ -185,9 +185,15 @@ impl Runtime {
     }
 
     /// Re-reads the key file: `Ok(true)` when the ring changed. On an error the ring in use
-    /// stays.
+    /// stays. The outcome is logged.
     pub fn reload_keys(&self) -> Result<bool, String> {
-        self.keys.reload().map_err(|err| err.to_string())
+        let outcome = self.keys.reload().map_err(|err| err.to_string());
+        match &outcome {
+            Ok(true) => log::info!("secret keys reloaded: the new ring is in use"),
+            Ok(false) => log::info!("secret keys reloaded: unchanged"),
+            Err(err) => log::error!("secret keys not reloaded, the old ones stay in use: {err}"),
+        }
+        outcome
     }
 
     /// The session store's breaker and recent failures; `None` until a request has opened it,
