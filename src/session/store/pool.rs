@@ -76,7 +76,9 @@ struct BreakerInner {
     /// While open: when a probe may go.
     open_until: Option<Instant>,
     backoff: Duration,
-    probing: bool,
+    /// When the probe in flight began (a probe that never reports, say after a panic, stops
+    /// blocking others after [`MAX_BACKOFF`]).
+    probing: Option<Instant>,
 }
 
 /// A circuit breaker: refuses at once while its store is known to be down.
@@ -99,7 +101,7 @@ impl Breaker {
                 failures: 0,
                 open_until: None,
                 backoff: FIRST_BACKOFF,
-                probing: false,
+                probing: None,
             }),
         }
     }
@@ -114,9 +116,9 @@ impl Breaker {
         match inner.open_until {
             None => Some(Pass::Normal),
             Some(until) if now < until => None,
-            Some(_) if inner.probing => None,
+            Some(_) if inner.probing.is_some_and(|at| now < at + MAX_BACKOFF) => None,
             Some(_) => {
-                inner.probing = true;
+                inner.probing = Some(now);
                 Some(Pass::Probe)
             }
         }
@@ -126,7 +128,7 @@ impl Breaker {
     pub(crate) fn record(&self, pass: Pass, ok: bool, now: Instant) {
         let mut inner = self.lock();
         if pass == Pass::Probe {
-            inner.probing = false;
+            inner.probing = None;
         }
         if ok {
             inner.failures = 0;

@@ -19,6 +19,11 @@ fn three_failures_open_the_breaker_and_a_probe_closes_it() {
     assert_eq!(breaker.state(later).0, BreakerState::HalfOpen);
     assert_eq!(breaker.admit(later), Some(Pass::Probe));
     assert_eq!(breaker.admit(later), None, "one probe at a time");
+    assert_eq!(
+        breaker.admit(later + MAX_BACKOFF),
+        Some(Pass::Probe),
+        "a probe that never reported stops blocking"
+    );
     breaker.record(Pass::Probe, true, later);
     assert_eq!(breaker.state(later), (BreakerState::Closed, 0));
     assert_eq!(breaker.admit(later), Some(Pass::Normal));
