@@ -46,8 +46,9 @@ enum Command {
     Routes,
     /// Run one request through the CGI gateway and print the raw CGI response.
     Request(RequestArgs),
-    /// Print a new secret key line for the file named by PYCNIC_SECRET_KEY_FILE.
-    Keygen,
+    /// Print a new secret key line for the file named by PYCNIC_SECRET_KEY_FILE, or with
+    /// --output FILE put it in FILE (created 0600, or added as the first line).
+    Keygen(crate::cli_sessions::KeygenArgs),
     /// Session maintenance (`sessions gc`).
     #[command(subcommand)]
     Sessions(crate::cli_sessions::SessionsCommand),
@@ -180,7 +181,7 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
             init_logging("warn");
             request(&app, args, cli.max_body)
         }
-        Some(Command::Keygen) => crate::cli_sessions::keygen(),
+        Some(Command::Keygen(args)) => crate::cli_sessions::keygen(args),
         Some(Command::Sessions(command)) => {
             init_logging("warn");
             crate::cli_sessions::run(&app, command)
@@ -216,6 +217,12 @@ fn serve_fastcgi(
     version: &str,
 ) -> ExitCode {
     options.app_version = Some(version.to_string());
+    // Keys and session settings are checked before any socket is taken or announced, so a
+    // broken key file stops a start, and stops an upgrade (the old process serves on).
+    if let Err(err) = app.check_sessions() {
+        log::error!("fastcgi server cannot start: {err}");
+        return ExitCode::FAILURE;
+    }
     if let Err(err) = options.resolve_hosts() {
         log::error!("fastcgi server cannot start: {err}");
         return ExitCode::FAILURE;

@@ -43,7 +43,7 @@ impl Purpose {
 }
 
 /// One key of the ring: its id and its derived subkeys.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Key {
     id: [u8; 4],
     signing: [u8; 32],
@@ -91,7 +91,7 @@ impl fmt::Debug for Key {
 }
 
 /// The key ring: the first key signs and encrypts, every key verifies and decrypts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keys {
     keys: Vec<Key>,
 }

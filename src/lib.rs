@@ -72,6 +72,7 @@ pub mod gateway;
 pub mod handler;
 mod header_text;
 pub mod http;
+mod key_ring;
 pub mod keys;
 pub mod ops;
 mod panic_capture;

@@ -106,8 +106,9 @@ impl Fixture {
     pub fn store_spec(&self) -> String {
         match (self.kind, &self.server) {
             (Kind::Cookie, _) => "cookie".into(),
+            // A folder the app creates, as its user's alone (`var/` is the web server's).
             (Kind::Sqlite, _) => {
-                format!("sqlite:{}", self.prefix.join("var/sessions.db").display())
+                format!("sqlite:{}", self.prefix.join("store/sessions.db").display())
             }
             (Kind::Redis, Some(s)) => format!("redis://{}/0", s.addr),
             (Kind::Memcached, Some(s)) => format!("memcached://{}", s.addr),

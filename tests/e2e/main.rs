@@ -31,3 +31,6 @@ mod ops_upgrade;
 mod scaleout;
 mod sessions_cgi;
 mod sessions_fastcgi;
+mod sessions_keys;
+mod sessions_store_bounds;
+mod sessions_store_location;

@@ -19,6 +19,7 @@ mod fcgi_client;
 mod cgi_robustness;
 mod cgi_seed;
 mod closed_stdout;
+mod conf_systemd_restart;
 mod design_files;
 mod fastcgi_protocol;
 mod fastcgi_seed;
