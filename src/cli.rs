@@ -216,6 +216,8 @@ fn serve_fastcgi(
     version: &str,
 ) -> ExitCode {
     options.app_version = Some(version.to_string());
+    // Answers go to sockets: stray prints (fd 1) go to the log, never to a socket.
+    crate::stray_output::stdout_to_log();
     if let Err(err) = options.resolve_hosts() {
         log::error!("fastcgi server cannot start: {err}");
         return ExitCode::FAILURE;
@@ -278,9 +280,10 @@ fn request(app: &App, args: RequestArgs, max_body: u64) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let out = crate::stray_output::move_response_aside();
     let response = cgi::answer(app, params, &mut body.as_slice(), max_body);
     let failed = response.status >= 400;
-    match cgi::write_to_stdout(response) {
+    match cgi::write_to_fd(response, out) {
         code if code != ExitCode::SUCCESS => code,
         _ if args.fail && failed => ExitCode::from(22),
         ok => ok,

@@ -84,6 +84,7 @@ pub mod secure_cookie;
 pub mod session;
 pub mod set_cookie;
 mod spare;
+mod stray_output;
 mod target;
 
 pub use app::App;
