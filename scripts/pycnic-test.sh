@@ -12,7 +12,8 @@
 #
 # `request METHOD TARGET [ARGS…]` passes ARGS to `$PYCNIC request` (-H, -b, -d, -e, …).
 # `cgi METHOD TARGET [-H 'Name: value'] [-b COOKIES] [-d DATA|@FILE|@-] [NAME=VALUE…]` runs
-# `env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=… $PYCNIC` with the body on stdin.
+# `env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=… $PYCNIC` with the body on stdin; the
+# caller's PYCNIC_* settings (session store, key file, …) are passed on.
 # After either: $PT_STATUS, $PT_EXIT (exit status), files $PT_HEADERS (one `Name: value` a
 # line), $PT_BODY and $PT_STDERR. JSON checks use python3; nothing else beyond POSIX tools.
 # The library owns the EXIT trap: it removes its temporary directory.
@@ -119,6 +120,10 @@ cgi() {
     elif [ -n "$pt_type" ]; then
         set -- "CONTENT_TYPE=$pt_type" "$@"
     fi
+    # The app's own settings (PYCNIC_SESSION_STORE, PYCNIC_SECRET_KEY_FILE, …) pass env -i.
+    for pt_var in $(env | sed -n 's/^\(PYCNIC_[A-Za-z0-9_]*\)=.*/\1/p'); do
+        eval "set -- \"$pt_var=\${$pt_var}\" \"\$@\""
+    done
     pt_bin=$(command -v "$PYCNIC") || { pt_fail "no binary $PYCNIC"; return 1; }
     env -i GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 \
         REQUEST_METHOD="$pt_method" REQUEST_URI="$pt_target" PATH_INFO="$pt_path" \

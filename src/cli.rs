@@ -178,7 +178,7 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
         Some(Command::Routes) => print_routes(&app),
         Some(Command::Request(args)) => {
             init_logging("warn");
-            request(&app, args, cli.max_body)
+            request(&app, args, cli.max_body, name)
         }
         Some(Command::Keygen) => crate::cli_sessions::keygen(),
         Some(Command::Sessions(command)) => {
@@ -195,8 +195,11 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
             serve_fastcgi(app, options, cli.max_body, version)
         }
         None => {
-            use clap::CommandFactory;
-            let usage = Cli::command().render_long_help();
+            let usage = Cli::command()
+                .name(name)
+                .bin_name(name)
+                .version(version)
+                .render_long_help();
             eprintln!("{usage}");
             eprintln!(
                 "error: not started as CGI (no GATEWAY_INTERFACE) nor as FastCGI (no listening \
@@ -262,13 +265,13 @@ fn write_routes(app: &App, out: &mut dyn Write) -> io::Result<()> {
     out.flush()
 }
 
-fn request(app: &App, args: RequestArgs, max_body: u64) -> ExitCode {
+fn request(app: &App, args: RequestArgs, max_body: u64, name: &str) -> ExitCode {
     let body = match &args.data {
         None => Vec::new(),
         Some(data) => match read_data(data) {
             Ok(body) => body,
             Err(err) => {
-                eprintln!("pycnic request: cannot read {data:?}: {err}");
+                eprintln!("{name} request: cannot read {data:?}: {err}");
                 return ExitCode::from(2);
             }
         },
@@ -276,7 +279,7 @@ fn request(app: &App, args: RequestArgs, max_body: u64) -> ExitCode {
     let params = match request_params(&args, &body) {
         Ok(params) => params,
         Err(err) => {
-            eprintln!("pycnic request: {err}");
+            eprintln!("{name} request: {err}");
             return ExitCode::from(2);
         }
     };

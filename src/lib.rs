@@ -111,6 +111,7 @@ pub use cookie::Cookies;
 pub use error::{HttpError, pycnic_names};
 pub use handler::Handler;
 pub use http::{HeaderError, HeaderText, Headers, Method};
+pub use keys::Keys;
 pub use query::Args;
 pub use request::{Environ, Request};
 pub use response::{Body, HttpResponse, Json, Reply, Response};
