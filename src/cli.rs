@@ -1,5 +1,5 @@
 //! The command line of every pycnic binary: mode detection (CGI when GATEWAY_INTERFACE is
-//! set), `cgi`, `routes`, and `request` (one request through the CGI gateway, raw response on
+//! set), `cgi`, `routes`, `serve` (the development server), and `request` (one request through the CGI gateway, raw response on
 //! stdout — the tool for shell-script tests). Logging goes to stderr through `env_logger`.
 
 use std::io::{self, Read, Write};
@@ -44,6 +44,10 @@ enum Command {
     Fastcgi(Box<crate::fastcgi::FastcgiOptions>),
     /// Print the route table: Route, Method, Class (as Pycnic's `pycnic routes`).
     Routes,
+    /// A development HTTP/1.1 server on 127.0.0.1:8000, for curl and browsers. For
+    /// development only: in production put nginx, Apache or lighttpd in front (CGI or
+    /// FastCGI).
+    Serve(crate::serve::ServeOptions),
     /// Run one request through the CGI gateway and print the raw CGI response.
     Request(RequestArgs),
     /// Print a new secret key line for the file named by PYCNIC_SECRET_KEY_FILE.
@@ -176,6 +180,10 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
             serve_fastcgi(app, *options, cli.max_body, version)
         }
         Some(Command::Routes) => print_routes(&app),
+        Some(Command::Serve(options)) => {
+            init_logging("info");
+            crate::serve::serve(std::sync::Arc::new(app), &options, cli.max_body, name)
+        }
         Some(Command::Request(args)) => {
             init_logging("warn");
             request(&app, args, cli.max_body, name)

@@ -81,6 +81,7 @@ pub mod request;
 pub mod response;
 mod router;
 pub mod secure_cookie;
+pub mod serve;
 pub mod session;
 pub mod set_cookie;
 mod spare;
