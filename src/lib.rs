@@ -65,6 +65,7 @@ pub mod cgi;
 pub mod cli;
 mod cli_sessions;
 pub mod cookie;
+pub mod cookie_jar;
 mod environ;
 pub mod error;
 pub mod fastcgi;
@@ -87,6 +88,7 @@ pub mod set_cookie;
 mod spare;
 mod stray_output;
 mod target;
+pub mod testing;
 
 pub use app::App;
 pub use cli::{run, run_as};
