@@ -184,7 +184,7 @@ pub fn write_to_stdout(response: HttpResponse) -> std::process::ExitCode {
 }
 
 /// [`write_to_stdout`] to the descriptor `fd`: the response descriptor that
-/// [`move_response_aside`](crate::stray_output::move_response_aside) returned.
+/// `stray_output::move_response_aside` returned.
 pub fn write_to_fd(response: HttpResponse, fd: std::os::fd::RawFd) -> std::process::ExitCode {
     match gateway::write_response(response, &mut RawStdout(fd)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
