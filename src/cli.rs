@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::App;
 use crate::cgi;
+use crate::cookie_jar::CookieJar;
 use crate::fastcgi::options::parse_size;
 use crate::gateway::Params;
 
@@ -75,6 +76,10 @@ struct RequestArgs {
     /// An extra CGI variable, NAME=VALUE (repeatable), e.g. REMOTE_ADDR=10.0.0.1.
     #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
     env: Vec<String>,
+    /// A cookie jar (curl's Netscape cookie file): its cookies go with the request, and the
+    /// answer's Set-Cookie lines are written back, as a browser would keep them.
+    #[arg(short = 'c', long = "cookie-jar", value_name = "FILE")]
+    cookie_jar: Option<std::path::PathBuf>,
     /// Exit with status 22 (as curl --fail) when the answer is 400 or above.
     #[arg(short = 'f', long)]
     fail: bool,
@@ -284,7 +289,18 @@ fn request(app: &App, args: RequestArgs, max_body: u64, name: &str) -> ExitCode 
             }
         },
     };
-    let params = match request_params(&args, &body) {
+    let now = crate::secure_cookie::now();
+    let path = args.target.split('?').next().unwrap_or("/").to_string();
+    let https = args.env.iter().any(|e| e.eq_ignore_ascii_case("HTTPS=on"));
+    let mut jar = match args.cookie_jar.as_deref().map(CookieJar::load).transpose() {
+        Ok(jar) => jar,
+        Err(err) => {
+            eprintln!("{name} request: cannot read the cookie jar: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let from_jar = jar.as_ref().and_then(|j| j.header_for(&path, https, now));
+    let params = match request_params(&args, &body, from_jar) {
         Ok(params) => params,
         Err(err) => {
             eprintln!("{name} request: {err}");
@@ -294,6 +310,17 @@ fn request(app: &App, args: RequestArgs, max_body: u64, name: &str) -> ExitCode 
     let out = crate::stray_output::move_response_aside();
     let response = cgi::answer(app, params, &mut body.as_slice(), max_body);
     let failed = response.status >= 400;
+    if let (Some(jar), Some(file)) = (jar.as_mut(), args.cookie_jar.as_deref()) {
+        for (header, value) in &response.headers {
+            if header.as_str().eq_ignore_ascii_case("Set-Cookie") {
+                jar.store(value.as_str(), "localhost", &path, now);
+            }
+        }
+        if let Err(err) = jar.save(file, now) {
+            eprintln!("{name} request: cannot write the cookie jar: {err}");
+            return ExitCode::from(2);
+        }
+    }
     match cgi::write_to_fd(response, out) {
         code if code != ExitCode::SUCCESS => code,
         _ if args.fail && failed => ExitCode::from(22),
@@ -314,7 +341,11 @@ fn read_data(data: &str) -> io::Result<Vec<u8>> {
 }
 
 /// The meta-variables a web server would send for this request (RFC 3875 §4.1).
-fn request_params(args: &RequestArgs, body: &[u8]) -> Result<Params, String> {
+fn request_params(
+    args: &RequestArgs,
+    body: &[u8],
+    from_jar: Option<String>,
+) -> Result<Params, String> {
     let (path, query) = args.target.split_once('?').unwrap_or((&args.target, ""));
     if !path.starts_with('/') {
         return Err(format!("the target must start with '/': {:?}", args.target));
@@ -348,7 +379,7 @@ fn request_params(args: &RequestArgs, body: &[u8]) -> Result<Params, String> {
     if args.data.is_some() && !params.iter().any(|(n, _)| n == "CONTENT_TYPE") {
         params.push(("CONTENT_TYPE".into(), "application/json".into()));
     }
-    for cookie in &args.cookies {
+    for cookie in from_jar.iter().chain(&args.cookies) {
         params.push(("HTTP_COOKIE".into(), cookie.clone()));
     }
     for pair in &args.env {

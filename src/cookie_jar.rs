@@ -179,6 +179,30 @@ impl CookieJar {
     }
 }
 
+impl CookieJar {
+    /// Reads the jar file at `path`; a file that does not exist is an empty jar.
+    pub fn load(path: &std::path::Path) -> std::io::Result<CookieJar> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(CookieJar::from_netscape(&text)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(CookieJar::new()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Writes the jar's live cookies to `path`, created private (0600) when new.
+    pub fn save(&self, path: &std::path::Path, now: u64) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        file.write_all(self.to_netscape(now).as_bytes())
+    }
+}
+
 /// RFC 6265 §5.1.4: the directory of the request path, `/` when there is none.
 fn default_path(request_path: &str) -> String {
     let path = request_path.split('?').next().unwrap_or("/");
