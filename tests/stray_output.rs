@@ -1,8 +1,11 @@
 //! Stray output: a handler that prints to stdout (the showcase's `/print`) behind lighttpd's
-//! mod_cgi, and under `request`. The answer stays intact; the line goes to the error log.
+//! mod_cgi, under `request`, and under FastCGI. The answer stays intact; the line goes to the
+//! error log. Also the log line for HTTP sent to the FastCGI port.
 
 #[path = "common/e2e.rs"]
 mod e2e;
+#[path = "common/fcgi_client.rs"]
+mod fcgi_client;
 
 use e2e::*;
 
@@ -58,4 +61,36 @@ fn a_handlers_print_goes_to_stderr_under_request() {
     );
     assert!(!stdout.contains(STRAY), "stdout: {stdout:?}");
     assert!(stderr.contains(STRAY), "stderr: {stderr:?}");
+}
+
+#[test]
+fn a_handlers_print_goes_to_the_log_under_fastcgi() {
+    let server = fcgi_client::Server::fastcgi(&App::Showcase.binary(), &[]);
+    let reply = server.connect().get("/print");
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.json(), serde_json::json!({"printed": true}));
+    assert!(
+        server.wait_for_log(STRAY),
+        "the stray line is in the log: {}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn http_sent_to_the_fastcgi_port_logs_what_to_do() {
+    use std::io::{Read, Write};
+    let server = fcgi_client::Server::fastcgi(&e2e::pycnic_bin(), &[]);
+    let addr = server.addr.expect("a TCP server");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "no HTTP answer from a FastCGI port");
+    assert!(
+        server.wait_for_log("this is a FastCGI port"),
+        "a clear line in the log: {}",
+        server.stderr()
+    );
 }
