@@ -10,11 +10,13 @@ use super::error::RequestError;
 /// How many bytes one read asks for.
 const READ_SIZE: usize = 16 * 1024;
 
-/// The stream and the bytes read from it but not yet used.
+/// The stream and the bytes read from it but not yet used: `buf[start..end]`. The buffer's
+/// room past `end` is reused from read to read (never zeroed again).
 pub struct Input<S> {
     stream: S,
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     deadline: Option<Instant>,
 }
 
@@ -25,6 +27,7 @@ impl<S: Read> Input<S> {
             stream,
             buf: Vec::new(),
             start: 0,
+            end: 0,
             deadline: None,
         }
     }
@@ -36,15 +39,15 @@ impl<S: Read> Input<S> {
 
     /// The bytes read and not yet consumed.
     pub fn pending(&self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or_default()
+        self.buf.get(self.start..self.end).unwrap_or_default()
     }
 
     /// Marks `n` pending bytes as used.
     pub fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.buf.len());
-        if self.start == self.buf.len() {
-            self.buf.clear();
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
             self.start = 0;
+            self.end = 0;
         }
     }
 
@@ -59,14 +62,17 @@ impl<S: Read> Input<S> {
         if self.deadline.is_some_and(|d| Instant::now() > d) {
             return Err(RequestError::TimedOut);
         }
-        if self.start > 0 {
-            self.buf.drain(..self.start);
+        if self.buf.len() - self.end < READ_SIZE {
+            // Move the pending bytes to the front, then grow only if that is not room enough.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
+            if self.buf.len() - self.end < READ_SIZE {
+                self.buf.resize(self.end + READ_SIZE, 0);
+            }
         }
-        let old = self.buf.len();
-        self.buf.resize(old + READ_SIZE, 0);
         let result = loop {
-            let Some(window) = self.buf.get_mut(old..) else {
+            let Some(window) = self.buf.get_mut(self.end..) else {
                 break Ok(0);
             };
             match self.stream.read(window) {
@@ -76,18 +82,13 @@ impl<S: Read> Input<S> {
         };
         match result {
             Ok(n) => {
-                self.buf.truncate(old + n);
+                self.end = (self.end + n).min(self.buf.len());
                 Ok(n)
             }
-            Err(err) => {
-                self.buf.truncate(old);
-                match err.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                        Err(RequestError::TimedOut)
-                    }
-                    _ => Err(RequestError::Io(err)),
-                }
-            }
+            Err(err) => match err.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Err(RequestError::TimedOut),
+                _ => Err(RequestError::Io(err)),
+            },
         }
     }
 }
