@@ -19,8 +19,13 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pycnic"))
             .args(["serve", "--listen", "127.0.0.1:0", "--max-body", "1k"])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -345,4 +350,29 @@ fn an_address_other_than_loopback_needs_public() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--public"), "{stderr}");
+}
+
+#[test]
+fn head_gets_the_get_answers_length_without_a_body_and_the_ping_page_answers() {
+    let server = Server::start_with(&[("PYCNIC_PING_PATH", "/ping")]);
+    let mut stream = server.connect();
+    stream
+        .write_all(b"HEAD /login HTTP/1.1\r\nHost: a\r\n\r\nGET /ping HTTP/1.1\r\nHost: a\r\n\r\n")
+        .expect("write");
+    let mut reader = BufReader::new(stream);
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read");
+        if line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_string());
+    }
+    assert_eq!(head[0], "HTTP/1.1 200 OK");
+    assert!(head.contains(&"Content-Length: 19".to_string()), "{head:?}");
+    // No body follows the HEAD answer: the next bytes are the ping's answer.
+    let (ping, body) = read_answer(&mut reader);
+    assert_eq!(ping[0], "HTTP/1.1 200 OK", "{ping:?}");
+    assert_eq!(body, b"pong");
 }
