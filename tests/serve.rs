@@ -4,6 +4,9 @@
 //! malformed requests from a table; a slow client that does not block another; loopback only
 //! unless `--public`.
 
+#[path = "common/cgi.rs"]
+mod cgi;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -23,7 +26,11 @@ impl Server {
     }
 
     fn start_with(env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pycnic"))
+        Server::start_bin(std::path::Path::new(env!("CARGO_BIN_EXE_pycnic")), env)
+    }
+
+    fn start_bin(bin: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--max-body", "1k"])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -375,4 +382,21 @@ fn head_gets_the_get_answers_length_without_a_body_and_the_ping_page_answers() {
     let (ping, body) = read_answer(&mut reader);
     assert_eq!(ping[0], "HTTP/1.1 200 OK", "{ping:?}");
     assert_eq!(body, b"pong");
+}
+
+#[test]
+fn a_streamed_answer_goes_out_chunked() {
+    let server = Server::start_bin(&cgi::showcase_bin(), &[]);
+    let url = server.url("/stream?chunks=3");
+    let out = curl(&[&url]);
+    let (head, body) = split(&out);
+    assert_eq!(head[0], "HTTP/1.1 200 OK");
+    assert!(
+        head.contains(&"Transfer-Encoding: chunked".to_string()),
+        "{head:?}"
+    );
+    assert_eq!(
+        body, b"chunk 0\nchunk 1\nchunk 2\n",
+        "curl decoded the chunks"
+    );
 }

@@ -145,12 +145,18 @@ fn read_body<S: Read + Write>(
     }
 }
 
-/// Writes the answer; the bytes written, or `None` when the client is gone.
+/// Writes the answer; the bytes written, or `None` when the client is gone. A streamed body
+/// goes out chunked as it comes (to an HTTP/1.0 client, whole with its length).
 fn write_answer<S: Read + Write>(
     input: &mut Input<S>,
     response: crate::response::HttpResponse,
     framing: reply::Framing,
 ) -> Option<usize> {
+    if matches!(response.body, crate::response::Body::Stream(_)) && !framing.http_1_0 {
+        let mut chunked = reply::ChunkedAnswer::new(input.stream(), framing);
+        crate::gateway::write_response(response, &mut chunked).ok()?;
+        return chunked.finish().ok();
+    }
     let mut cgi = Vec::new();
     crate::gateway::write_response(response, &mut cgi).ok()?;
     let http = to_http(&cgi, framing, SystemTime::now())?;

@@ -7,8 +7,9 @@
 //! (`head.rs`), bodies by `Content-Length` or `chunked` (`body.rs`), and answers each request
 //! through the same gateway as CGI and FastCGI (`exchange.rs`), so status, headers and body are
 //! the bytes CGI writes; `reply.rs` turns them into HTTP/1.1 (status line, `Date`,
-//! `Content-Length`, `Connection`). Keep-alive, pipelining, `Expect: 100-continue` and HEAD
-//! work; a request with both `Transfer-Encoding` and `Content-Length` is refused.
+//! `Content-Length` or `chunked` for a streamed body, `Connection`). Keep-alive, pipelining,
+//! `Expect: 100-continue` and HEAD work; a request with both `Transfer-Encoding` and
+//! `Content-Length` is refused.
 
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};

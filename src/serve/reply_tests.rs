@@ -42,3 +42,29 @@ fn http_dates_are_imf_fixdates() {
     assert_eq!(at(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
     assert_eq!(at(1_798_761_599), "Thu, 31 Dec 2026 23:59:59 GMT");
 }
+
+#[test]
+fn a_streamed_answer_goes_out_chunked_as_the_gateway_writes_it() {
+    let mut out = Vec::new();
+    let mut chunked = ChunkedAnswer::new(&mut out, KEEP);
+    chunked
+        .write_all(b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+        .expect("head");
+    chunked.write_all(b"chunk 0\n").expect("chunk");
+    chunked.write_all(b"").expect("an empty write is no chunk");
+    chunked.write_all(b"chunk 1\n").expect("chunk");
+    let written = chunked.finish().expect("finish");
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(written, out.len());
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: "),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Transfer-Encoding: chunked\r\n\r\n8\r\nchunk 0\n\r\n8\r\nchunk 1\n\r\n0\r\n\r\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("Content-Length"), "{text}");
+}
