@@ -111,17 +111,29 @@ pub enum KeyError {
     TooMany,
 }
 
+/// The running program's file name (an app built with `pycnic::run!` is not `pycnic`), for
+/// the `keygen` hint.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "pycnic".to_string())
+}
+
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::NotConfigured => write!(
                 f,
-                "no secret key: set {KEY_FILE_ENV} to a file made by `pycnic keygen`"
+                "no secret key: set {KEY_FILE_ENV} to a file made by `{} keygen`",
+                program()
             ),
             KeyError::Unreadable(why) => write!(f, "secret key file unreadable: {why}"),
             KeyError::BadLine(n) => write!(
                 f,
-                "secret key file line {n} is not a key (43 base64url characters from `pycnic keygen`)"
+                "secret key file line {n} is not a key (43 base64url characters from `{} keygen`)",
+                program()
             ),
             KeyError::Empty => write!(f, "secret key file holds no key"),
             KeyError::TooMany => write!(f, "secret key file holds more than {MAX_KEYS} keys"),

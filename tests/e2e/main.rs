@@ -34,3 +34,5 @@ mod sessions_fastcgi;
 mod sessions_keys;
 mod sessions_store_bounds;
 mod sessions_store_location;
+mod stray_output;
+mod testing_client;

@@ -29,5 +29,6 @@ mod markdown_links;
 mod missing_method;
 mod ops_review;
 mod own_app;
+mod serve;
 mod sessions_core;
 mod showcase;

@@ -120,6 +120,18 @@ fn a_users_own_app_builds_passes_clippy_and_names_itself() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("Usage: hello-api"), "{help}");
 
+    // Bare, outside a web server: the usage names the app too.
+    let bare = Command::new(&bin)
+        .env_remove("GATEWAY_INTERFACE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let usage = String::from_utf8_lossy(&bare.stderr);
+    assert!(
+        usage.contains("Usage: hello-api") && !usage.contains("Usage: pycnic"),
+        "{usage}"
+    );
+
     let routes = Command::new(&bin).arg("routes").output().unwrap();
     let routes = String::from_utf8_lossy(&routes.stdout);
     assert!(

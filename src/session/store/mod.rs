@@ -117,6 +117,15 @@ pub enum StoreSpec {
     Memcached(String),
 }
 
+impl std::str::FromStr for StoreSpec {
+    type Err = String;
+
+    /// As [`StoreSpec::parse`]: `"sqlite:/var/lib/app/s.db".parse::<StoreSpec>()`.
+    fn from_str(spec: &str) -> Result<StoreSpec, String> {
+        StoreSpec::parse(spec)
+    }
+}
+
 impl StoreSpec {
     /// Parses a store spec; the error says what is accepted.
     pub fn parse(spec: &str) -> Result<StoreSpec, String> {
@@ -195,6 +204,7 @@ mod tests {
     #[test]
     fn specs_parse_or_say_what_is_accepted() {
         assert_eq!(StoreSpec::parse("cookie"), Ok(StoreSpec::Cookie));
+        assert_eq!("cookie".parse::<StoreSpec>(), Ok(StoreSpec::Cookie));
         assert_eq!(
             StoreSpec::parse("sqlite:/tmp/s.db"),
             Ok(StoreSpec::Sqlite("/tmp/s.db".into()))
