@@ -11,7 +11,7 @@
 //! | `GET /note/KEY` | 200 `{"key":"KEY","value":…}`; 404 when absent; 401 without a session |
 //! | `POST /logout` | destroys the session: `{"message":"Logged out"}`, else `{"message":"Already logged out"}` |
 //!
-//! `PYCNIC_SESSION_STORE=sqlite:/tmp/s.db cargo run --example sessions -- request POST /login
+//! `PYCNIC_SESSION_STORE=sqlite:$HOME/.local/state/s.db cargo run --example sessions -- request POST /login
 //! '{"username":"foo","password":"foo"}'`
 
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! The rest of the API in one application: route arguments, query args, json_args, typed
 //! bodies, headers, every cookie option, app and handler hooks, default headers, redirects,
-//! text/bytes/streamed replies, 204, panics, a slow handler (for load tests) and `/echo`, which
+//! text/bytes/streamed replies, 204, panics, a slow handler (for load tests), a handler that
+//! prints to stdout (`/print`: the line goes to the log, not into the answer) and `/echo`, which
 //! returns everything the request carried. The integration and end-to-end tests drive it.
 //!
 //! `cargo run --example showcase -- request GET '/hello/ada?greeting=hi'`
@@ -174,6 +175,10 @@ impl Misc {
     fn panic(&self, _req: &Request, _res: &mut Response) -> Result<Value, HttpError> {
         panic!("the showcase panics on purpose")
     }
+    fn print(&self, _req: &Request, _res: &mut Response) -> Result<Value, HttpError> {
+        println!("a stray line printed by the showcase's /print handler");
+        Ok(json!({"printed": true}))
+    }
     fn slow(&self, req: &Request, _res: &mut Response) -> Result<Value, HttpError> {
         let ms: u64 = req
             .args()
@@ -233,6 +238,7 @@ fn app() -> App {
         .route("/empty", Handler::new(Misc).named("Empty").get(Misc::empty))
         .route("/panic", Handler::new(Misc).named("Panic").get(Misc::panic))
         .route("/slow", Handler::new(Misc).named("Slow").get(Misc::slow))
+        .route("/print", Handler::new(Misc).named("Print").get(Misc::print))
         .before(|req, _res| match req.get_header("X-Block") {
             Some(_) => Err(HttpError::new(418, "Blocked by the app's before hook")),
             None => Ok(()),

@@ -20,7 +20,8 @@
 #   memcached             memcached: the sessions tests start their own on a free loopback port
 #   gcc libfcgi-dev       scripts/bench-fastcgi.sh builds its C responders (the limit, libfcgi)
 #   php-fpm               the PHP-FPM peer of scripts/bench-fastcgi.sh
-#   logrotate             tests/ops_runtime.rs runs conf/logrotate/pycnic with it
+#   php-cli               `php -S`, the peer of scripts/bench-serve.sh
+#   logrotate             tests/e2e/ops_runtime.rs runs conf/logrotate/pycnic with it
 set -euo pipefail
 
 check_only=
@@ -47,6 +48,7 @@ need_cmd python3 || missing+=(python3)
 need_cmd gcc || missing+=(gcc)
 [ -e /usr/include/fcgiapp.h ] || missing+=(libfcgi-dev)
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
+need_cmd php || missing+=(php-cli)
 need_cmd redis-server || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 need_cmd memcached || [ -x /usr/bin/memcached ] || missing+=(memcached)
 

@@ -10,9 +10,15 @@
 #   assert_json_body '{"session_id":"abc"}'
 #   done_testing                            # prints "N passed, N failed"; exit 1 on failure
 #
-# `request METHOD TARGET [ARGS…]` passes ARGS to `$PYCNIC request` (-H, -b, -d, -e, …).
+# `request METHOD TARGET [ARGS…]` passes ARGS to `$PYCNIC request` (-H, -b, -d, -e, …) with
+# the test file's cookie jar ($PT_COOKIE_JAR, curl's cookie file format): the Set-Cookie of
+# `request POST /login …` goes with the next `request GET /me`, as in a browser.
+# `forget_cookies` empties the jar; `assert_cookie NAME VALUE` checks a cookie in it
+# (`assert_cookie NAME ''` checks that there is none). Set PT_COOKIE_JAR= (empty) before
+# sourcing this file to send only the cookies you give with -b.
 # `cgi METHOD TARGET [-H 'Name: value'] [-b COOKIES] [-d DATA|@FILE|@-] [NAME=VALUE…]` runs
-# `env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=… $PYCNIC` with the body on stdin.
+# `env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=… $PYCNIC` with the body on stdin; the
+# caller's PYCNIC_* settings (session store, key file, …) are passed on.
 # After either: $PT_STATUS, $PT_EXIT (exit status), files $PT_HEADERS (one `Name: value` a
 # line), $PT_BODY and $PT_STDERR. JSON checks use python3; nothing else beyond POSIX tools.
 # The library owns the EXIT trap: it removes its temporary directory.
@@ -26,6 +32,7 @@ PT_RAW=$PT_DIR/raw
 PT_HEADERS=$PT_DIR/headers
 PT_BODY=$PT_DIR/body
 PT_STDERR=$PT_DIR/stderr
+PT_COOKIE_JAR=${PT_COOKIE_JAR-$PT_DIR/cookies}
 PT_STATUS=
 PT_EXIT=
 trap 'rm -rf "$PT_DIR"' EXIT
@@ -59,9 +66,33 @@ pt_parse() {
 # request METHOD TARGET [ARGS…]: one request through `$PYCNIC request`.
 request() {
     PT_LAST="request $1 $2"
-    "$PYCNIC" request "$@" >"$PT_RAW" 2>"$PT_STDERR" </dev/null
+    if [ -n "$PT_COOKIE_JAR" ]; then
+        "$PYCNIC" request "$@" --cookie-jar "$PT_COOKIE_JAR" >"$PT_RAW" 2>"$PT_STDERR" </dev/null
+    else
+        "$PYCNIC" request "$@" >"$PT_RAW" 2>"$PT_STDERR" </dev/null
+    fi
     PT_EXIT=$?
     pt_parse
+}
+
+# forget_cookies: empties the cookie jar (a new browser).
+forget_cookies() {
+    [ -n "$PT_COOKIE_JAR" ] && rm -f "$PT_COOKIE_JAR"
+    return 0
+}
+
+# assert_cookie NAME VALUE: the jar holds cookie NAME with VALUE ('' : no such cookie).
+assert_cookie() {
+    pt_got=
+    if [ -n "$PT_COOKIE_JAR" ] && [ -f "$PT_COOKIE_JAR" ]; then
+        pt_got=$(sed 's/^#HttpOnly_//; /^#/d' "$PT_COOKIE_JAR" |
+            awk -F '\t' -v n="$1" 'NF == 7 && $6 == n { v = $7 } END { print v }')
+    fi
+    if [ "$pt_got" = "$2" ]; then
+        pt_pass "cookie $1=$2"
+    else
+        pt_fail "cookie $1: expected '$2', jar has '$pt_got'"
+    fi
 }
 
 # cgi METHOD TARGET [-H 'Name: value'] [-b COOKIES] [-d DATA|@FILE|@-] [NAME=VALUE…]: the
@@ -119,6 +150,10 @@ cgi() {
     elif [ -n "$pt_type" ]; then
         set -- "CONTENT_TYPE=$pt_type" "$@"
     fi
+    # The app's own settings (PYCNIC_SESSION_STORE, PYCNIC_SECRET_KEY_FILE, …) pass env -i.
+    for pt_var in $(env | sed -n 's/^\(PYCNIC_[A-Za-z0-9_]*\)=.*/\1/p'); do
+        eval "set -- \"$pt_var=\${$pt_var}\" \"\$@\""
+    done
     pt_bin=$(command -v "$PYCNIC") || { pt_fail "no binary $PYCNIC"; return 1; }
     env -i GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 \
         REQUEST_METHOD="$pt_method" REQUEST_URI="$pt_target" PATH_INFO="$pt_path" \

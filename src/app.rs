@@ -169,6 +169,27 @@ impl App {
         store.gc().map_err(|err| err.to_string())
     }
 
+    /// Loads and checks the session settings and the key file now, as a FastCGI start does
+    /// (a broken file stops the start; a key file readable by others is warned about). `Ok`
+    /// when no key file is configured: an app without sessions needs none.
+    pub fn check_sessions(&self) -> Result<(), String> {
+        self.sessions.check()
+    }
+
+    /// Re-reads the key file (SIGHUP, and every SIGUSR2, under FastCGI): `Ok(true)` when the
+    /// ring changed, so a key removed from the file stops verifying its cookies at once. On an
+    /// error the keys in use stay. The outcome is logged.
+    pub fn reload_keys(&self) -> Result<bool, String> {
+        self.sessions.reload_keys()
+    }
+
+    /// The session store's health: its circuit breaker (closed, open with the time left, or
+    /// half-open) and its failures in a row. `None` before a request has opened the store, and
+    /// for the `cookie` store. For a status page.
+    pub fn session_store_health(&self) -> Option<crate::session::store::StoreHealth> {
+        self.sessions.store_health()
+    }
+
     /// `(pattern, methods, handler name)` per route: the `pycnic routes` table.
     pub fn routes(&self) -> Vec<(String, String, String)> {
         self.router.table()

@@ -1,6 +1,8 @@
 //! One-shot CGI (RFC 3875): the environment (read with `vars_os`, so bytes that are not UTF-8
 //! cannot panic) and exactly CONTENT_LENGTH bytes of stdin in, one response on stdout out.
 //! Also the in-process path of `pycnic request`, which gives the same answer for the same input.
+//! Before the app runs, the response descriptor moves aside and fd 1 points at stderr
+//! (`stray_output`), so a handler's `print!` goes to the error log, not into the answer.
 
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -78,6 +80,7 @@ impl Read for StdinWithDeadline {
 /// Runs one CGI request: environment and stdin in, the response on stdout. The exit status
 /// is 0 whatever the HTTP status; 1 only when stdout cannot be written.
 pub fn run(app: &App, max_body: u64) -> std::process::ExitCode {
+    let out = crate::stray_output::move_response_aside();
     let mut stdin = StdinWithDeadline {
         deadline: Instant::now() + BODY_READ_TIMEOUT,
     };
@@ -91,7 +94,7 @@ pub fn run(app: &App, max_body: u64) -> std::process::ExitCode {
         },
         None => answer_and_count_unread(app, params, &mut stdin, max_body),
     };
-    let code = write_to_stdout(response);
+    let code = write_to_fd(response, out);
     if unread > 0 {
         // Never past the deadline the body had from the start.
         let overall = stdin.deadline;
@@ -142,7 +145,13 @@ fn discard(input: &mut dyn Read, mut len: u64) {
 /// (std's line-buffered stdout would split it at the last newline of the head), a streamed one
 /// chunk by chunk. A reader that is gone gives exit status 1 and a logged error, never a panic.
 pub fn write_to_stdout(response: HttpResponse) -> std::process::ExitCode {
-    match gateway::write_response(response, &mut RawStdout) {
+    write_to_fd(response, libc::STDOUT_FILENO)
+}
+
+/// [`write_to_stdout`] to the descriptor `fd`: the response descriptor that
+/// `stray_output::move_response_aside` returned.
+pub fn write_to_fd(response: HttpResponse, fd: std::os::fd::RawFd) -> std::process::ExitCode {
+    match gateway::write_response(response, &mut RawStdout(fd)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             log::error!("could not write the response to stdout: {err}");
@@ -151,16 +160,16 @@ pub fn write_to_stdout(response: HttpResponse) -> std::process::ExitCode {
     }
 }
 
-/// File descriptor 1 without std's buffer: the gateway already hands over whole pieces (the
-/// head with a full body, or one chunk of a stream), and nothing else in the process writes to
-/// stdout.
-struct RawStdout;
+/// The response descriptor (fd 1, or where it was moved) without std's buffer: the gateway
+/// already hands over whole pieces (the head with a full body, or one chunk of a stream), and
+/// nothing else in the process writes to it.
+struct RawStdout(std::os::fd::RawFd);
 
 impl Write for RawStdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: `buf` is valid for reads of `buf.len()` bytes; fd 1 is open (std reopens a
-        // closed one on /dev/null at start-up).
-        match unsafe { libc::write(libc::STDOUT_FILENO, buf.as_ptr().cast(), buf.len()) } {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes; the descriptor is open (std
+        // reopens a closed fd 1 on /dev/null at start-up; a moved copy is never closed).
+        match unsafe { libc::write(self.0, buf.as_ptr().cast(), buf.len()) } {
             -1 => Err(io::Error::last_os_error()),
             n => Ok(n.unsigned_abs()),
         }

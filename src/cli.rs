@@ -1,5 +1,5 @@
 //! The command line of every pycnic binary: mode detection (CGI when GATEWAY_INTERFACE is
-//! set), `cgi`, `routes`, and `request` (one request through the CGI gateway, raw response on
+//! set), `cgi`, `routes`, `serve` (the development server), and `request` (one request through the CGI gateway, raw response on
 //! stdout — the tool for shell-script tests). Logging goes to stderr through `env_logger`.
 
 use std::io::{self, Read, Write};
@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::App;
 use crate::cgi;
+use crate::cookie_jar::CookieJar;
 use crate::fastcgi::options::parse_size;
 use crate::gateway::Params;
 
@@ -44,10 +45,15 @@ enum Command {
     Fastcgi(Box<crate::fastcgi::FastcgiOptions>),
     /// Print the route table: Route, Method, Class (as Pycnic's `pycnic routes`).
     Routes,
+    /// A development HTTP/1.1 server on 127.0.0.1:8000, for curl and browsers. For
+    /// development only: in production put nginx, Apache or lighttpd in front (CGI or
+    /// FastCGI).
+    Serve(crate::serve::ServeOptions),
     /// Run one request through the CGI gateway and print the raw CGI response.
     Request(RequestArgs),
-    /// Print a new secret key line for the file named by PYCNIC_SECRET_KEY_FILE.
-    Keygen,
+    /// Print a new secret key line for the file named by PYCNIC_SECRET_KEY_FILE, or with
+    /// --output FILE put it in FILE (created 0600, or added as the first line).
+    Keygen(crate::cli_sessions::KeygenArgs),
     /// Session maintenance (`sessions gc`).
     #[command(subcommand)]
     Sessions(crate::cli_sessions::SessionsCommand),
@@ -71,6 +77,10 @@ struct RequestArgs {
     /// An extra CGI variable, NAME=VALUE (repeatable), e.g. REMOTE_ADDR=10.0.0.1.
     #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
     env: Vec<String>,
+    /// A cookie jar (curl's Netscape cookie file): its cookies go with the request, and the
+    /// answer's Set-Cookie lines are written back, as a browser would keep them.
+    #[arg(short = 'c', long = "cookie-jar", value_name = "FILE")]
+    cookie_jar: Option<std::path::PathBuf>,
     /// Exit with status 22 (as curl --fail) when the answer is 400 or above.
     #[arg(short = 'f', long)]
     fail: bool,
@@ -176,11 +186,15 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
             serve_fastcgi(app, *options, cli.max_body, version)
         }
         Some(Command::Routes) => print_routes(&app),
+        Some(Command::Serve(options)) => {
+            init_logging("info");
+            crate::serve::serve(std::sync::Arc::new(app), &options, cli.max_body, name)
+        }
         Some(Command::Request(args)) => {
             init_logging("warn");
-            request(&app, args, cli.max_body)
+            request(&app, args, cli.max_body, name)
         }
-        Some(Command::Keygen) => crate::cli_sessions::keygen(),
+        Some(Command::Keygen(args)) => crate::cli_sessions::keygen(args),
         Some(Command::Sessions(command)) => {
             init_logging("warn");
             crate::cli_sessions::run(&app, command)
@@ -195,8 +209,11 @@ pub fn run_as(app: App, name: &'static str, version: &'static str) -> ExitCode {
             serve_fastcgi(app, options, cli.max_body, version)
         }
         None => {
-            use clap::CommandFactory;
-            let usage = Cli::command().render_long_help();
+            let usage = Cli::command()
+                .name(name)
+                .bin_name(name)
+                .version(version)
+                .render_long_help();
             eprintln!("{usage}");
             eprintln!(
                 "error: not started as CGI (no GATEWAY_INTERFACE) nor as FastCGI (no listening \
@@ -216,6 +233,14 @@ fn serve_fastcgi(
     version: &str,
 ) -> ExitCode {
     options.app_version = Some(version.to_string());
+    // Keys and session settings are checked before any socket is taken or announced, so a
+    // broken key file stops a start, and stops an upgrade (the old process serves on).
+    if let Err(err) = app.check_sessions() {
+        log::error!("fastcgi server cannot start: {err}");
+        return ExitCode::FAILURE;
+    }
+    // Answers go to sockets: stray prints (fd 1) go to the log, never to a socket.
+    crate::stray_output::stdout_to_log();
     if let Err(err) = options.resolve_hosts() {
         log::error!("fastcgi server cannot start: {err}");
         return ExitCode::FAILURE;
@@ -260,27 +285,50 @@ fn write_routes(app: &App, out: &mut dyn Write) -> io::Result<()> {
     out.flush()
 }
 
-fn request(app: &App, args: RequestArgs, max_body: u64) -> ExitCode {
+fn request(app: &App, args: RequestArgs, max_body: u64, name: &str) -> ExitCode {
     let body = match &args.data {
         None => Vec::new(),
         Some(data) => match read_data(data) {
             Ok(body) => body,
             Err(err) => {
-                eprintln!("pycnic request: cannot read {data:?}: {err}");
+                eprintln!("{name} request: cannot read {data:?}: {err}");
                 return ExitCode::from(2);
             }
         },
     };
-    let params = match request_params(&args, &body) {
-        Ok(params) => params,
+    let now = crate::secure_cookie::now();
+    let path = args.target.split('?').next().unwrap_or("/").to_string();
+    let https = args.env.iter().any(|e| e.eq_ignore_ascii_case("HTTPS=on"));
+    let mut jar = match args.cookie_jar.as_deref().map(CookieJar::load).transpose() {
+        Ok(jar) => jar,
         Err(err) => {
-            eprintln!("pycnic request: {err}");
+            eprintln!("{name} request: cannot read the cookie jar: {err}");
             return ExitCode::from(2);
         }
     };
+    let from_jar = jar.as_ref().and_then(|j| j.header_for(&path, https, now));
+    let params = match request_params(&args, &body, from_jar) {
+        Ok(params) => params,
+        Err(err) => {
+            eprintln!("{name} request: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = crate::stray_output::move_response_aside();
     let response = cgi::answer(app, params, &mut body.as_slice(), max_body);
     let failed = response.status >= 400;
-    match cgi::write_to_stdout(response) {
+    if let (Some(jar), Some(file)) = (jar.as_mut(), args.cookie_jar.as_deref()) {
+        for (header, value) in &response.headers {
+            if header.as_str().eq_ignore_ascii_case("Set-Cookie") {
+                jar.store(value.as_str(), "localhost", &path, now);
+            }
+        }
+        if let Err(err) = jar.save(file, now) {
+            eprintln!("{name} request: cannot write the cookie jar: {err}");
+            return ExitCode::from(2);
+        }
+    }
+    match cgi::write_to_fd(response, out) {
         code if code != ExitCode::SUCCESS => code,
         _ if args.fail && failed => ExitCode::from(22),
         ok => ok,
@@ -300,7 +348,11 @@ fn read_data(data: &str) -> io::Result<Vec<u8>> {
 }
 
 /// The meta-variables a web server would send for this request (RFC 3875 §4.1).
-fn request_params(args: &RequestArgs, body: &[u8]) -> Result<Params, String> {
+fn request_params(
+    args: &RequestArgs,
+    body: &[u8],
+    from_jar: Option<String>,
+) -> Result<Params, String> {
     let (path, query) = args.target.split_once('?').unwrap_or((&args.target, ""));
     if !path.starts_with('/') {
         return Err(format!("the target must start with '/': {:?}", args.target));
@@ -334,7 +386,7 @@ fn request_params(args: &RequestArgs, body: &[u8]) -> Result<Params, String> {
     if args.data.is_some() && !params.iter().any(|(n, _)| n == "CONTENT_TYPE") {
         params.push(("CONTENT_TYPE".into(), "application/json".into()));
     }
-    for cookie in &args.cookies {
+    for cookie in from_jar.iter().chain(&args.cookies) {
         params.push(("HTTP_COOKIE".into(), cookie.clone()));
     }
     for pair in &args.env {

@@ -43,7 +43,7 @@ impl Purpose {
 }
 
 /// One key of the ring: its id and its derived subkeys.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Key {
     id: [u8; 4],
     signing: [u8; 32],
@@ -91,7 +91,7 @@ impl fmt::Debug for Key {
 }
 
 /// The key ring: the first key signs and encrypts, every key verifies and decrypts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keys {
     keys: Vec<Key>,
 }
@@ -111,17 +111,29 @@ pub enum KeyError {
     TooMany,
 }
 
+/// The running program's file name (an app built with `pycnic::run!` is not `pycnic`), for
+/// the `keygen` hint.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "pycnic".to_string())
+}
+
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::NotConfigured => write!(
                 f,
-                "no secret key: set {KEY_FILE_ENV} to a file made by `pycnic keygen`"
+                "no secret key: set {KEY_FILE_ENV} to a file made by `{} keygen`",
+                program()
             ),
             KeyError::Unreadable(why) => write!(f, "secret key file unreadable: {why}"),
             KeyError::BadLine(n) => write!(
                 f,
-                "secret key file line {n} is not a key (43 base64url characters from `pycnic keygen`)"
+                "secret key file line {n} is not a key (43 base64url characters from `{} keygen`)",
+                program()
             ),
             KeyError::Empty => write!(f, "secret key file holds no key"),
             KeyError::TooMany => write!(f, "secret key file holds more than {MAX_KEYS} keys"),

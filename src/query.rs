@@ -30,6 +30,9 @@ use crate::params::Spans;
 /// few keys is cheaper than hashing and costs no allocation.
 const INDEX_AFTER: usize = 16;
 
+/// The end of a key's chain of pairs.
+const NO_NEXT: usize = usize::MAX;
+
 /// The parsed query string: Pycnic's `request.args`.
 ///
 /// Every decoded key and value is text in one buffer, with their spans beside it (a repeated
@@ -43,6 +46,11 @@ pub struct Args {
     pairs: Spans,
     /// One slot per distinct key, in first-seen order: the index in `pairs` of its last value.
     slots: Vec<usize>,
+    /// Per slot, the index in `pairs` of its first value.
+    firsts: Vec<usize>,
+    /// Per pair, the index of the next pair with the same key ([`NO_NEXT`]: none), so
+    /// [`Args::get_all`] visits only its key's pairs.
+    next: Vec<usize>,
     /// Key → its slot, only past [`INDEX_AFTER`] keys, so parsing stays linear however many
     /// keys there are.
     index: Option<HashMap<String, usize>>,
@@ -61,6 +69,8 @@ impl Args {
         args.text.reserve(query.len());
         args.pairs.reserve(most.min(64));
         args.slots.reserve(most.min(64));
+        args.firsts.reserve(most.min(64));
+        args.next.reserve(most.min(64));
         let mut scratch = Vec::new();
         for field in query.split(|&b| b == b'&') {
             let mut halves = field.splitn(2, |&b| b == b'=');
@@ -86,6 +96,9 @@ impl Args {
                 let first = self.slots.get(slot).and_then(|&at| self.pairs.get(at));
                 let first = first.map_or(key.start..key.start, |(k, _)| k.clone());
                 if let Some(last) = self.slots.get_mut(slot) {
+                    if let Some(link) = self.next.get_mut(*last) {
+                        *link = position;
+                    }
                     *last = position;
                 }
                 first
@@ -93,6 +106,7 @@ impl Args {
             None => {
                 let slot = self.slots.len();
                 self.slots.push(position);
+                self.firsts.push(position);
                 if self.index.is_some() {
                     let name = self.at(&key).to_string();
                     if let Some(index) = &mut self.index {
@@ -106,6 +120,7 @@ impl Args {
         };
         let value = push_form_component(&mut self.text, raw_value, scratch);
         self.pairs.push((key, value));
+        self.next.push(NO_NEXT);
     }
 
     /// Indexes every key so far: the slots' pairs, and `newest`, whose pair is not stored yet.
@@ -151,14 +166,21 @@ impl Args {
     }
 
     /// Every value of `key`, in query order (`?tag=a&tag=b` → `["a", "b"]`); empty when absent.
+    /// Costs a key lookup plus the key's own values (its pairs are chained), so a handler that
+    /// calls it for every key stays linear in the query.
     pub fn get_all(&self, key: &str) -> Vec<&str> {
-        if !self.contains(key) {
-            return Vec::new();
+        let mut values = Vec::new();
+        let Some(mut position) = self
+            .slot_of(key)
+            .and_then(|slot| self.firsts.get(slot).copied())
+        else {
+            return values;
+        };
+        while let Some((_, value)) = self.pair(position) {
+            values.push(value);
+            position = self.next.get(position).copied().unwrap_or(NO_NEXT);
         }
-        self.pairs()
-            .filter(|(k, _)| *k == key)
-            .map(|(_, v)| v)
-            .collect()
+        values
     }
 
     /// One `(key, value)` per distinct key, as Pycnic's dict lists them: in the order keys were
@@ -436,6 +458,32 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn get_all_walks_only_its_keys_values_past_the_index_threshold() {
+        // 9000 keys, each twice, apart: past the index, every key's values in query order.
+        let query: Vec<String> = (0..18_000)
+            .map(|i| format!("k{}={}", i % 9000, i))
+            .collect();
+        let args = Args::parse(query.join("&").as_bytes());
+        for key in 0..9000 {
+            let expected = [key.to_string(), (key + 9000).to_string()];
+            assert_eq!(args.get_all(&format!("k{key}")), expected);
+        }
+        assert!(args.get_all("absent").is_empty());
+        // Each pair is on exactly one key's chain: walking every chain visits each pair once.
+        let chained: usize = args
+            .firsts
+            .iter()
+            .map(|&first| {
+                std::iter::successors(Some(first), |&at| {
+                    args.next.get(at).copied().filter(|&n| n != NO_NEXT)
+                })
+                .count()
+            })
+            .sum();
+        assert_eq!(chained, args.pairs().count());
+    }
+
     proptest! {
         #[test]
         fn no_input_panics_and_the_dict_view_is_consistent(
@@ -451,6 +499,10 @@ mod tests {
                 prop_assert!(!value.is_empty(), "a kept value is never empty");
                 prop_assert_eq!(args.get(key), Some(value));
                 prop_assert_eq!(args.get_all(key).last().copied(), Some(value));
+                // The chained walk gives what a scan of every pair gives.
+                let scanned: Vec<&str> =
+                    args.pairs().filter(|(k, _)| *k == key).map(|(_, v)| v).collect();
+                prop_assert_eq!(args.get_all(key), scanned);
             }
             prop_assert!(args.pairs().count() >= args.len());
             let _ = percent_decode(&query);

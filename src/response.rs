@@ -24,12 +24,12 @@ pub struct Response {
     headers: Headers,
     cookies: Vec<Cookie>,
     /// The app's keys for signed and private cookies (set by `App::handle`).
-    pub(crate) key_ring: Option<std::sync::Arc<dyn KeyRing>>,
+    pub(crate) key_ring: Option<std::sync::Arc<dyn KeySource>>,
 }
 
 /// Where a response finds the app's key ring for signed and private cookies: the app's session
 /// runtime, which loads the keys on first need. A trait, so that a response knows no session code.
-pub(crate) trait KeyRing: Send + Sync + fmt::Debug {
+pub(crate) trait KeySource: Send + Sync + fmt::Debug {
     /// The key ring, or the error to answer with (a 500, logged where it was found).
     fn keys(&self) -> Result<&crate::keys::Keys, HttpError>;
 }

@@ -33,11 +33,27 @@ const EXPIRY: usize = 8;
 const TAG: usize = 32;
 const NONCE: usize = 12;
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch, plus the test client's shift on this thread (0 outside
+/// the test client's requests).
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+        .saturating_add(CLOCK_SHIFT.get())
+}
+
+thread_local! {
+    /// Seconds the test client has moved the clock, for the request it runs on this thread.
+    static CLOCK_SHIFT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with [`now`] moved `seconds` ahead on this thread: the test client's clock, so
+/// session and cookie expiry are checked without sleeping.
+pub(crate) fn with_clock_shift<R>(seconds: u64, f: impl FnOnce() -> R) -> R {
+    let before = CLOCK_SHIFT.replace(seconds);
+    let result = f();
+    CLOCK_SHIFT.set(before);
+    result
 }
 
 /// The MAC of a signed token: the name (length-prefixed, so name and payload cannot trade

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::store::{IdHash, Record, Store, StoreError};
+use super::store::{IdHash, Record, Store, StoreError, StoreHealth};
 use crate::secure_cookie::now;
 
 /// Which stored session a write goes to; opaque to the session.
@@ -63,22 +63,49 @@ pub trait Backend: Send + Sync {
     fn gc(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
-}
-
-/// Server-side sessions: a random id in the cookie, its hash in the store.
-pub struct ServerBackend {
-    store: Box<dyn Store>,
-}
-
-impl ServerBackend {
-    /// Sessions kept in `store`.
-    pub fn new(store: Box<dyn Store>) -> ServerBackend {
-        ServerBackend { store }
+    /// The server-side store's circuit breaker and recent failures (`None` for the cookie
+    /// store, which has no server).
+    fn health(&self) -> Option<StoreHealth> {
+        None
+    }
+    /// The largest record, as JSON bytes, the store keeps, and the store's name for the
+    /// error (`None`: no limit of its own).
+    fn max_record(&self) -> Option<(usize, &'static str)> {
+        None
     }
 }
 
-fn hash(id: &[u8]) -> IdHash {
-    Sha256::digest(id).into()
+/// Server-side sessions: a random id in the cookie, its hash in the store. The hash covers
+/// the app's name too, so apps sharing one store never find each other's sessions.
+pub struct ServerBackend {
+    store: Box<dyn Store>,
+    namespace: String,
+}
+
+impl ServerBackend {
+    /// Sessions kept in `store`, in no app's namespace.
+    pub fn new(store: Box<dyn Store>) -> ServerBackend {
+        ServerBackend::for_app(store, "")
+    }
+
+    /// Sessions of the app `app` kept in `store` (which other apps may share).
+    pub fn for_app(store: Box<dyn Store>, app: &str) -> ServerBackend {
+        ServerBackend {
+            store,
+            namespace: app.to_string(),
+        }
+    }
+
+    fn hash(&self, id: &[u8]) -> IdHash {
+        let mut hasher = Sha256::new();
+        if !self.namespace.is_empty() {
+            hasher.update(b"pycnic session of ");
+            hasher.update((self.namespace.len() as u64).to_be_bytes());
+            hasher.update(self.namespace.as_bytes());
+        }
+        hasher.update(id);
+        hasher.finalize().into()
+    }
 }
 
 /// The id a cookie carries: exactly 32 bytes of base64url, anything else is no id.
@@ -96,7 +123,7 @@ fn ttl(expiry: u64) -> u64 {
 impl Backend for ServerBackend {
     fn find(&self, token: &str) -> Result<Option<Found>, StoreError> {
         match decode_id(token) {
-            Some(raw) => self.reload(Handle(Some(hash(&raw)))),
+            Some(raw) => self.reload(Handle(Some(self.hash(&raw)))),
             None => Ok(None),
         }
     }
@@ -115,7 +142,7 @@ impl Backend for ServerBackend {
     fn create(&self, record: &Record, expiry: u64) -> Result<String, StoreError> {
         let raw = crate::keys::random_bytes()
             .map_err(|err| StoreError(format!("no randomness from the OS: {err}")))?;
-        self.store.create(&hash(&raw), record, ttl(expiry))?;
+        self.store.create(&self.hash(&raw), record, ttl(expiry))?;
         Ok(URL_SAFE_NO_PAD.encode(raw))
     }
 
@@ -146,5 +173,14 @@ impl Backend for ServerBackend {
 
     fn gc(&self) -> Result<u64, StoreError> {
         self.store.gc()
+    }
+
+    fn health(&self) -> Option<StoreHealth> {
+        self.store.health()
+    }
+
+    fn max_record(&self) -> Option<(usize, &'static str)> {
+        let name = self.store.health().map_or("session", |h| h.store);
+        self.store.max_record().map(|max| (max, name))
     }
 }

@@ -20,9 +20,29 @@ const MAX_ATTEMPTS: usize = 16;
 
 const EPOCH: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
 
+/// A store failure as the client sees it. Server-side stores log their failures themselves, at
+/// most once a second (`store::Pool`), so a dead store does not flood the log.
 fn unavailable(err: StoreError) -> HttpError {
-    log::error!("session store: {err}");
+    log::debug!("session store: {err}");
     HttpError::service_unavailable("Session store unavailable")
+}
+
+/// A 413 when `record` is larger than its store keeps: checked before anything is written, so
+/// the stored session stays as it was.
+fn fits(store: &dyn Backend, record: &Record) -> Result<(), HttpError> {
+    let Some((max, name)) = store.max_record() else {
+        return Ok(());
+    };
+    let size = record.to_json().len();
+    if size <= max {
+        return Ok(());
+    }
+    Err(HttpError::new(
+        413,
+        format!(
+            "Session too large: {size} bytes, over the {max} the {name} store keeps;              nothing was saved"
+        ),
+    ))
 }
 
 /// The answer of a request whose session was destroyed (or its id cycled) while it ran.
@@ -167,6 +187,7 @@ impl Writer<'_> {
                 touched: self.now,
                 data: apply(state, found.record.data),
             };
+            fits(self.store, &record)?;
             let until = expiry(&record, self.config);
             let saved = self
                 .store
@@ -201,6 +222,7 @@ impl Writer<'_> {
             touched: self.now,
             data,
         };
+        fits(self.store, &record)?;
         let until = expiry(&record, self.config);
         let value = self.store.create(&record, until).map_err(unavailable)?;
         self.set(&value, response)

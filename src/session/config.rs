@@ -1,22 +1,25 @@
 //! Session settings (store, idle and absolute expiry, cookie name and flags, store timeout),
-//! read from the environment by default, and the per-process runtime that loads the keys and
-//! opens the store once, lazily, the first time a request needs them.
+//! read from the environment by default, and the per-process runtime that holds the key ring
+//! (`KeyRing`: checked at start, reloadable) and opens the store once, lazily, the first time
+//! a request needs it.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::error::HttpError;
+use crate::key_ring::KeyRing;
 use crate::keys::Keys;
 use crate::session::backend::{Backend, ServerBackend};
-use crate::session::store::StoreSpec;
 use crate::session::store::cookie::CookieStore;
+use crate::session::store::{StoreSpec, location};
 
 /// How sessions are kept: every setting has an environment variable and a default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
     /// `PYCNIC_SESSION_STORE`: `cookie`, `sqlite:PATH`, `redis://HOST:PORT[/DB]` or
-    /// `memcached://HOST:PORT`; default `sqlite:` + `pycnic-sessions.sqlite3` in the temporary
-    /// directory.
+    /// `memcached://HOST:PORT`; default `sqlite:` + `sessions.sqlite3` in the app's private
+    /// folder (`$STATE_DIRECTORY`, `/var/lib/pycnic-APP`, `~/.local/state/pycnic-APP`: see
+    /// [`location`]).
     pub store: StoreSpec,
     /// `PYCNIC_SESSION_IDLE`: seconds without a request before a session ends (default 1800).
     pub idle: u64,
@@ -38,7 +41,7 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> SessionConfig {
-        let path = std::env::temp_dir().join("pycnic-sessions.sqlite3");
+        let path = location::default_path(&location::app_name());
         SessionConfig {
             store: StoreSpec::Sqlite(path.to_string_lossy().into_owned()),
             idle: 1800,
@@ -124,7 +127,7 @@ impl SessionConfig {
 #[derive(Default)]
 pub struct Runtime {
     config: OnceLock<Result<SessionConfig, String>>,
-    keys: OnceLock<Result<Keys, String>>,
+    keys: Arc<KeyRing>,
     store: OnceLock<Result<Box<dyn Backend>, HttpError>>,
 }
 
@@ -144,12 +147,12 @@ fn misconfigured(what: &str, why: &str) -> HttpError {
 impl Runtime {
     /// A runtime with settings and keys given in code (`None`: from the environment).
     pub fn new(config: Option<SessionConfig>, keys: Option<Keys>) -> Arc<Runtime> {
-        let runtime = Runtime::default();
+        let runtime = Runtime {
+            keys: Arc::new(KeyRing::new(keys)),
+            ..Runtime::default()
+        };
         if let Some(config) = config {
             let _ = runtime.config.set(Ok(config));
-        }
-        if let Some(keys) = keys {
-            let _ = runtime.keys.set(Ok(keys));
         }
         Arc::new(runtime)
     }
@@ -165,9 +168,38 @@ impl Runtime {
     /// The key ring, or a logged error and a 500 (never a built-in key).
     pub fn keys(&self) -> Result<&Keys, HttpError> {
         self.keys
-            .get_or_init(|| Keys::from_env().map_err(|e| e.to_string()))
+            .get()
+            .map_err(|why| misconfigured("secret key", &why.to_string()))
+    }
+
+    /// Loads and checks the settings and the key ring now, as a start does (a key file
+    /// readable by others is warned about); `Ok` when no key file is configured.
+    pub fn check(&self) -> Result<(), String> {
+        self.config
+            .get_or_init(SessionConfig::from_env)
             .as_ref()
-            .map_err(|why| misconfigured("secret key", why))
+            .map_err(|why| format!("session settings: {why}"))?;
+        // The store is not opened here: an app that never uses sessions must not make a
+        // store folder at every start. Its location is checked when a request first opens it.
+        self.keys.check().map_err(|err| err.to_string())
+    }
+
+    /// Re-reads the key file: `Ok(true)` when the ring changed. On an error the ring in use
+    /// stays. The outcome is logged.
+    pub fn reload_keys(&self) -> Result<bool, String> {
+        let outcome = self.keys.reload().map_err(|err| err.to_string());
+        match &outcome {
+            Ok(true) => log::info!("secret keys reloaded: the new ring is in use"),
+            Ok(false) => log::info!("secret keys reloaded: unchanged"),
+            Err(err) => log::error!("secret keys not reloaded, the old ones stay in use: {err}"),
+        }
+        outcome
+    }
+
+    /// The session store's breaker and recent failures; `None` until a request has opened it,
+    /// and for the cookie store.
+    pub fn store_health(&self) -> Option<crate::session::store::StoreHealth> {
+        self.store.get()?.as_ref().ok()?.health()
     }
 
     /// The session store, opened on first need (its connections are made later still), or a
@@ -180,12 +212,18 @@ impl Runtime {
                     .store
                     .open(config.timeout)
                     .map_err(|why| misconfigured("session store", &why.to_string()))?;
+                // Sessions are bound to their app: in a shared store by the id's hash, in the
+                // cookie store by the token's authenticated name.
+                let app = location::app_name();
                 Ok(match server {
-                    Some(store) => Box::new(ServerBackend::new(store)),
-                    None => Box::new(CookieStore::new(
-                        self.keys()?.clone(),
-                        config.full_cookie_name(),
-                    )),
+                    Some(store) => Box::new(ServerBackend::for_app(store, &app)),
+                    None => {
+                        self.keys()?;
+                        Box::new(CookieStore::with_ring(
+                            Arc::clone(&self.keys),
+                            format!("{app}/{}", config.full_cookie_name()),
+                        ))
+                    }
                 })
             })
             .as_ref()
@@ -195,7 +233,7 @@ impl Runtime {
 }
 
 /// A response reaches the key ring through this, without knowing the session code.
-impl crate::response::KeyRing for Runtime {
+impl crate::response::KeySource for Runtime {
     fn keys(&self) -> Result<&Keys, HttpError> {
         Runtime::keys(self)
     }

@@ -1,7 +1,8 @@
 //! Helpers for the CGI-side integration tests: run a pycnic binary as a bare CGI program (a
 //! cleared environment, raw bytes allowed, a body or a held-open pipe on stdin) or through its
 //! `request` subcommand, and parse the raw CGI response (RFC 3875 §6) into status, headers in
-//! order, and body. Included by each test file with `#[path = "common/cgi.rs"]`.
+//! order, and body. Declared once per test binary
+//! (`tests/GROUP/main.rs`) as `#[path = "../common/cgi.rs"] mod cgi;`.
 #![allow(dead_code)]
 
 use std::ffi::{OsStr, OsString};

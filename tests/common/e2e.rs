@@ -7,7 +7,8 @@
 //! it on drop; each [`Prefix`] removes its directory on drop. Readiness is bounded polling;
 //! nothing here asserts a time.
 //!
-//! Included by each `tests/e2e_*.rs` with `#[path = "common/e2e.rs"] mod e2e;`.
+//! Declared once per test binary that needs it (`tests/e2e/main.rs`, `tests/load/main.rs`) as
+//! `#[path = "../common/e2e.rs"] mod e2e;`; its test files `use crate::e2e::*`.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 

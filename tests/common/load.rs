@@ -1,9 +1,10 @@
-//! Helpers of the overload tests (tests/fastcgi_overload.rs): one heavy test at a time per
+//! Helpers of the overload tests (tests/load/): one heavy test at a time per
 //! test process, the server's peak resident memory, a server started under a lowered
 //! RLIMIT_NOFILE or on a unix socket, request bytes with nginx-like params, a receive-buffer
 //! knob, a second handle on a client's socket, and timed one-shot requests.
 //!
-//! Included next to `fcgi_client.rs`: `#[path = "common/load.rs"] mod load;`.
+//! Declared in `tests/load/main.rs` next to `fcgi_client.rs`:
+//! `#[path = "../common/load.rs"] mod load;`.
 #![allow(dead_code)]
 
 use std::io::{self, Write};
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use crate::fcgi_client::*;
 
-/// Held by each load test for its whole run: the tests of one file run one after another, so
+/// Held by each test of tests/load/ for its whole run: they run one after another, so
 /// that one test's load does not make another's "answered within N s" bound flaky.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());

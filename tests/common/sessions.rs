@@ -2,8 +2,8 @@
 //! store, real `redis-server` and `memcached` started on free loopback ports in temporary
 //! directories (stopped and removed on drop), and helpers to log in and read cookies.
 //!
-//! Included by tests/sessions_*.rs with `#[path = "common/sessions.rs"] mod sessions;`,
-//! next to `common/cgi.rs` and `common/e2e.rs`.
+//! Declared in `tests/e2e/main.rs` as `mod sessions;` at the root, next to `mod cgi;` and
+//! `mod e2e;` (it uses both through `super::`).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -106,8 +106,9 @@ impl Fixture {
     pub fn store_spec(&self) -> String {
         match (self.kind, &self.server) {
             (Kind::Cookie, _) => "cookie".into(),
+            // A folder the app creates, as its user's alone (`var/` is the web server's).
             (Kind::Sqlite, _) => {
-                format!("sqlite:{}", self.prefix.join("var/sessions.db").display())
+                format!("sqlite:{}", self.prefix.join("store/sessions.db").display())
             }
             (Kind::Redis, Some(s)) => format!("redis://{}/0", s.addr),
             (Kind::Memcached, Some(s)) => format!("memcached://{}", s.addr),

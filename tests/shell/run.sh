@@ -1,13 +1,14 @@
 #!/bin/sh
-# Runs every tests/shell/*.sh (but this one) against $PYCNIC_BIN and $SHOWCASE_BIN (default
-# target/debug/pycnic and target/debug/examples/showcase) and prints one total line
+# Runs every tests/shell/*.sh (but this one) against $PYCNIC_BIN, $SHOWCASE_BIN and
+# $SESSIONS_BIN (default target/debug/pycnic, target/debug/examples/showcase and sessions) and prints one total line
 # "N passed, N failed"; exit 1 on any failure. A script that ends without its own summary
 # line counts as one failure.
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 PYCNIC_BIN=${PYCNIC_BIN:-$root/target/debug/pycnic}
 SHOWCASE_BIN=${SHOWCASE_BIN:-$root/target/debug/examples/showcase}
-export PYCNIC_BIN SHOWCASE_BIN
+SESSIONS_BIN=${SESSIONS_BIN:-$root/target/debug/examples/sessions}
+export PYCNIC_BIN SHOWCASE_BIN SESSIONS_BIN
 
 out=$(mktemp "${TMPDIR:-/tmp}/pycnic-shell.XXXXXX") || exit 2
 trap 'rm -f "$out"' EXIT

@@ -39,6 +39,8 @@ pub(crate) struct Shutdown {
 pub(crate) struct Asked {
     /// Reopen the log files (SIGUSR1).
     pub(crate) reopen_logs: bool,
+    /// Re-read the secret keys (SIGHUP, and every SIGUSR2).
+    pub(crate) reload_keys: bool,
     /// Stop accepting and drain: call [`Lifecycle::begin_shutdown`].
     pub(crate) drain: bool,
 }
@@ -84,6 +86,7 @@ impl Lifecycle {
         }
         Asked {
             reopen_logs: arrived.reopen,
+            reload_keys: arrived.reload || arrived.upgrade,
             drain: arrived.stop,
         }
     }
@@ -98,6 +101,7 @@ impl Lifecycle {
         self.handed_over |= handed_over;
         Asked {
             reopen_logs: false,
+            reload_keys: false,
             drain: handed_over,
         }
     }

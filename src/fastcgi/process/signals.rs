@@ -1,6 +1,7 @@
 //! The signals a server process acts on: SIGTERM and SIGINT drain and stop, SIGUSR1
 //! reopens the log files (logrotate), SIGUSR2 upgrades to a new copy of the binary without
-//! refusing a connection (what each leads to is `lifecycle`'s). A handler sets the signal's flag and writes a byte into a socket
+//! refusing a connection, SIGHUP (and every SIGUSR2) re-reads the secret keys (what each leads
+//! to is `lifecycle`'s). A handler sets the signal's flag and writes a byte into a socket
 //! pair the poller watches (the self-pipe trick, done by signal-hook in an
 //! async-signal-safe way); the leader reads the flags under the server's lock. SIGPIPE is
 //! already ignored by the Rust runtime, so a write to a closed connection is an EPIPE error,
@@ -10,7 +11,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 /// The signals the server acts on, each a flag, and the pipe that wakes the poller.
 pub(crate) struct Signals {
@@ -19,6 +20,8 @@ pub(crate) struct Signals {
     stop: Arc<AtomicBool>,
     reopen: Arc<AtomicBool>,
     upgrade: Arc<AtomicBool>,
+    /// SIGHUP: re-read the secret keys.
+    reload: Arc<AtomicBool>,
 }
 
 impl Signals {
@@ -33,12 +36,14 @@ impl Signals {
             stop: Arc::default(),
             reopen: Arc::default(),
             upgrade: Arc::default(),
+            reload: Arc::default(),
         };
         for (signal, flag) in [
             (SIGTERM, &signals.stop),
             (SIGINT, &signals.stop),
             (SIGUSR1, &signals.reopen),
             (SIGUSR2, &signals.upgrade),
+            (SIGHUP, &signals.reload),
         ] {
             signal_hook::flag::register(signal, Arc::clone(flag))?;
             signal_hook::low_level::pipe::register(signal, writer.try_clone()?)?;
@@ -54,6 +59,7 @@ impl Signals {
             reopen: self.reopen.swap(false, Ordering::AcqRel),
             upgrade: self.upgrade.swap(false, Ordering::AcqRel),
             stop: self.stop.swap(false, Ordering::AcqRel),
+            reload: self.reload.swap(false, Ordering::AcqRel),
         }
     }
 }
@@ -67,4 +73,6 @@ pub(crate) struct Arrived {
     pub(crate) upgrade: bool,
     /// SIGTERM or SIGINT.
     pub(crate) stop: bool,
+    /// SIGHUP.
+    pub(crate) reload: bool,
 }

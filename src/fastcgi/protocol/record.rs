@@ -96,6 +96,14 @@ pub enum RecordError {
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // `G` of `GET`, `P` of `POST`...: curl or a browser sent HTTP to the FastCGI port.
+            RecordError::BadVersion(v) if v.is_ascii_uppercase() => write!(
+                f,
+                "unsupported fastcgi version {v} ({:?}, as in an HTTP request): this is a \
+                 FastCGI port; put a web server in front of it (nginx, Apache, lighttpd), or \
+                 run the `serve` command for development",
+                char::from(*v)
+            ),
             RecordError::BadVersion(v) => write!(f, "unsupported fastcgi version {v}"),
             RecordError::TypeZero => f.write_str("record type 0"),
             RecordError::BadContentLength {

@@ -383,3 +383,19 @@ fn errors_display_in_lower_case() {
         assert!(!text.ends_with('.'), "{text}");
     }
 }
+
+#[test]
+fn http_bytes_on_the_fastcgi_port_get_a_log_line_that_says_what_to_do() {
+    let err = parse_record(b"GET / HTTP/1.1\r\n").expect_err("not a record");
+    let line = err.to_string();
+    assert!(
+        line.starts_with("unsupported fastcgi version 71 ('G'"),
+        "{line}"
+    );
+    assert!(
+        line.contains("this is a FastCGI port") && line.contains("`serve`"),
+        "{line}"
+    );
+    let binary = RecordError::BadVersion(0).to_string();
+    assert_eq!(binary, "unsupported fastcgi version 0");
+}

@@ -1,5 +1,6 @@
 //! The event loop's side of the lifecycle: it hands the lifecycle the signal and upgrade
-//! events and carries out what it is asked: reopen the access log (SIGUSR1), or stop
+//! events and carries out what it is asked: reopen the access log (SIGUSR1), re-read the
+//! secret keys (SIGHUP, SIGUSR2), or stop
 //! accepting and drain (SIGTERM, SIGINT, an upgrade's new process serving), closing idle
 //! connections once the grace is over.
 
@@ -30,6 +31,10 @@ impl Server {
     fn carry_out(&mut self, asked: Asked) {
         if asked.reopen_logs {
             self.reopen_logs();
+        }
+        if asked.reload_keys {
+            // Logged there; on an error the keys in use stay.
+            let _ = self.pool.app.reload_keys();
         }
         if asked.drain {
             self.begin_shutdown();

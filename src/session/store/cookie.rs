@@ -5,6 +5,9 @@
 //! logout. Every write re-issues the cookie, so of two parallel writes the last response wins.
 
 use super::{Record, StoreError};
+use std::sync::Arc;
+
+use crate::key_ring::KeyRing;
 use crate::keys::Keys;
 use crate::secure_cookie::{now, open_private, seal_private};
 use crate::session::backend::{Backend, Found, Handle, Saved};
@@ -26,18 +29,42 @@ pub fn seal(
 
 /// The cookie store: the key ring and the cookie's name, which the token is bound to.
 pub struct CookieStore {
-    keys: Keys,
+    keys: Ring,
     name: String,
+}
+
+/// Keys fixed at creation, or the app's ring (which a reload may replace).
+enum Ring {
+    Fixed(Keys),
+    App(Arc<KeyRing>),
 }
 
 impl CookieStore {
     /// Sessions sealed with `keys` into the cookie `name`.
     pub fn new(keys: Keys, name: String) -> CookieStore {
-        CookieStore { keys, name }
+        CookieStore {
+            keys: Ring::Fixed(keys),
+            name,
+        }
+    }
+
+    /// Sessions sealed with the app's ring as it is at each request.
+    pub(crate) fn with_ring(ring: Arc<KeyRing>, name: String) -> CookieStore {
+        CookieStore {
+            keys: Ring::App(ring),
+            name,
+        }
+    }
+
+    fn keys(&self) -> Result<&Keys, StoreError> {
+        match &self.keys {
+            Ring::Fixed(keys) => Ok(keys),
+            Ring::App(ring) => ring.get().map_err(|err| StoreError(err.to_string())),
+        }
     }
 
     fn seal(&self, record: &Record, expiry: u64) -> Result<String, StoreError> {
-        seal(&self.keys, &self.name, record, expiry)
+        seal(self.keys()?, &self.name, record, expiry)
             .map_err(|err| StoreError(format!("no randomness from the OS: {err}")))
     }
 }
@@ -45,7 +72,7 @@ impl CookieStore {
 impl Backend for CookieStore {
     fn find(&self, token: &str) -> Result<Option<Found>, StoreError> {
         Ok(
-            open(&self.keys, &self.name, token, now()).map(|record| Found {
+            open(self.keys()?, &self.name, token, now()).map(|record| Found {
                 handle: Handle(None),
                 record,
                 version: 0,

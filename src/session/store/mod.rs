@@ -12,12 +12,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod cookie;
+pub mod location;
 #[cfg(feature = "memcached")]
 pub mod memcached;
+mod pool;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub(crate) use pool::{Access, Pool};
+pub use pool::{BreakerState, StoreHealth};
 
 /// The SHA-256 hash of a session id: the only form of an id a store sees.
 pub type IdHash = [u8; 32];
@@ -89,6 +94,14 @@ pub trait Store: Send + Sync {
     fn gc(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+    /// The store's circuit breaker and recent failures (`None` for a store without one).
+    fn health(&self) -> Option<StoreHealth> {
+        None
+    }
+    /// The largest record, as JSON bytes, the store keeps (`None`: no limit of its own).
+    fn max_record(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A parsed `PYCNIC_SESSION_STORE` value.
@@ -102,6 +115,15 @@ pub enum StoreSpec {
     Redis(String),
     /// `memcached://HOST:PORT`: host and port.
     Memcached(String),
+}
+
+impl std::str::FromStr for StoreSpec {
+    type Err = String;
+
+    /// As [`StoreSpec::parse`]: `"sqlite:/var/lib/app/s.db".parse::<StoreSpec>()`.
+    fn from_str(spec: &str) -> Result<StoreSpec, String> {
+        StoreSpec::parse(spec)
+    }
 }
 
 impl StoreSpec {
@@ -175,60 +197,6 @@ pub fn hex(id: &IdHash) -> String {
     })
 }
 
-/// A small per-process pool of connections: taken out for one operation, put back only after
-/// it succeeded, so a broken connection is dropped and the next operation reconnects.
-#[cfg_attr(
-    not(any(feature = "sqlite", feature = "redis", feature = "memcached")),
-    allow(dead_code)
-)]
-pub(crate) struct Pool<C> {
-    idle: std::sync::Mutex<Vec<C>>,
-}
-
-#[cfg_attr(
-    not(any(feature = "sqlite", feature = "redis", feature = "memcached")),
-    allow(dead_code)
-)]
-impl<C> Pool<C> {
-    pub(crate) fn new() -> Pool<C> {
-        Pool {
-            idle: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Runs `op` on an idle connection, or on a new one from `connect`. An idle connection may
-    /// have gone stale (the server restarted): when `op` fails on one, it runs once more on a
-    /// new connection.
-    pub(crate) fn with<T>(
-        &self,
-        connect: impl Fn() -> Result<C, StoreError>,
-        op: impl Fn(&mut C) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let (conn, out) = match taken {
-            Some(mut conn) => match op(&mut conn) {
-                Ok(out) => (conn, out),
-                Err(_) => {
-                    let mut fresh = connect()?;
-                    let out = op(&mut fresh)?;
-                    (fresh, out)
-                }
-            },
-            None => {
-                let mut fresh = connect()?;
-                let out = op(&mut fresh)?;
-                (fresh, out)
-            }
-        };
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < 16
-        {
-            idle.push(conn);
-        }
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +204,7 @@ mod tests {
     #[test]
     fn specs_parse_or_say_what_is_accepted() {
         assert_eq!(StoreSpec::parse("cookie"), Ok(StoreSpec::Cookie));
+        assert_eq!("cookie".parse::<StoreSpec>(), Ok(StoreSpec::Cookie));
         assert_eq!(
             StoreSpec::parse("sqlite:/tmp/s.db"),
             Ok(StoreSpec::Sqlite("/tmp/s.db".into()))

@@ -1,12 +1,13 @@
 //! `redis://HOST:PORT[/DB]`: sessions in Redis, one hash per session (`v` version, `r` record)
 //! under `pycnic:session:<hex of the id hash>`, with a TTL, so expired sessions disappear by
 //! themselves. Creation and compare-and-set run as Lua scripts (atomic on the server). A
-//! per-process pool of synchronous connections, opened on first use with a connect and IO
-//! timeout; a failed connection is dropped and the next request reconnects.
+//! per-process pool of synchronous connections (`Pool`: its deadline and breaker), opened on
+//! first use; each command's IO waits only until the operation's deadline; a failed connection
+//! is dropped and the next request reconnects.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{IdHash, Pool, Record, Store, StoreError, Versioned, hex};
+use super::{Access, IdHash, Pool, Record, Store, StoreError, Versioned, hex};
 
 const CREATE: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \
     redis.call('HSET', KEYS[1], 'v', 1, 'r', ARGV[1]) \
@@ -20,7 +21,6 @@ const UPDATE: &str = "local v = redis.call('HGET', KEYS[1], 'v') \
 /// The Redis store.
 pub struct RedisStore {
     client: redis::Client,
-    timeout: Duration,
     pool: Pool<redis::Connection>,
 }
 
@@ -37,24 +37,34 @@ impl RedisStore {
     pub fn new(url: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
         Ok(RedisStore {
             client: redis::Client::open(url).map_err(failed)?,
-            timeout,
-            pool: Pool::new(),
+            pool: Pool::new("redis", timeout),
         })
     }
 
-    fn connect(&self) -> Result<redis::Connection, StoreError> {
-        let conn = self
-            .client
-            .get_connection_with_timeout(self.timeout)
-            .map_err(failed)?;
-        conn.set_read_timeout(Some(self.timeout)).map_err(failed)?;
-        conn.set_write_timeout(Some(self.timeout)).map_err(failed)?;
-        Ok(conn)
+    fn connect(&self, left: Duration) -> Result<redis::Connection, StoreError> {
+        self.client
+            .get_connection_with_timeout(left)
+            .map_err(failed)
     }
 
-    fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        self.pool
-            .with(|| self.connect(), |conn| cmd.query(conn).map_err(failed))
+    fn query<T: redis::FromRedisValue>(
+        &self,
+        access: Access,
+        cmd: &redis::Cmd,
+    ) -> Result<T, StoreError> {
+        self.pool.with(
+            access,
+            |left| self.connect(left),
+            |conn, deadline| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(failed("timed out"));
+                }
+                conn.set_read_timeout(Some(left)).map_err(failed)?;
+                conn.set_write_timeout(Some(left)).map_err(failed)?;
+                cmd.query(conn).map_err(failed)
+            },
+        )
     }
 }
 
@@ -62,7 +72,7 @@ impl Store for RedisStore {
     fn load(&self, id: &IdHash) -> Result<Option<Versioned>, StoreError> {
         let mut cmd = redis::cmd("HMGET");
         cmd.arg(key(id)).arg("v").arg("r");
-        let (version, bytes): (Option<u64>, Option<Vec<u8>>) = self.query(&cmd)?;
+        let (version, bytes): (Option<u64>, Option<Vec<u8>>) = self.query(Access::Read, &cmd)?;
         Ok(version.zip(bytes).and_then(|(version, bytes)| {
             Some(Versioned {
                 record: Record::from_json(&bytes)?,
@@ -75,7 +85,7 @@ impl Store for RedisStore {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(CREATE).arg(1).arg(key(id)).arg(record.to_json());
         cmd.arg(ttl.max(1));
-        match self.query::<i64>(&cmd)? {
+        match self.query::<i64>(Access::Write, &cmd)? {
             1 => Ok(()),
             _ => Err(StoreError("redis: session id collision".into())),
         }
@@ -91,12 +101,21 @@ impl Store for RedisStore {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(UPDATE).arg(1).arg(key(id)).arg(version.to_string());
         cmd.arg(record.to_json()).arg(ttl.max(1));
-        Ok(self.query::<i64>(&cmd)? == 1)
+        Ok(self.query::<i64>(Access::Write, &cmd)? == 1)
     }
 
     fn delete(&self, id: &IdHash) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(key(id));
-        self.query::<i64>(&cmd).map(|_| ())
+        self.query::<i64>(Access::Write, &cmd).map(|_| ())
+    }
+
+    fn health(&self) -> Option<super::StoreHealth> {
+        Some(self.pool.health())
+    }
+
+    /// Redis's limit on one string (`proto-max-bulk-len`, 512 MiB by default).
+    fn max_record(&self) -> Option<usize> {
+        Some(512 * 1024 * 1024)
     }
 }

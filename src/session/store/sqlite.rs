@@ -2,13 +2,25 @@
 //! (one-shot CGI processes and FastCGI workers at once): WAL journal, a busy timeout, a version
 //! column for compare-and-set, an `expires` column swept on some creations and by
 //! `pycnic sessions gc`.
+//!
+//! A deleted store: each operation first checks that the path still names the file its
+//! connection opened (same device and inode); if the file was deleted or replaced, the
+//! connection is dropped with an error line in the log and the operation runs on a new
+//! connection to the file now at the path. A process that creates a new, empty store file
+//! says so in the log, so sessions lost with a deleted file are never lost silently.
+//!
+//! Time bounds: a write first takes this process's turn (a lock waited for only until the
+//! operation's deadline), then meets another process's lock with SQLite's busy timeout set to
+//! what is left of the deadline; both give up with a store error, so a locked file is a 503
+//! within `PYCNIC_SESSION_TIMEOUT_MS`, never a worker held for longer.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{IdHash, Pool, Record, Store, StoreError, Versioned};
+use super::{Access, IdHash, Pool, Record, Store, StoreError, Versioned};
 use crate::secure_cookie::now;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS pycnic_sessions (
@@ -22,11 +34,56 @@ CREATE INDEX IF NOT EXISTS pycnic_sessions_expires ON pycnic_sessions (expires);
 /// The SQLite store: a path and a per-process pool of connections opened on first use.
 pub struct SqliteStore {
     path: PathBuf,
-    busy: Duration,
-    pool: Pool<Connection>,
+    pool: Pool<Open>,
     /// Serialises this process's writes: threads queue here instead of sleeping in SQLite's
     /// busy handler (other processes still meet the busy timeout).
-    writing: std::sync::Mutex<()>,
+    writing: Turn,
+}
+
+/// A connection and the file it opened (device and inode), to notice a deleted store.
+struct Open {
+    conn: Connection,
+    file: (u64, u64),
+}
+
+/// The device and inode at `path`, if a file is there.
+fn identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// A lock waited for until a deadline at most (std's `Mutex` cannot give up).
+struct Turn {
+    taken: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// Holding the turn; dropping it lets the next writer in.
+struct Holding<'a>(&'a Turn);
+
+impl Turn {
+    fn take(&self, deadline: Instant) -> Result<Holding<'_>, StoreError> {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        while *taken {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(failed("timed out waiting for this process's other writes"));
+            }
+            taken = match self.freed.wait_timeout(taken, left) {
+                Ok((guard, _)) => guard,
+                Err(poison) => poison.into_inner().0,
+            };
+        }
+        *taken = true;
+        Ok(Holding(self))
+    }
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        *self.0.taken.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.0.freed.notify_one();
+    }
 }
 
 fn failed(err: impl std::fmt::Display) -> StoreError {
@@ -34,54 +91,92 @@ fn failed(err: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteStore {
-    /// A store at `path`; `busy` is how long a write waits for another process's lock.
-    pub fn new(path: &str, busy: Duration) -> SqliteStore {
+    /// A store at `path`; `timeout` bounds each operation, waits for locks included.
+    pub fn new(path: &str, timeout: Duration) -> SqliteStore {
         SqliteStore {
             path: PathBuf::from(path),
-            busy,
-            pool: Pool::new(),
-            writing: std::sync::Mutex::new(()),
+            pool: Pool::new("sqlite", timeout),
+            writing: Turn {
+                taken: Mutex::new(false),
+                freed: Condvar::new(),
+            },
         }
     }
 
-    fn connect(&self) -> Result<Connection, StoreError> {
+    fn connect(&self, left: Duration) -> Result<Open, StoreError> {
+        // Never a file or folder someone else could have planted or could write.
+        super::location::secure(&self.path).map_err(failed)?;
         // Session data is private: create the file owner-only before SQLite opens it.
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            let _ = std::fs::OpenOptions::new()
+            let created = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(&self.path);
+            if created.is_ok() {
+                log::warn!(
+                    "session store {}: created a new, empty store (no sessions yet)",
+                    self.path.display()
+                );
+            }
         }
         let conn = Connection::open(&self.path).map_err(failed)?;
-        conn.busy_timeout(self.busy).map_err(failed)?;
+        conn.busy_timeout(left).map_err(failed)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(failed)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(failed)?;
         conn.execute_batch(SCHEMA).map_err(failed)?;
-        Ok(conn)
+        let file = identity(&self.path).ok_or_else(|| failed("the store file vanished"))?;
+        Ok(Open { conn, file })
+    }
+
+    /// Refuses a connection whose file is no longer the one at the path (deleted, replaced).
+    fn current(&self, open: &Open) -> Result<(), StoreError> {
+        if identity(&self.path) == Some(open.file) {
+            return Ok(());
+        }
+        log::error!(
+            "session store {} was deleted or replaced under this process: its sessions are \
+             gone; reopening the file now at that path",
+            self.path.display()
+        );
+        Err(failed("the store file was deleted or replaced"))
     }
 
     fn write<T>(
         &self,
         op: impl Fn(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let _turn = self
-            .writing
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        self.with(op)
+        self.pool.with(
+            Access::Write,
+            |left| self.connect(left),
+            |open, deadline| {
+                self.current(open)?;
+                let _turn = self.writing.take(deadline)?;
+                let left = deadline.saturating_duration_since(Instant::now());
+                open.conn.busy_timeout(left).map_err(failed)?;
+                op(&mut open.conn).map_err(failed)
+            },
+        )
     }
 
     fn with<T>(
         &self,
         op: impl Fn(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        self.pool
-            .with(|| self.connect(), |conn| op(conn).map_err(failed))
+        self.pool.with(
+            Access::Read,
+            |left| self.connect(left),
+            |open, deadline| {
+                self.current(open)?;
+                let left = deadline.saturating_duration_since(Instant::now());
+                open.conn.busy_timeout(left).map_err(failed)?;
+                op(&mut open.conn).map_err(failed)
+            },
+        )
     }
 }
 
@@ -148,6 +243,15 @@ impl Store for SqliteStore {
 
     fn gc(&self) -> Result<u64, StoreError> {
         self.write(sweep_expired)
+    }
+
+    fn health(&self) -> Option<super::StoreHealth> {
+        Some(self.pool.health())
+    }
+
+    /// SQLite's limit on one value (`SQLITE_MAX_LENGTH`, 10⁹ bytes by default).
+    fn max_record(&self) -> Option<usize> {
+        Some(1_000_000_000)
     }
 }
 

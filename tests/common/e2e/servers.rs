@@ -371,6 +371,7 @@ pub fn start_spawn_fcgi(prefix: &Prefix, bin: &Path, socket: &Path) -> Proc {
             ("APP_USER", &app.name),
             ("APP_GROUP", &app.group),
             ("WEB_GROUP", &web.group),
+            ("STORE_DIR", text(&prefix.join("var/sessions"))),
         ],
     );
     let mut command = Command::new("sh");
