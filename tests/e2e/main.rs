@@ -21,6 +21,7 @@ mod fcgi_client;
 mod sessions;
 
 mod apache;
+mod fastcgi_health;
 mod fastcgi_launchers;
 mod lighttpd;
 mod nginx;

@@ -18,5 +18,7 @@ mod fcgi_client;
 mod load;
 
 mod fastcgi_faults;
+mod fastcgi_memory;
 mod fastcgi_overload;
 mod fastcgi_overload_nginx;
+mod fastcgi_spill;

@@ -2,9 +2,13 @@
 //! answers `200 pong` only when it can: when every worker slot is held by a handler stuck
 //! past `--request-timeout` (the `--max-stuck` cap reached), or no slot is free and requests
 //! waited past `--queue-wait` (they got a 503), it answers 503 with the reason, so a load
-//! balancer stops sending traffic to a backend that can serve nothing.
+//! balancer stops sending traffic to a backend that can serve nothing. The status page shows
+//! the same, with the stuck handlers and the session store's circuit breakers (a store that
+//! is down costs only its routes, which answer 503 at once while its breaker is open).
 
 use serde_json::json;
+
+use crate::session::store::{BreakerState, StoreHealth};
 use std::fmt::Write as _;
 
 /// The server's health at one moment.
@@ -16,6 +20,8 @@ pub(crate) struct Health {
     pub(crate) stuck_holding_slots: usize,
     /// Why no handler can run now; `None` when one can.
     pub(crate) unable: Option<&'static str>,
+    /// The session store's breakers, once a request has opened the store.
+    pub(crate) store: Option<StoreHealth>,
 }
 
 /// What the server's parts say, at one moment.
@@ -48,6 +54,7 @@ impl Health {
             stuck: signs.stuck,
             stuck_holding_slots: signs.stuck_holding_slots,
             unable,
+            store: None,
         }
     }
 
@@ -58,6 +65,12 @@ impl Health {
             "reason": self.unable,
             "handlers_stuck": self.stuck,
             "handlers_stuck_holding_slots": self.stuck_holding_slots,
+            "session_store": self.store.as_ref().map(|store| json!({
+                "store": store.store,
+                "reads": breaker_json(store.reads),
+                "writes": breaker_json(store.writes),
+                "failures_in_a_row": store.failures,
+            })),
         })
     }
 
@@ -85,6 +98,38 @@ impl Health {
                 out,
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
+        }
+        if let Some(store) = &self.store {
+            let name = "pycnic_session_store_breaker";
+            let _ = writeln!(
+                out,
+                "# HELP {name} The session store's circuit breaker: 0 closed, 1 half-open, 2 open.\n\
+                 # TYPE {name} gauge"
+            );
+            for (access, state) in [("reads", store.reads), ("writes", store.writes)] {
+                let value = match state {
+                    BreakerState::Closed => 0,
+                    BreakerState::HalfOpen => 1,
+                    BreakerState::Open { .. } => 2,
+                };
+                let _ = writeln!(
+                    out,
+                    "{name}{{store=\"{}\",access=\"{access}\"}} {value}",
+                    store.store
+                );
+            }
+        }
+    }
+}
+
+/// A breaker's state for the status page: `closed`, `half_open`, or `open` with the seconds
+/// before the next probe.
+fn breaker_json(state: BreakerState) -> serde_json::Value {
+    match state {
+        BreakerState::Closed => json!({"state": "closed"}),
+        BreakerState::HalfOpen => json!({"state": "half_open"}),
+        BreakerState::Open { retry_in } => {
+            json!({"state": "open", "retry_in_seconds": retry_in.as_secs_f64()})
         }
     }
 }

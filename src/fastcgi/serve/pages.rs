@@ -81,12 +81,16 @@ impl Server {
     /// Whether a handler can run now (see `ops::health`).
     fn health(&self) -> Health {
         let (stuck, stuck_holding_slots) = self.running.as_ref().map_or((0, 0), Running::stuck_now);
-        Health::judge(Signs {
+        let health = Health::judge(Signs {
             workers: self.settings.workers,
             free: self.crew.free(),
             stuck,
             stuck_holding_slots,
             queue_overdue: self.ready.overdue(self.settings.queue_wait),
-        })
+        });
+        Health {
+            store: self.pool.app.session_store_health(),
+            ..health
+        }
     }
 }

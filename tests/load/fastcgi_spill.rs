@@ -8,11 +8,6 @@
 //! never speed. The tests of this file take a shared lock and run one at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-#[path = "common/load.rs"]
-mod load;
-
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -21,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use fcgi_client::*;
-use load::*;
+use crate::fcgi_client::*;
+use crate::load::*;
 use serde_json::json;
 
 const MIB: usize = 1024 * 1024;

@@ -5,10 +5,7 @@
 //! handlers. Waits are bounded polls, never timed assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-
-use fcgi_client::*;
+use crate::fcgi_client::*;
 
 /// The ping's status on a new connection.
 fn ping(server: &Server) -> u16 {
@@ -104,4 +101,44 @@ fn while_requests_wait_past_queue_wait_the_ping_answers_503() {
         wait_until(|| ping(&server) == 200),
         "the ping answers 200 again once the worker is free"
     );
+}
+
+/// The status page shows the session store's circuit breaker: a refused memcached opens it
+/// after a few failed logins, and the page says so (reads and writes apart).
+#[test]
+fn the_status_page_shows_the_session_store_s_breaker_open_after_failures() {
+    use crate::sessions::{Fixture, Kind, LOGIN, sessions_bin};
+    let fx = Fixture::new(Kind::Cookie);
+    // Nothing listens on this port: every connection is refused.
+    let port = crate::e2e::free_port(crate::e2e::localhost());
+    let store = format!("memcached://127.0.0.1:{port}");
+    let mut env = fx.env();
+    env.push(("PYCNIC_SESSION_STORE".into(), store));
+    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let server = Server::on_fd0(
+        &sessions_bin(),
+        &["fastcgi", "--status-path", "/status"],
+        &env,
+    );
+    let login = || {
+        let mut params = http_params("POST", "/login");
+        params.push((b"CONTENT_TYPE".to_vec(), b"application/json".to_vec()));
+        params.push((b"CONTENT_LENGTH".to_vec(), LOGIN.len().to_string().into()));
+        server
+            .connect()
+            .request(1, false, &as_refs(&params), LOGIN.as_bytes())
+            .status()
+    };
+    for n in 0..4 {
+        assert_eq!(login(), 503, "login {n} with the store refused");
+    }
+    let status = server.connect().get("/status").json();
+    let store = &status["health"]["session_store"];
+    assert_eq!(store["store"], "memcached", "{status}");
+    let states = [&store["reads"]["state"], &store["writes"]["state"]];
+    assert!(
+        states.iter().any(|s| **s == "open"),
+        "a breaker is open after 4 refused logins: {store}"
+    );
+    assert!(store["failures_in_a_row"].as_u64().unwrap() >= 3, "{store}");
 }

@@ -6,17 +6,12 @@
 //! a bounded poll, never a timed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/fcgi_client.rs"]
-mod fcgi_client;
-#[path = "common/load.rs"]
-mod load;
-
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fcgi_client::*;
-use load::*;
+use crate::fcgi_client::*;
+use crate::load::*;
 
 const CONNECTIONS: usize = 1000;
 const BODY: usize = 96 * 1024;
