@@ -22,3 +22,4 @@ mod fastcgi_memory;
 mod fastcgi_overload;
 mod fastcgi_overload_nginx;
 mod fastcgi_spill;
+mod fastcgi_trickle;

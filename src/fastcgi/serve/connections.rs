@@ -14,7 +14,7 @@ use crate::fastcgi::net::listen::{Peer, Stream};
 use crate::fastcgi::ops::access::{AccessParts, RequestId};
 use crate::fastcgi::protocol::answer::write_fastcgi_response;
 use crate::fastcgi::protocol::conn::{Connection, Event, Phase, ReceivedRequest};
-use crate::fastcgi::serve::drive::{Outcome, drive, oldest_idle};
+use crate::fastcgi::serve::drive::{Outcome, drive, furthest_behind, oldest_idle};
 use crate::fastcgi::serve::server::Server;
 use crate::fastcgi::serve::slot::Slot;
 use crate::fastcgi::work::answers;
@@ -29,7 +29,9 @@ impl Server {
     }
 
     /// Accepts while there is room. At --max-connections, the connection idle longest
-    /// between requests is closed for each new one; when none may be, the rest stay in the
+    /// between requests is closed for each new one, else the one furthest behind
+    /// `--body-min-rate` sending its params or body (a trickler that reconnects cannot keep
+    /// the slots: a slow but steady sender is never behind); when none may be, the rest stay in the
     /// kernel's backlog (admission control) until a slot frees.
     pub(crate) fn accept(&mut self, n: usize) {
         loop {
@@ -37,7 +39,8 @@ impl Server {
                 return;
             }
             let full = self.table.live() >= self.settings.max_connections;
-            if full && oldest_idle(self.table.slots()).is_none() {
+            let room = full.then(|| self.room_to_make()).flatten();
+            if full && room.is_none() {
                 self.admission.block();
                 return;
             }
@@ -51,11 +54,19 @@ impl Server {
                 }
                 Ok((stream, _)) => {
                     self.admission.accepted();
-                    if full && let Some(index) = oldest_idle(self.table.slots()) {
-                        log::debug!(
-                            "closed an idle connection to make room (--max-connections {})",
-                            self.settings.max_connections
-                        );
+                    if let Some((index, idle)) = room {
+                        if idle {
+                            log::debug!(
+                                "closed an idle connection to make room (--max-connections {})",
+                                self.settings.max_connections
+                            );
+                        } else {
+                            log::debug!(
+                                "closed a connection behind --body-min-rate to make room \
+                                 (--max-connections {})",
+                                self.settings.max_connections
+                            );
+                        }
                         self.close(index, None);
                     }
                     self.add(stream);
@@ -73,6 +84,15 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// At `--max-connections`, the connection to close for a new one: the one idle longest
+    /// (`true`), else the one furthest behind `--body-min-rate` in its params or body.
+    pub(crate) fn room_to_make(&self) -> Option<(usize, bool)> {
+        let slots = self.table.slots();
+        oldest_idle(slots).map(|index| (index, true)).or_else(|| {
+            furthest_behind(slots, self.settings.timers.body_min_rate).map(|index| (index, false))
+        })
     }
 
     /// EMFILE, ENFILE, ENOBUFS...: close an idle connection and try again (`true`), or stop

@@ -1,6 +1,7 @@
 //! Driving one connection for the event side: flush its replies, read what waits, feed its
 //! state machine and its body's budget or spool, until it must wait or has news (an event,
-//! a body refused, a close); and which connection may be closed to make room.
+//! a body refused, a close); and which connection may be closed to make room (the one idle
+//! longest, else the one furthest behind the minimum rate).
 
 use std::io::{self, Read, Write};
 use std::time::Instant;
@@ -100,6 +101,18 @@ pub(crate) fn drive(slot: &mut Slot, buf: &mut [u8], pool: &Pool, now: Instant) 
             Err(err) => return Outcome::Close(Some(format!("read failed: {err}"))),
         }
     }
+}
+
+/// The connection furthest behind `min_rate` (see [`Slot::behind`]), to close to make room
+/// when no connection is idle.
+pub(crate) fn furthest_behind(slots: &[Option<Slot>], min_rate: u64) -> Option<usize> {
+    let now = Instant::now();
+    slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, s.as_ref()?.behind(now, min_rate)?)))
+        .max_by_key(|(_, behind)| *behind)
+        .map(|(i, _)| i)
 }
 
 /// The evictable connection unused longest.

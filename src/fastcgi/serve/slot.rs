@@ -14,6 +14,11 @@ use crate::fastcgi::work::spool::{Budget, Spool};
 /// idle between requests: a web server sends its request as soon as it connects.
 pub const FRESH_GRACE: Duration = Duration::from_secs(1);
 
+/// A connection sending its params or body is judged against the minimum rate after this
+/// long in that phase (a web server sends both at once; a wave of tricklers that just
+/// reconnected must not hold every slot for long).
+pub const RATE_GRACE: Duration = Duration::from_millis(250);
+
 /// One connection owned by the event side; `stream` is `None` while a handler runs on it.
 pub struct Slot {
     /// The socket, unless a handler runs on it.
@@ -106,6 +111,29 @@ impl Slot {
             && !self.hup
             && self.flushed()
             && (!self.fresh || now.saturating_duration_since(self.phase_started) >= FRESH_GRACE)
+    }
+
+    /// How many bytes the connection is behind `min_rate` bytes a second since it began
+    /// sending its params or body (after [`RATE_GRACE`] in that phase), `None` when it is
+    /// not behind: a slow but steady sender never is. At `--max-connections`, the one
+    /// furthest behind is closed to make room, as an idle one is.
+    pub fn behind(&self, now: Instant, min_rate: u64) -> Option<u64> {
+        if self.stream.is_none() || self.unread || !self.flushed() {
+            return None;
+        }
+        if !matches!(self.phase, Phase::Head | Phase::Body) {
+            return None;
+        }
+        let elapsed = now.saturating_duration_since(self.phase_started);
+        if elapsed < RATE_GRACE {
+            return None;
+        }
+        let due = u64::try_from(elapsed.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(min_rate)
+            / 1000;
+        due.checked_sub(self.phase_bytes)
+            .filter(|behind| *behind > 0)
     }
 
     /// Sets the phase and its deadline after reading or writing: the params and the body

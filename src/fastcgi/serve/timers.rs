@@ -11,7 +11,7 @@ use crate::fastcgi::protocol::conn::Phase;
 use crate::fastcgi::work::answers;
 use crate::fastcgi::work::job::Job;
 
-use super::drive::oldest_idle;
+use super::drive::{furthest_behind, oldest_idle};
 use super::server::Server;
 
 impl Server {
@@ -43,11 +43,15 @@ impl Server {
             self.check_running(now);
         }
         let table = &self.table;
+        let rate = self.settings.timers.body_min_rate;
         if self.admission.resume(
             now,
             (table.live(), self.settings.max_connections),
             now >= self.clock.next_sweep(),
-            || oldest_idle(table.slots()).is_some(),
+            || {
+                oldest_idle(table.slots()).is_some()
+                    || furthest_behind(table.slots(), rate).is_some()
+            },
         ) {
             self.accept_all();
         }
