@@ -2,7 +2,7 @@
 //! 1000 connections each sent a body at once (queued behind busy workers), the server's
 //! resident memory comes back near where it started once it is quiet again, instead of
 //! staying at the flood's peak in glibc's heaps. A load test: its figures are printed
-//! (`cargo test --test fastcgi_memory -- --nocapture`); the wait for memory to come back is
+//! (`cargo test --test load -- fastcgi_memory --nocapture`); the wait for memory to come back is
 //! a bounded poll, never a timed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
