@@ -3,13 +3,12 @@
 //! (`--spill-disk`). A body that can be neither held in memory nor spilled is refused with
 //! a 503 ([`SpillError`] says why); the warnings about it are rate-limited.
 
-use std::fmt;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use super::spool::SpillError;
 use super::spool::{Budget, Spool};
 
 /// At most one spill warning per this long; the others are counted in the next one.
@@ -23,39 +22,6 @@ pub struct Spill {
     disk_limit: u64,
     warned: Mutex<(Option<Instant>, u64)>,
 }
-
-/// Why a body could not be spilled.
-#[derive(Debug)]
-pub enum SpillError {
-    /// The spill folder is missing or not writable (at start).
-    Dir(PathBuf, io::Error),
-    /// No spill file could be made (EMFILE, the folder gone, ...).
-    Create(io::Error),
-    /// The spill file could not take the bytes (a full disk, a file-size limit).
-    Write(io::Error),
-    /// The bytes would pass `--spill-disk`.
-    Disk(u64),
-}
-
-impl fmt::Display for SpillError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SpillError::Dir(dir, err) => write!(
-                f,
-                "spill folder {}: {err} (it must exist and be writable by this user: set \
-                 --spill-dir or TMPDIR)",
-                dir.display()
-            ),
-            SpillError::Create(err) => write!(f, "cannot create a spill file: {err}"),
-            SpillError::Write(err) => write!(f, "cannot write a spill file: {err}"),
-            SpillError::Disk(limit) => {
-                write!(f, "spilled bodies would pass --spill-disk ({limit} bytes)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SpillError {}
 
 impl Spill {
     /// The spill folder `dir` (else TMPDIR, else /tmp) with a budget of `disk_limit` bytes,

@@ -3,14 +3,13 @@
 //! many large bodies at once cost disk pages, not resident memory, and every request is still
 //! answered as it would be alone (the handler reads its body back whole).
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::FromRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-use super::spill::SpillError;
 
 /// Body bytes held in memory by every connection and queued request together, at most
 /// `limit`. The event side takes from it as bytes arrive; a handler's thread gives back what
@@ -54,6 +53,39 @@ impl Budget {
         self.used.load(Ordering::Acquire)
     }
 }
+
+/// Why a body could not be spilled.
+#[derive(Debug)]
+pub enum SpillError {
+    /// The spill folder is missing or not writable (at start).
+    Dir(PathBuf, io::Error),
+    /// No spill file could be made (EMFILE, the folder gone, ...).
+    Create(io::Error),
+    /// The spill file could not take the bytes (a full disk, a file-size limit).
+    Write(io::Error),
+    /// The bytes would pass `--spill-disk`.
+    Disk(u64),
+}
+
+impl fmt::Display for SpillError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpillError::Dir(dir, err) => write!(
+                f,
+                "spill folder {}: {err} (it must exist and be writable by this user: set \
+                 --spill-dir or TMPDIR)",
+                dir.display()
+            ),
+            SpillError::Create(err) => write!(f, "cannot create a spill file: {err}"),
+            SpillError::Write(err) => write!(f, "cannot write a spill file: {err}"),
+            SpillError::Disk(limit) => {
+                write!(f, "spilled bodies would pass --spill-disk ({limit} bytes)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SpillError {}
 
 /// A request body spilled to an unlinked temporary file: written as it arrives, read back
 /// whole when the handler runs, gone from the disk (and from the disk budget) when dropped.
