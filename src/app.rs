@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::error::HttpError;
 use crate::handler::{Handler, HookFn};
 use crate::http::{HeaderError, HeaderText, Headers, Method};
+use crate::origin::{OriginConfig, OriginPolicy};
 use crate::panic_capture;
 use crate::request::Request;
 use crate::response::{Body, HttpResponse, Reply, Response};
@@ -29,6 +30,10 @@ pub struct App {
     secret_keys: Option<crate::keys::Keys>,
     /// Settings, keys and store for sessions and secure cookies, made on first need.
     sessions: std::sync::Arc<Runtime>,
+    /// Cross-origin protection and CORS as given in code ([`crate::origin`]).
+    origin_config: OriginConfig,
+    /// The same with the environment's lists, settled on the first request.
+    origins: std::sync::OnceLock<Result<OriginPolicy, HttpError>>,
 }
 
 impl Default for App {
@@ -45,6 +50,8 @@ impl Default for App {
             session_config: None,
             secret_keys: None,
             sessions: std::sync::Arc::default(),
+            origin_config: OriginConfig::default(),
+            origins: std::sync::OnceLock::new(),
         }
     }
 }
@@ -148,6 +155,58 @@ impl App {
         self
     }
 
+    /// Cross-origin protection (on by default): `false` lets any page make a logged-in user's
+    /// browser POST here; logged as a warning. `PYCNIC_CROSS_ORIGIN_PROTECTION=0` does the same.
+    pub fn cross_origin_protection(mut self, on: bool) -> App {
+        self.origin_config.protect = on;
+        self
+    }
+
+    /// Origins (`scheme://host[:port]`, compared exactly) whose requests pass the cross-origin
+    /// protection, added to `PYCNIC_TRUSTED_ORIGINS`. An origin that is not one is refused
+    /// when the first request settles the policy (a logged 500).
+    pub fn trusted_origins<S: AsRef<str>>(mut self, origins: &[S]) -> App {
+        let origins = origins.iter().map(|o| o.as_ref().to_string());
+        self.origin_config.trusted.extend(origins);
+        self
+    }
+
+    /// Origins that may call this app from a browser with its cookies (credentialed CORS),
+    /// added to `PYCNIC_CORS_ORIGINS`; each is trusted by the protection as well.
+    pub fn cors_origins<S: AsRef<str>>(mut self, origins: &[S]) -> App {
+        let origins = origins.iter().map(|o| o.as_ref().to_string());
+        self.origin_config.cors.extend(origins);
+        self
+    }
+
+    /// Request headers a CORS preflight may ask for (instead of `content-type` alone; the
+    /// environment's `PYCNIC_CORS_HEADERS` replaces these).
+    pub fn cors_headers<S: AsRef<str>>(mut self, headers: &[S]) -> App {
+        self.origin_config.cors_headers = headers.iter().map(|h| h.as_ref().to_string()).collect();
+        self
+    }
+
+    /// A path that skips the cross-origin protection, matched exactly (never as a prefix),
+    /// after `strip_path`; `PYCNIC_CROSS_ORIGIN_EXEMPT` adds more.
+    pub fn cross_origin_exempt(mut self, path: &str) -> App {
+        self.origin_config.exempt.push(path.to_string());
+        self
+    }
+
+    /// The origin policy in force: the builder's settings plus the environment's, settled on
+    /// first use; a setting that does not parse is logged and every request gets a 500.
+    pub fn origin_policy(&self) -> Result<&OriginPolicy, HttpError> {
+        self.origins
+            .get_or_init(|| {
+                OriginPolicy::from_env(self.origin_config.clone()).map_err(|err| {
+                    log::error!("cross-origin settings: {err}");
+                    HttpError::internal("Server misconfigured: cross-origin settings")
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// Session settings in code instead of the `PYCNIC_SESSION_*` environment variables.
     pub fn sessions(mut self, config: SessionConfig) -> App {
         self.session_config = Some(config);
@@ -202,6 +261,31 @@ impl App {
                 "REQUEST_METHOD is missing or empty: the web server must send it (RFC 3875 §4.1.12)",
             ));
         }
+        let policy = match self.origin_policy() {
+            Ok(policy) => policy,
+            Err(err) => return self.error_response(err),
+        };
+        if let Err(refused) = policy.check(&request) {
+            log::info!(
+                "cross-origin {} {} from {} refused",
+                request.method,
+                request.path(),
+                refused.from
+            );
+            return self.error_response(HttpError::forbidden(
+                "Cross-origin request refused: this origin may not change anything here",
+            ));
+        }
+        let cors = policy.cors_origin(request.environ()).map(str::to_string);
+        if let Some(origin) = &cors
+            && OriginPolicy::is_preflight(&request.method, request.environ())
+            && let Some(found) = self.router.find(request.path())
+        {
+            let methods = found.route.allow_header();
+            let answer = policy.preflight(origin, &methods, request.environ());
+            request.recycle();
+            return answer;
+        }
         let head = request.method == "HEAD";
         request.sessions = Some(std::sync::Arc::clone(&self.sessions));
         let mut response = Response::new();
@@ -251,7 +335,11 @@ impl App {
             }
         };
         request.recycle();
-        if head { without_body(answer) } else { answer }
+        let mut answer = if head { without_body(answer) } else { answer };
+        if let Some(origin) = &cors {
+            policy.decorate(&mut answer, origin);
+        }
+        answer
     }
 
     fn run(&self, request: &mut Request, response: &mut Response) -> Result<Reply, HttpError> {

@@ -74,6 +74,7 @@ mod header_text;
 pub mod http;
 pub mod keys;
 pub mod ops;
+pub mod origin;
 mod panic_capture;
 pub mod params;
 pub mod query;

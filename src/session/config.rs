@@ -10,6 +10,7 @@ use crate::keys::Keys;
 use crate::session::backend::{Backend, ServerBackend};
 use crate::session::store::StoreSpec;
 use crate::session::store::cookie::CookieStore;
+use crate::set_cookie::SameSite;
 
 /// How sessions are kept: every setting has an environment variable and a default.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +29,10 @@ pub struct SessionConfig {
     /// `PYCNIC_SESSION_SECURE`: `1` always `Secure`, `0` never; unset: `Secure` when the
     /// request came over HTTPS.
     pub secure: Option<bool>,
+    /// `PYCNIC_SESSION_SAMESITE`: `lax` (the default), `strict`, or `none` for a browser app on
+    /// another site that calls this one with credentials (CORS); `none` is refused unless
+    /// the cookie is always `Secure` (`PYCNIC_SESSION_SECURE=1` or the `__Host-` prefix).
+    pub same_site: SameSite,
     /// `PYCNIC_SESSION_HOST_PREFIX=1`: the name gets the `__Host-` prefix and its rules
     /// (`Secure`, `Path=/`, no `Domain`).
     pub host_prefix: bool,
@@ -45,6 +50,7 @@ impl Default for SessionConfig {
             absolute: 43200,
             cookie_name: "session".into(),
             secure: None,
+            same_site: SameSite::Lax,
             host_prefix: false,
             timeout: Duration::from_millis(2000),
         }
@@ -90,7 +96,19 @@ impl SessionConfig {
                 "PYCNIC_SESSION_COOKIE={cookie_name:?} is not a token"
             ));
         }
-        Ok(SessionConfig {
+        let same_site = match env("PYCNIC_SESSION_SAMESITE").map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => defaults.same_site,
+            Some(v) if v == "lax" => SameSite::Lax,
+            Some(v) if v == "strict" => SameSite::Strict,
+            Some(v) if v == "none" => SameSite::None,
+            Some(other) => {
+                return Err(format!(
+                    "PYCNIC_SESSION_SAMESITE={other:?}: expected lax, strict or none"
+                ));
+            }
+        };
+        SessionConfig {
             store,
             idle: seconds("PYCNIC_SESSION_IDLE", defaults.idle)?,
             absolute: seconds("PYCNIC_SESSION_ABSOLUTE", defaults.absolute)?,
@@ -101,7 +119,21 @@ impl SessionConfig {
                 "PYCNIC_SESSION_TIMEOUT_MS",
                 defaults.timeout.as_millis() as u64,
             )?),
-        })
+            same_site,
+        }
+        .validate()
+    }
+
+    /// The settings when they hold together: `SameSite=None` needs a cookie that is always
+    /// `Secure` (browsers drop it otherwise).
+    pub fn validate(self) -> Result<SessionConfig, String> {
+        let always_secure = self.host_prefix || self.secure == Some(true);
+        if self.same_site == SameSite::None && !always_secure {
+            return Err("PYCNIC_SESSION_SAMESITE=none needs a Secure cookie: set \
+                        PYCNIC_SESSION_SECURE=1 (or PYCNIC_SESSION_HOST_PREFIX=1) and serve HTTPS"
+                .into());
+        }
+        Ok(self)
     }
 
     /// The cookie name as sent (with `__Host-` when asked).
@@ -146,7 +178,7 @@ impl Runtime {
     pub fn new(config: Option<SessionConfig>, keys: Option<Keys>) -> Arc<Runtime> {
         let runtime = Runtime::default();
         if let Some(config) = config {
-            let _ = runtime.config.set(Ok(config));
+            let _ = runtime.config.set(config.validate());
         }
         if let Some(keys) = keys {
             let _ = runtime.keys.set(Ok(keys));
