@@ -12,6 +12,7 @@ use crate::panic_capture;
 use crate::request::Request;
 use crate::response::{Body, HttpResponse, Reply, Response};
 use crate::router::{RouteError, Router, strip_one_trailing_slash};
+use crate::session::auth::{self, Access};
 use crate::session::{Runtime, SessionConfig};
 
 type TeardownFn = Box<dyn Fn(&Request, &Response) + Send + Sync>;
@@ -30,6 +31,8 @@ pub struct App {
     secret_keys: Option<crate::keys::Keys>,
     /// Settings, keys and store for sessions and secure cookies, made on first need.
     sessions: std::sync::Arc<Runtime>,
+    /// Every route needs a logged-in user unless marked `Handler::public`.
+    login_required: bool,
     /// Cross-origin protection and CORS as given in code ([`crate::origin`]).
     origin_config: OriginConfig,
     /// The same with the environment's lists, settled on the first request.
@@ -50,6 +53,7 @@ impl Default for App {
             session_config: None,
             secret_keys: None,
             sessions: std::sync::Arc::default(),
+            login_required: false,
             origin_config: OriginConfig::default(),
             origins: std::sync::OnceLock::new(),
         }
@@ -153,58 +157,6 @@ impl App {
     pub fn trusted_proxy(mut self, on: bool) -> App {
         self.trusted_proxy = on;
         self
-    }
-
-    /// Cross-origin protection (on by default): `false` lets any page make a logged-in user's
-    /// browser POST here; logged as a warning. `PYCNIC_CROSS_ORIGIN_PROTECTION=0` does the same.
-    pub fn cross_origin_protection(mut self, on: bool) -> App {
-        self.origin_config.protect = on;
-        self
-    }
-
-    /// Origins (`scheme://host[:port]`, compared exactly) whose requests pass the cross-origin
-    /// protection, added to `PYCNIC_TRUSTED_ORIGINS`. An origin that is not one is refused
-    /// when the first request settles the policy (a logged 500).
-    pub fn trusted_origins<S: AsRef<str>>(mut self, origins: &[S]) -> App {
-        let origins = origins.iter().map(|o| o.as_ref().to_string());
-        self.origin_config.trusted.extend(origins);
-        self
-    }
-
-    /// Origins that may call this app from a browser with its cookies (credentialed CORS),
-    /// added to `PYCNIC_CORS_ORIGINS`; each is trusted by the protection as well.
-    pub fn cors_origins<S: AsRef<str>>(mut self, origins: &[S]) -> App {
-        let origins = origins.iter().map(|o| o.as_ref().to_string());
-        self.origin_config.cors.extend(origins);
-        self
-    }
-
-    /// Request headers a CORS preflight may ask for (instead of `content-type` alone; the
-    /// environment's `PYCNIC_CORS_HEADERS` replaces these).
-    pub fn cors_headers<S: AsRef<str>>(mut self, headers: &[S]) -> App {
-        self.origin_config.cors_headers = headers.iter().map(|h| h.as_ref().to_string()).collect();
-        self
-    }
-
-    /// A path that skips the cross-origin protection, matched exactly (never as a prefix),
-    /// after `strip_path`; `PYCNIC_CROSS_ORIGIN_EXEMPT` adds more.
-    pub fn cross_origin_exempt(mut self, path: &str) -> App {
-        self.origin_config.exempt.push(path.to_string());
-        self
-    }
-
-    /// The origin policy in force: the builder's settings plus the environment's, settled on
-    /// first use; a setting that does not parse is logged and every request gets a 500.
-    pub fn origin_policy(&self) -> Result<&OriginPolicy, HttpError> {
-        self.origins
-            .get_or_init(|| {
-                OriginPolicy::from_env(self.origin_config.clone()).map_err(|err| {
-                    log::error!("cross-origin settings: {err}");
-                    HttpError::internal("Server misconfigured: cross-origin settings")
-                })
-            })
-            .as_ref()
-            .map_err(Clone::clone)
     }
 
     /// Session settings in code instead of the `PYCNIC_SESSION_*` environment variables.
@@ -367,6 +319,15 @@ impl App {
         if function.is_none() && method != Method::Options {
             return Err(not_allowed());
         }
+        // Guards: before the handler's own hook; the default OPTIONS answer shows nothing.
+        if function.is_some() {
+            match &route.access {
+                Access::Public => {}
+                Access::Default if !self.login_required => {}
+                Access::Default | Access::Login => auth::require(request, None)?,
+                Access::Role(role) => auth::require(request, Some(role))?,
+            }
+        }
         if let Some(before) = &route.before {
             before(request, response)?;
         }
@@ -503,6 +464,9 @@ fn without_body(answer: HttpResponse) -> HttpResponse {
         ..answer
     }
 }
+
+#[path = "app/access.rs"]
+mod access;
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::store::{IdHash, Record, Store, StoreError};
+use super::store::{AuthRecords, IdHash, Record, Store, StoreError};
 use crate::secure_cookie::now;
 
 /// Which stored session a write goes to; opaque to the session.
@@ -63,6 +63,9 @@ pub trait Backend: Send + Sync {
     fn gc(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+    /// Where per-user revocations and login counts live: the server-side store itself, or
+    /// the one configured next to the cookie store; `None` when there is none.
+    fn auth_records(&self) -> Option<&dyn AuthRecords>;
 }
 
 /// Server-side sessions: a random id in the cookie, its hash in the store.
@@ -146,5 +149,9 @@ impl Backend for ServerBackend {
 
     fn gc(&self) -> Result<u64, StoreError> {
         self.store.gc()
+    }
+
+    fn auth_records(&self) -> Option<&dyn AuthRecords> {
+        Some(self.store.as_ref())
     }
 }

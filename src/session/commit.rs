@@ -51,7 +51,14 @@ impl Session {
             Some(token) => {
                 let store = runtime.store()?;
                 match store.find(token).map_err(unavailable)? {
-                    Some(found) if now() < expiry(&found.record, config) => Origin::Live(found),
+                    Some(found)
+                        if now() < expiry(&found.record, config)
+                            && !super::auth::is_revoked(store.auth_records(), &found.record)
+                                .map_err(unavailable)? =>
+                    {
+                        Origin::Live(found)
+                    }
+                    // Expired, or its user's sessions were revoked since it logged in.
                     Some(expired) => {
                         store.delete(expired.handle).map_err(unavailable)?;
                         Origin::Fresh

@@ -36,6 +36,18 @@ pub struct SessionConfig {
     /// `PYCNIC_SESSION_HOST_PREFIX=1`: the name gets the `__Host-` prefix and its rules
     /// (`Secure`, `Path=/`, no `Domain`).
     pub host_prefix: bool,
+    /// `PYCNIC_AUTH_STORE`: with the `cookie` store, a server-side store (same syntax as
+    /// `PYCNIC_SESSION_STORE`) for what a cookie cannot hold: per-user revocation and login
+    /// throttle counts. Server-side session stores keep those themselves.
+    pub auth_store: Option<StoreSpec>,
+    /// `PYCNIC_LOGIN_MAX_FAILURES`: failed logins in a row that lock a username out (default 5).
+    pub login_max_failures: u64,
+    /// `PYCNIC_LOGIN_MAX_FAILURES_PER_IP`: failed logins from one client address that lock it
+    /// out (default 50).
+    pub login_max_failures_per_ip: u64,
+    /// `PYCNIC_LOGIN_LOCKOUT`: seconds a lockout lasts after the last failure, and how long a
+    /// failure is remembered (default 900).
+    pub login_lockout: u64,
     /// `PYCNIC_SESSION_TIMEOUT_MS`: bound on connecting to the store and on each read or write
     /// (default 2000), so a store that is down gives a 503 quickly.
     pub timeout: Duration,
@@ -53,6 +65,10 @@ impl Default for SessionConfig {
             same_site: SameSite::Lax,
             host_prefix: false,
             timeout: Duration::from_millis(2000),
+            auth_store: None,
+            login_max_failures: 5,
+            login_max_failures_per_ip: 50,
+            login_lockout: 900,
         }
     }
 }
@@ -120,6 +136,15 @@ impl SessionConfig {
                 defaults.timeout.as_millis() as u64,
             )?),
             same_site,
+            auth_store: env("PYCNIC_AUTH_STORE")
+                .map(|spec| StoreSpec::parse(&spec))
+                .transpose()?,
+            login_max_failures: seconds("PYCNIC_LOGIN_MAX_FAILURES", defaults.login_max_failures)?,
+            login_max_failures_per_ip: seconds(
+                "PYCNIC_LOGIN_MAX_FAILURES_PER_IP",
+                defaults.login_max_failures_per_ip,
+            )?,
+            login_lockout: seconds("PYCNIC_LOGIN_LOCKOUT", defaults.login_lockout)?,
         }
         .validate()
     }
@@ -214,10 +239,19 @@ impl Runtime {
                     .map_err(|why| misconfigured("session store", &why.to_string()))?;
                 Ok(match server {
                     Some(store) => Box::new(ServerBackend::new(store)),
-                    None => Box::new(CookieStore::new(
-                        self.keys()?.clone(),
-                        config.full_cookie_name(),
-                    )),
+                    None => {
+                        let records = match &config.auth_store {
+                            Some(spec) => spec
+                                .open(config.timeout)
+                                .map_err(|why| misconfigured("auth store", &why.to_string()))?,
+                            None => None,
+                        };
+                        Box::new(CookieStore::new(
+                            self.keys()?.clone(),
+                            config.full_cookie_name(),
+                            records,
+                        ))
+                    }
                 })
             })
             .as_ref()

@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use super::{IdHash, Pool, Record, Store, StoreError, Versioned, hex};
+use super::{
+    AuthKey, AuthRecords, Failures, IdHash, Pool, Record, Store, StoreError, Versioned, hex,
+};
 
 /// The memcached store.
 pub struct MemcachedStore {
@@ -113,5 +115,90 @@ impl Store for MemcachedStore {
 
     fn delete(&self, id: &IdHash) -> Result<(), StoreError> {
         self.with(|client| client.delete(&key(id)).map(|_| ()))
+    }
+}
+
+// --- Who is logged in (session/auth.rs): per-user revocation and login throttle counters,
+// --- shared by every backend that uses this memcached. Same clients as the sessions. A
+// --- memcached short of memory may evict these records before their time (a revoked session
+// --- would come back, a count would restart): give it room, or use Redis.
+
+fn user_key(user: &AuthKey) -> String {
+    format!("pycnic:user:{}", hex(user))
+}
+
+fn fail_key(key: &AuthKey) -> String {
+    format!("pycnic:fail:{}", hex(key))
+}
+
+/// A count record as stored: `COUNT:UNTIL`.
+fn parse_failures(text: &str) -> Option<Failures> {
+    let (count, until) = text.split_once(':')?;
+    Some(Failures {
+        count: count.parse().ok()?,
+        until: until.parse().ok()?,
+    })
+}
+
+impl AuthRecords for MemcachedStore {
+    fn revoked_at(&self, user: &AuthKey) -> Result<u64, StoreError> {
+        let found = self.with(|client| client.get::<String>(&user_key(user)))?;
+        Ok(found.and_then(|t| t.parse().ok()).unwrap_or(0))
+    }
+
+    fn revoke(&self, user: &AuthKey, at: u64, ttl: u64) -> Result<(), StoreError> {
+        self.with(|client| client.set(&user_key(user), at.to_string().as_str(), expiry(ttl)))
+    }
+
+    fn failures(&self, key: &AuthKey, now: u64) -> Result<Failures, StoreError> {
+        let found = self.with(|client| client.get::<String>(&fail_key(key)))?;
+        Ok(found
+            .as_deref()
+            .and_then(parse_failures)
+            .filter(|f| f.until > now)
+            .unwrap_or_default())
+    }
+
+    /// `gets` then `cas` (or `add` when absent), retried when another backend counted in
+    /// between, so no failure is lost.
+    fn fail(&self, key: &AuthKey, now: u64, lockout: u64) -> Result<Failures, StoreError> {
+        let key = fail_key(key);
+        for _ in 0..16 {
+            let mut found =
+                self.with(|client| client.gets::<(String, u32, Option<u64>)>(&[key.as_str()]))?;
+            let current = found.remove(&key);
+            let previous = current
+                .as_ref()
+                .and_then(|(text, _, _)| parse_failures(text))
+                .filter(|f| f.until > now)
+                .unwrap_or_default();
+            let next = Failures {
+                count: previous.count + 1,
+                until: now.saturating_add(lockout),
+            };
+            let text = format!("{}:{}", next.count, next.until);
+            let written = self.with(|client| {
+                let outcome = match current.as_ref().and_then(|(_, _, cas)| *cas) {
+                    Some(cas) => client.cas(&key, text.as_str(), expiry(lockout), cas),
+                    None => client
+                        .add(&key, text.as_str(), expiry(lockout))
+                        .map(|()| true),
+                };
+                match outcome {
+                    Err(memcache::MemcacheError::CommandError(
+                        memcache::CommandError::KeyExists | memcache::CommandError::KeyNotFound,
+                    )) => Ok(false),
+                    other => other,
+                }
+            })?;
+            if written {
+                return Ok(next);
+            }
+        }
+        Err(StoreError("memcached: login counter busy".into()))
+    }
+
+    fn reset(&self, key: &AuthKey) -> Result<(), StoreError> {
+        self.with(|client| client.delete(&fail_key(key)).map(|_| ()))
     }
 }

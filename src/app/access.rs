@@ -1,0 +1,68 @@
+//! The app's access settings, as builder methods: cross-origin protection, trusted and
+//! CORS-listed origins ([`crate::origin`]) and the app-wide login requirement
+//! ([`crate::session::auth`]). `App::handle` applies them.
+
+use super::App;
+use crate::error::HttpError;
+use crate::origin::OriginPolicy;
+
+impl App {
+    /// Every route requires a logged-in user (a 401 otherwise) except handlers marked
+    /// [`Handler::public`](crate::Handler::public), as Django's `LoginRequiredMiddleware`.
+    pub fn login_required(mut self) -> App {
+        self.login_required = true;
+        self
+    }
+
+    /// Cross-origin protection (on by default): `false` lets any page make a logged-in user's
+    /// browser POST here; logged as a warning. `PYCNIC_CROSS_ORIGIN_PROTECTION=0` does the same.
+    pub fn cross_origin_protection(mut self, on: bool) -> App {
+        self.origin_config.protect = on;
+        self
+    }
+
+    /// Origins (`scheme://host[:port]`, compared exactly) whose requests pass the cross-origin
+    /// protection, added to `PYCNIC_TRUSTED_ORIGINS`. An origin that is not one is refused
+    /// when the first request settles the policy (a logged 500).
+    pub fn trusted_origins<S: AsRef<str>>(mut self, origins: &[S]) -> App {
+        let origins = origins.iter().map(|o| o.as_ref().to_string());
+        self.origin_config.trusted.extend(origins);
+        self
+    }
+
+    /// Origins that may call this app from a browser with its cookies (credentialed CORS),
+    /// added to `PYCNIC_CORS_ORIGINS`; each is trusted by the protection as well.
+    pub fn cors_origins<S: AsRef<str>>(mut self, origins: &[S]) -> App {
+        let origins = origins.iter().map(|o| o.as_ref().to_string());
+        self.origin_config.cors.extend(origins);
+        self
+    }
+
+    /// Request headers a CORS preflight may ask for (instead of `content-type` alone; the
+    /// environment's `PYCNIC_CORS_HEADERS` replaces these).
+    pub fn cors_headers<S: AsRef<str>>(mut self, headers: &[S]) -> App {
+        self.origin_config.cors_headers = headers.iter().map(|h| h.as_ref().to_string()).collect();
+        self
+    }
+
+    /// A path that skips the cross-origin protection, matched exactly (never as a prefix),
+    /// after `strip_path`; `PYCNIC_CROSS_ORIGIN_EXEMPT` adds more.
+    pub fn cross_origin_exempt(mut self, path: &str) -> App {
+        self.origin_config.exempt.push(path.to_string());
+        self
+    }
+
+    /// The origin policy in force: the builder's settings plus the environment's, settled on
+    /// first use; a setting that does not parse is logged and every request gets a 500.
+    pub fn origin_policy(&self) -> Result<&OriginPolicy, HttpError> {
+        self.origins
+            .get_or_init(|| {
+                OriginPolicy::from_env(self.origin_config.clone()).map_err(|err| {
+                    log::error!("cross-origin settings: {err}");
+                    HttpError::internal("Server misconfigured: cross-origin settings")
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
