@@ -33,6 +33,9 @@ pub struct App {
     sessions: std::sync::Arc<Runtime>,
     /// Every route needs a logged-in user unless marked `Handler::public`.
     login_required: bool,
+    /// A body must be JSON (415 otherwise): set in code, or `PYCNIC_JSON_ONLY` (settled once).
+    json_only: bool,
+    json_only_settled: std::sync::OnceLock<bool>,
     /// Cross-origin protection and CORS as given in code ([`crate::origin`]).
     origin_config: OriginConfig,
     /// The same with the environment's lists, settled on the first request.
@@ -54,6 +57,8 @@ impl Default for App {
             secret_keys: None,
             sessions: std::sync::Arc::default(),
             login_required: false,
+            json_only: false,
+            json_only_settled: std::sync::OnceLock::new(),
             origin_config: OriginConfig::default(),
             origins: std::sync::OnceLock::new(),
         }
@@ -227,6 +232,9 @@ impl App {
             return self.error_response(HttpError::forbidden(
                 "Cross-origin request refused: this origin may not change anything here",
             ));
+        }
+        if let Some(refused) = self.refuse_non_json(&request) {
+            return self.error_response(refused);
         }
         let cors = policy.cors_origin(request.environ()).map(str::to_string);
         if let Some(origin) = &cors

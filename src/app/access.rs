@@ -1,12 +1,59 @@
 //! The app's access settings, as builder methods: cross-origin protection, trusted and
 //! CORS-listed origins ([`crate::origin`]) and the app-wide login requirement
-//! ([`crate::session::auth`]). `App::handle` applies them.
+//! ([`crate::session::auth`]), and JSON only (415 for a body of another type). `App::handle`
+//! applies them.
 
 use super::App;
 use crate::error::HttpError;
 use crate::origin::OriginPolicy;
+use crate::request::Request;
+
+/// Whether a `Content-Type` is JSON: `application/json` or `application/*+json`, any
+/// parameters (`; charset=utf-8`), any case (RFC 9110 §8.3.1).
+pub(crate) fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype
+                .len()
+                .checked_sub(5)
+                .and_then(|at| subtype.get(at..))
+                .is_some_and(|tail| tail.eq_ignore_ascii_case("+json")))
+}
 
 impl App {
+    /// Answers 415 (JSON) to a request with a body whose `Content-Type` is not JSON, instead
+    /// of Pycnic's rule of reading any body as JSON; `PYCNIC_JSON_ONLY=1` does the same. With
+    /// it, a form a browser can send from any page (`text/plain`, form encodings) never reaches
+    /// a handler, and a cross-origin `fetch` with a JSON body needs a CORS preflight.
+    pub fn json_only(mut self) -> App {
+        self.json_only = true;
+        self
+    }
+
+    /// The 415 for a body that is not JSON, when JSON only is on.
+    pub(super) fn refuse_non_json(&self, request: &Request) -> Option<HttpError> {
+        let on = *self.json_only_settled.get_or_init(|| {
+            self.json_only
+                || std::env::var("PYCNIC_JSON_ONLY")
+                    .is_ok_and(|v| matches!(v.trim(), "1" | "on" | "true" | "yes"))
+        });
+        if !on || request.body().is_empty() {
+            return None;
+        }
+        let content_type = request.environ().get("CONTENT_TYPE").unwrap_or("");
+        if is_json_media_type(content_type) {
+            return None;
+        }
+        Some(HttpError::new(
+            415,
+            "The request body must be JSON (Content-Type: application/json)",
+        ))
+    }
+
     /// Every route requires a logged-in user (a 401 otherwise) except handlers marked
     /// [`Handler::public`](crate::Handler::public), as Django's `LoginRequiredMiddleware`.
     pub fn login_required(mut self) -> App {
@@ -64,5 +111,34 @@ impl App {
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json_media_type;
+
+    #[test]
+    fn json_media_types_and_others() {
+        for yes in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+            " application/json ",
+        ] {
+            assert!(is_json_media_type(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "text/json",
+            "application/+jso",
+            "json",
+        ] {
+            assert!(!is_json_media_type(no), "{no}");
+        }
     }
 }
