@@ -21,6 +21,7 @@
 #   gcc libfcgi-dev       scripts/bench-fastcgi.sh builds its C responders (the limit, libfcgi)
 #   php-fpm               the PHP-FPM peer of scripts/bench-fastcgi.sh
 #   logrotate             tests/ops_runtime.rs runs conf/logrotate/pycnic with it
+#   chromium-headless-shell  headless Chromium (no UI): tests/browser_cors.rs drives it
 set -euo pipefail
 
 check_only=
@@ -49,6 +50,7 @@ need_cmd gcc || missing+=(gcc)
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
 need_cmd redis-server || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 need_cmd memcached || [ -x /usr/bin/memcached ] || missing+=(memcached)
+need_cmd chromium-headless-shell || need_cmd chromium || missing+=(chromium-headless-shell)
 
 if [ -n "$check_only" ]; then
     cargo fuzz --version >/dev/null 2>&1 || missing+=("cargo-fuzz (cargo install cargo-fuzz --locked)")
