@@ -367,3 +367,41 @@ fn a_cross_site_session_cookie_is_samesite_none_and_secure_or_refused() {
         "{line}"
     );
 }
+
+#[test]
+fn turned_off_it_lets_a_cross_site_post_through_and_warns_and_a_refusal_is_logged() {
+    let exec = |off: bool| {
+        let mut exec = cgi::Exec::new(sessions::sessions_bin())
+            .env("GATEWAY_INTERFACE", "CGI/1.1")
+            .env("REQUEST_METHOD", "POST")
+            .env("REQUEST_URI", "/logout/all")
+            .env("HTTP_HOST", "api.example")
+            .env("HTTP_ORIGIN", OTHER)
+            .env("HTTP_SEC_FETCH_SITE", "cross-site")
+            .env("RUST_LOG", "info");
+        if off {
+            exec = exec.env("PYCNIC_CROSS_ORIGIN_PROTECTION", "0");
+        }
+        exec.run()
+    };
+    let on = exec(false);
+    assert_eq!(on.response("on").status, 403);
+    assert!(
+        on.stderr
+            .contains("cross-origin POST /logout/all from http://evil.example refused"),
+        "the refusal is logged at INFO with the origin: {}",
+        on.stderr
+    );
+    let off = exec(true);
+    assert_eq!(
+        off.response("off").status,
+        401,
+        "reaches the guard: {}",
+        off.stderr
+    );
+    assert!(
+        off.stderr.contains("cross-origin protection is off"),
+        "a warning: {}",
+        off.stderr
+    );
+}
