@@ -203,8 +203,9 @@ impl App {
             .map(|found| found.route.name.as_str())
     }
 
-    /// Answers one request: app.before → routing → handler.before → method → handler.after →
-    /// app.after → teardown (always). Panics become a 500 for this request only.
+    /// Answers one request: cross-origin check → JSON only → CORS preflight → app.before →
+    /// routing → guard → handler.before → method → handler.after → app.after → teardown
+    /// (always) → CORS headers. Panics become a 500 for this request only.
     pub fn handle(&self, mut request: Request) -> HttpResponse {
         request.trusted_proxy = self.trusted_proxy;
         if self.strip_path {
@@ -218,34 +219,11 @@ impl App {
                 "REQUEST_METHOD is missing or empty: the web server must send it (RFC 3875 §4.1.12)",
             ));
         }
-        let policy = match self.origin_policy() {
-            Ok(policy) => policy,
-            Err(err) => return self.error_response(err),
+        // Where it comes from and what it carries, before routing (src/app/access.rs).
+        let cors = match self.screen(&mut request) {
+            Ok(cors) => cors,
+            Err(answer) => return answer,
         };
-        if let Err(refused) = policy.check(&request) {
-            log::info!(
-                "cross-origin {} {} from {} refused",
-                request.method,
-                request.path(),
-                refused.from
-            );
-            return self.error_response(HttpError::forbidden(
-                "Cross-origin request refused: this origin may not change anything here",
-            ));
-        }
-        if let Some(refused) = self.refuse_non_json(&request) {
-            return self.error_response(refused);
-        }
-        let cors = policy.cors_origin(request.environ()).map(str::to_string);
-        if let Some(origin) = &cors
-            && OriginPolicy::is_preflight(&request.method, request.environ())
-            && let Some(found) = self.router.find(request.path())
-        {
-            let methods = found.route.allow_header();
-            let answer = policy.preflight(origin, &methods, request.environ());
-            request.recycle();
-            return answer;
-        }
         let head = request.method == "HEAD";
         request.sessions = Some(std::sync::Arc::clone(&self.sessions));
         let mut response = Response::new();
@@ -297,7 +275,7 @@ impl App {
         request.recycle();
         let mut answer = if head { without_body(answer) } else { answer };
         if let Some(origin) = &cors {
-            policy.decorate(&mut answer, origin);
+            self.decorate(&mut answer, origin);
         }
         answer
     }

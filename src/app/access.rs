@@ -7,6 +7,7 @@ use super::App;
 use crate::error::HttpError;
 use crate::origin::OriginPolicy;
 use crate::request::Request;
+use crate::response::HttpResponse;
 
 /// Whether a `Content-Type` is JSON: `application/json` or `application/*+json`, any
 /// parameters (`; charset=utf-8`), any case (RFC 9110 §8.3.1).
@@ -32,6 +33,52 @@ impl App {
     pub fn json_only(mut self) -> App {
         self.json_only = true;
         self
+    }
+
+    /// The checks before routing: the origin policy (a 403), JSON only (a 415), and a CORS
+    /// preflight from a listed origin to a route (answered here: 204). `Ok`: the request goes
+    /// on, with the listed origin whose CORS headers its answer gets.
+    pub(super) fn screen(&self, request: &mut Request) -> Result<Option<String>, HttpResponse> {
+        let policy = self
+            .origin_policy()
+            .map_err(|err| self.error_response(err))?;
+        if let Err(refused) = policy.check(request) {
+            log::info!(
+                "cross-origin {} {} from {} refused",
+                request.method,
+                request.path(),
+                refused.from
+            );
+            return Err(self.error_response(HttpError::forbidden(
+                "Cross-origin request refused: this origin may not change anything here",
+            )));
+        }
+        let cors = policy.cors_origin(request.environ()).map(str::to_string);
+        if let Some(refused) = self.refuse_non_json(request) {
+            // A listed origin's page may read why (the CORS headers go on the 415 too).
+            let mut answer = self.error_response(refused);
+            if let Some(origin) = &cors {
+                policy.decorate(&mut answer, origin);
+            }
+            return Err(answer);
+        }
+        if let Some(origin) = &cors
+            && OriginPolicy::is_preflight(&request.method, request.environ())
+            && let Some(found) = self.router.find(request.path())
+        {
+            let methods = found.route.allow_header();
+            let answer = policy.preflight(origin, &methods, request.environ());
+            request.recycle();
+            return Err(answer);
+        }
+        Ok(cors)
+    }
+
+    /// Adds the CORS headers for a listed origin to an answer.
+    pub(super) fn decorate(&self, answer: &mut HttpResponse, origin: &str) {
+        if let Ok(policy) = self.origin_policy() {
+            policy.decorate(answer, origin);
+        }
     }
 
     /// The 415 for a body that is not JSON, when JSON only is on.
