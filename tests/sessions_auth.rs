@@ -1,8 +1,8 @@
 //! Who is logged in, through the `sessions` example on every store: guards (401 / 403 / 200),
 //! "log out everywhere" (every session of one user ends at once, another user's lives on), and
 //! the login throttle (per username, per address, reset on success, unknown usernames answered
-//! alike) through one-shot CGI processes; and the throttle shared by two FastCGI backends
-//! behind one nginx through Redis.
+//! alike) through one-shot CGI processes; and two FastCGI backends behind one nginx sharing
+//! the throttle (Redis) and the revocation (Redis, memcached, SQLite).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -216,11 +216,9 @@ fn the_cookie_store_alone_refuses_to_throttle_or_revoke() {
     );
 }
 
-/// Two backends (127.0.0.2 and 127.0.0.3) behind one nginx, sharing Redis: failures counted
-/// on one lock the username on the other.
-#[test]
-fn two_fastcgi_backends_share_the_throttle_through_redis() {
-    let fx = Fixture::new(Kind::Redis);
+/// Two backends (127.0.0.2 and 127.0.0.3, as two machines) behind one nginx, with the
+/// fixture's store; the address nginx serves and the processes to stop.
+fn cluster(fx: &Fixture) -> (SocketAddr, Vec<Proc>) {
     let prefix = &fx.prefix;
     let bin = prefix.install_binary(&sessions_bin(), "sessions");
     let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
@@ -261,7 +259,15 @@ fn two_fastcgi_backends_share_the_throttle_through_redis() {
         ],
     );
     procs.push(start_nginx(prefix, &site, http_port));
-    let mut conn = Conn::open(SocketAddr::new(localhost(), http_port));
+    (SocketAddr::new(localhost(), http_port), procs)
+}
+
+/// Failures counted on one backend lock the username on the other.
+#[test]
+fn two_fastcgi_backends_share_the_throttle_through_redis() {
+    let fx = Fixture::new(Kind::Redis);
+    let (addr, procs) = cluster(&fx);
+    let mut conn = Conn::open(addr);
     let mut answered_by = std::collections::BTreeSet::new();
     for n in 1..=5 {
         let resp = conn.request(&Req::new("POST", "/login").json(WRONG));
@@ -270,7 +276,7 @@ fn two_fastcgi_backends_share_the_throttle_through_redis() {
             401,
             "failure {n}: {}\n{}",
             resp.text(),
-            prefix.logs()
+            fx.prefix.logs()
         );
         answered_by.insert(resp.header("X-Pycnic-Backend").unwrap_or("?").to_string());
     }
@@ -286,4 +292,64 @@ fn two_fastcgi_backends_share_the_throttle_through_redis() {
         assert!(resp.header("Retry-After").is_some());
     }
     drop(procs);
+}
+
+/// "Log out everywhere" answered by one backend ends the user's sessions on both.
+fn logout_everywhere_across_backends(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let (addr, procs) = cluster(&fx);
+    let mut conn = Conn::open(addr);
+    let mut login = |body: &str| {
+        let resp = conn.request(&Req::new("POST", "/login").json(body));
+        assert_eq!(resp.status, 200, "{kind:?}: {}", resp.text());
+        let lines = resp.header_lines("Set-Cookie");
+        sessions::session_cookie(lines.into_iter().map(|v| ("Set-Cookie", v))).unwrap()
+    };
+    let (first, second, other) = (login(LOGIN), login(LOGIN), login(ADMIN));
+    let mut conn = Conn::open(addr);
+    let mut me = |cookie: &str| {
+        let resp = conn.request(&Req::get("/me").cookie(&format!("session={cookie}")));
+        (
+            resp.status,
+            resp.header("X-Pycnic-Backend").unwrap_or("?").to_string(),
+        )
+    };
+    let out = Conn::open(addr)
+        .request(&Req::new("POST", "/logout/all").cookie(&format!("session={first}")));
+    assert_eq!(out.status, 200, "{kind:?}: {}", out.text());
+    let mut answered_by = std::collections::BTreeSet::new();
+    for _ in 0..2 {
+        // Three requests in a row meet both backends (nginx's list holds the second twice).
+        for cookie in [&first, &first, &first, &second, &second, &second] {
+            let (status, backend) = me(cookie);
+            assert_eq!(status, 401, "{kind:?}: ended on {backend} too");
+            answered_by.insert(backend);
+        }
+        assert_eq!(
+            me(&other).0,
+            200,
+            "{kind:?}: another user's session lives on"
+        );
+    }
+    assert_eq!(
+        answered_by.len(),
+        2,
+        "{kind:?}: both backends answered: {answered_by:?}"
+    );
+    drop(procs);
+}
+
+#[test]
+fn logout_everywhere_across_backends_through_redis() {
+    logout_everywhere_across_backends(Kind::Redis);
+}
+
+#[test]
+fn logout_everywhere_across_backends_through_memcached() {
+    logout_everywhere_across_backends(Kind::Memcached);
+}
+
+#[test]
+fn logout_everywhere_across_backends_through_sqlite() {
+    logout_everywhere_across_backends(Kind::Sqlite);
 }
