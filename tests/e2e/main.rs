@@ -21,6 +21,8 @@ mod fcgi_client;
 mod sessions;
 
 mod apache;
+mod browser_cors;
+mod cross_origin;
 mod fastcgi_launchers;
 mod lighttpd;
 mod nginx;
@@ -29,6 +31,7 @@ mod ops_runtime;
 mod ops_status;
 mod ops_upgrade;
 mod scaleout;
+mod sessions_auth;
 mod sessions_cgi;
 mod sessions_fastcgi;
 mod sessions_keys;

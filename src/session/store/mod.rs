@@ -74,8 +74,9 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// A server-side session store.
-pub trait Store: Send + Sync {
+/// A server-side session store; it also keeps the per-user and throttle records of
+/// [`AuthRecords`].
+pub trait Store: AuthRecords + Send + Sync {
     /// The record stored under `id`, if any (expired or not: the caller checks).
     fn load(&self, id: &IdHash) -> Result<Option<Versioned>, StoreError>;
     /// Stores a new record; `ttl` is how long it may live, in seconds (at least 1).
@@ -102,6 +103,37 @@ pub trait Store: Send + Sync {
     fn max_record(&self) -> Option<usize> {
         None
     }
+}
+
+/// The SHA-256 of a user name or a client address, with its kind (`user:`, `ip:`) in front:
+/// the only form of either a store sees.
+pub type AuthKey = [u8; 32];
+
+/// A login throttle counter: failures so far and when the count lapses (unix seconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// Failed logins in a row, each within `lockout` seconds of the one before.
+    pub count: u64,
+    /// When the count lapses: the last failure plus the lockout.
+    pub until: u64,
+}
+
+/// What `session/auth.rs` keeps in a server-side store, next to the sessions and in the same
+/// place (Redis and memcached: shared by every backend; SQLite: by every process on the
+/// host), each record expiring by itself (TTL) or swept by `gc`.
+pub trait AuthRecords: Send + Sync {
+    /// When every session of `user` logged in before was revoked (unix milliseconds; 0: never).
+    fn revoked_at(&self, user: &AuthKey) -> Result<u64, StoreError>;
+    /// Revokes every session of `user` that logged in at or before `at` (milliseconds); the
+    /// record lives `ttl` seconds (the sessions' absolute lifetime, after which none is left).
+    fn revoke(&self, user: &AuthKey, at: u64, ttl: u64) -> Result<(), StoreError>;
+    /// The failure count under `key`, if one is running at `now`.
+    fn failures(&self, key: &AuthKey, now: u64) -> Result<Failures, StoreError>;
+    /// Counts one more failure at `now` (a lapsed count starts again at 1), atomically;
+    /// returns the new count; the record lapses `lockout` seconds later.
+    fn fail(&self, key: &AuthKey, now: u64, lockout: u64) -> Result<Failures, StoreError>;
+    /// Forgets the count under `key` (after a successful login).
+    fn reset(&self, key: &AuthKey) -> Result<(), StoreError>;
 }
 
 /// A parsed `PYCNIC_SESSION_STORE` value.
