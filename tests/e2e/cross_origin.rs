@@ -399,3 +399,56 @@ fn turned_off_it_lets_a_cross_site_post_through_and_warns_and_a_refusal_is_logge
         off.stderr
     );
 }
+
+#[test]
+fn turned_off_under_fastcgi_it_warns_at_start_before_any_request() {
+    let server = crate::fcgi_client::Server::on_fd0(
+        &sessions::sessions_bin(),
+        &["fastcgi"],
+        &[
+            ("PYCNIC_CROSS_ORIGIN_PROTECTION", "0"),
+            ("PYCNIC_SESSION_STORE", "cookie"),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    assert!(
+        server.wait_for_log("cross-origin protection is off"),
+        "warned at start, with no request sent: {}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn a_cross_origin_setting_that_does_not_parse_stops_a_fastcgi_start() {
+    let mut child = std::process::Command::new(sessions::sessions_bin())
+        .args(["fastcgi", "--listen", "127.0.0.1:0"])
+        .env("PYCNIC_CROSS_ORIGIN_PROTECTION", "maybe")
+        .env("PYCNIC_SESSION_STORE", "cookie")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the example");
+    // Bounded: a server that starts anyway is ended, and the test fails.
+    let mut status = None;
+    for _ in 0..200 {
+        status = child.try_wait().expect("wait");
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("its output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "the start is refused: {stderr}"
+    );
+    assert!(
+        stderr.contains("PYCNIC_CROSS_ORIGIN_PROTECTION") && stderr.contains("cannot start"),
+        "the log says why: {stderr}"
+    );
+}
