@@ -21,6 +21,8 @@ pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+// Only the server-side stores, each behind its feature, take a connection from the pool.
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "memcached"))]
 pub(crate) use pool::{Access, Pool};
 pub use pool::{BreakerState, StoreHealth};
 
