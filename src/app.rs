@@ -331,8 +331,8 @@ impl App {
             match &route.access {
                 Access::Public => {}
                 Access::Default if !self.login_required => {}
-                Access::Default | Access::Login => auth::require(request, None)?,
-                Access::Role(role) => auth::require(request, Some(role))?,
+                Access::Default | Access::Login => auth::require(request.session()?, None)?,
+                Access::Role(role) => auth::require(request.session()?, Some(role))?,
             }
         }
         if let Some(before) = &route.before {

@@ -24,7 +24,6 @@ use super::Session;
 use super::config::Runtime;
 use super::store::{AuthKey, AuthRecords, Record, StoreError};
 use crate::error::HttpError;
-use crate::request::Request;
 use crate::secure_cookie::now;
 
 /// The session key that holds who is logged in.
@@ -149,8 +148,7 @@ pub enum Access {
 
 /// Checks `need` (`None`: any logged-in user; `Some(role)`: that role): 401 when no one is
 /// logged in, 403 without the role, both in Pycnic's error shape.
-pub(crate) fn require(request: &Request, role: Option<&str>) -> Result<(), HttpError> {
-    let session = request.session()?;
+pub(crate) fn require(session: &Session, role: Option<&str>) -> Result<(), HttpError> {
     let Some(login) = session.login_record() else {
         return Err(HttpError::unauthorized("Login required"));
     };
@@ -162,7 +160,7 @@ pub(crate) fn require(request: &Request, role: Option<&str>) -> Result<(), HttpE
     }
 }
 
-/// One login attempt under the throttle: got with [`Request::login_attempt`], ended with
+/// One login attempt under the throttle: got with `Request::login_attempt`, ended with
 /// [`LoginAttempt::failed`] or [`LoginAttempt::succeeded`].
 #[must_use = "a login attempt counts only when it is ended with failed() or succeeded()"]
 pub struct LoginAttempt<'r> {
@@ -199,53 +197,46 @@ impl LoginAttempt<'_> {
     }
 }
 
-impl Request {
-    /// Starts a login attempt for `username` from [`Request::ip`]: a 429 with `Retry-After`
-    /// while that username or that address is locked out (`PYCNIC_LOGIN_MAX_FAILURES`,
-    /// `PYCNIC_LOGIN_MAX_FAILURES_PER_IP`, `PYCNIC_LOGIN_LOCKOUT`), whatever the password.
-    pub fn login_attempt(&self, username: &str) -> Result<LoginAttempt<'_>, HttpError> {
-        let runtime = self.runtime_for_auth()?;
-        let config = runtime.config()?;
-        let records = records(runtime)?;
-        let (user, ip) = (key("user", username), key("ip", self.ip()));
-        let now = now();
-        for (key, max) in [
-            (&user, config.login_max_failures),
-            (&ip, config.login_max_failures_per_ip),
-        ] {
-            let failures = records.failures(key, now).map_err(unavailable)?;
-            if failures.count >= max {
-                log::info!(
-                    "login throttled from {} (lockout until {})",
-                    self.ip(),
-                    failures.until
-                );
-                return Err(too_many(failures.until, now));
-            }
+/// Starts a login attempt for `username` from the client address `ip`: a 429 with
+/// `Retry-After` while that username or that address is locked out
+/// (`PYCNIC_LOGIN_MAX_FAILURES`, `PYCNIC_LOGIN_MAX_FAILURES_PER_IP`, `PYCNIC_LOGIN_LOCKOUT`),
+/// whatever the password. `Request::login_attempt` calls it.
+pub(crate) fn login_attempt<'r>(
+    runtime: &'r Runtime,
+    username: &str,
+    ip: &str,
+) -> Result<LoginAttempt<'r>, HttpError> {
+    let config = runtime.config()?;
+    let records = records(runtime)?;
+    let (user, ip_key) = (key("user", username), key("ip", ip));
+    let now = now();
+    for (key, max) in [
+        (&user, config.login_max_failures),
+        (&ip_key, config.login_max_failures_per_ip),
+    ] {
+        let failures = records.failures(key, now).map_err(unavailable)?;
+        if failures.count >= max {
+            log::info!(
+                "login throttled from {ip} (lockout until {})",
+                failures.until
+            );
+            return Err(too_many(failures.until, now));
         }
-        Ok(LoginAttempt {
-            records,
-            user,
-            ip,
-            lockout: config.login_lockout,
-        })
     }
+    Ok(LoginAttempt {
+        records,
+        user,
+        ip: ip_key,
+        lockout: config.login_lockout,
+    })
+}
 
-    /// Ends every session of `user` on every backend at once (a password change, "log out
-    /// everywhere"), this request's included from the next request on.
-    pub fn revoke_user(&self, user: &str) -> Result<(), HttpError> {
-        let runtime = self.runtime_for_auth()?;
-        let ttl = runtime.config()?.absolute;
-        records(runtime)?
-            .revoke(&key("user", user), now_ms(), ttl)
-            .map_err(unavailable)
-    }
-
-    fn runtime_for_auth(&self) -> Result<&Runtime, HttpError> {
-        self.sessions
-            .as_deref()
-            .ok_or_else(|| HttpError::internal("sessions need a request answered by an App"))
-    }
+/// Ends every session of `user` on every backend at once. `Request::revoke_user` calls it.
+pub(crate) fn revoke_user(runtime: &Runtime, user: &str) -> Result<(), HttpError> {
+    let ttl = runtime.config()?.absolute;
+    records(runtime)?
+        .revoke(&key("user", user), now_ms(), ttl)
+        .map_err(unavailable)
 }
 
 #[cfg(all(test, feature = "sqlite"))]

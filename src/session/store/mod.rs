@@ -5,16 +5,15 @@
 //! `sqlite:PATH`, `redis://HOST:PORT[/DB]` and `memcached://HOST:PORT` are server-side stores;
 //! `cookie` keeps the record in a private cookie instead ([`cookie`]).
 
-use std::fmt;
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod cookie;
+mod error;
 pub mod location;
 #[cfg(feature = "memcached")]
 pub mod memcached;
+mod open;
 mod pool;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -22,6 +21,7 @@ pub mod redis;
 pub mod sqlite;
 
 // Only the server-side stores, each behind its feature, take a connection from the pool.
+pub use error::StoreError;
 #[cfg(any(feature = "sqlite", feature = "redis", feature = "memcached"))]
 pub(crate) use pool::{Access, Pool};
 pub use pool::{BreakerState, StoreHealth};
@@ -63,18 +63,6 @@ pub struct Versioned {
     /// Opaque: a counter (SQLite, Redis) or a CAS token (memcached).
     pub version: u64,
 }
-
-/// A store that could not answer (down, timed out, refused): the request gets a 503.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// A server-side session store; it also keeps the per-user and throttle records of
 /// [`AuthRecords`].
@@ -178,46 +166,6 @@ impl StoreSpec {
                  redis://HOST:PORT[/DB] or memcached://HOST:PORT"
             ))
         }
-    }
-
-    /// Opens a server-side store (connections are made lazily, on first use); `None` for
-    /// `cookie`. `timeout` bounds connecting and each network read or write.
-    pub fn open(&self, timeout: Duration) -> Result<Option<Box<dyn Store>>, StoreError> {
-        match self {
-            StoreSpec::Cookie => Ok(None),
-            #[cfg(feature = "sqlite")]
-            StoreSpec::Sqlite(path) => Ok(Some(Box::new(sqlite::SqliteStore::new(path, timeout)))),
-            #[cfg(feature = "redis")]
-            StoreSpec::Redis(url) => Ok(Some(Box::new(redis::RedisStore::new(url, timeout)?))),
-            #[cfg(feature = "memcached")]
-            StoreSpec::Memcached(host) => Ok(Some(Box::new(memcached::MemcachedStore::new(
-                host, timeout,
-            )))),
-            #[allow(unreachable_patterns)]
-            other => {
-                let _ = timeout;
-                Err(StoreError(NotBuilt(other).to_string()))
-            }
-        }
-    }
-}
-
-/// A store whose cargo feature this binary was built without.
-struct NotBuilt<'a>(&'a StoreSpec);
-
-impl fmt::Display for NotBuilt<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let feature = match self.0 {
-            StoreSpec::Cookie => "",
-            StoreSpec::Sqlite(_) => "sqlite",
-            StoreSpec::Redis(_) => "redis",
-            StoreSpec::Memcached(_) => "memcached",
-        };
-        write!(
-            f,
-            "this program was built without the `{feature}` session store (cargo feature \
-             `{feature}` of pycnic)"
-        )
     }
 }
 
