@@ -1,0 +1,122 @@
+//! The master's rules for a pool, with no I/O: when a dead worker's replacement starts
+//! (at once, or after a doubling backoff capped at [`MAX_BACKOFF`] for a slot whose workers
+//! keep dying soon after their start), how a death is told (signal and core dump, or exit
+//! status), and how often such lines may be written (a burst, then one per interval, each
+//! saying how many were left out).
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+/// A worker that dies sooner than this after its start died early.
+pub(crate) const EARLY: Duration = Duration::from_secs(5);
+/// The longest wait before a replacement starts.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The first wait, once a slot's workers died early twice in a row.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long to wait before starting a slot's next worker, after `early` early deaths in a row:
+/// none for the first (a single crash is replaced at once), then 100 ms doubling to 10 s.
+pub(crate) fn backoff(early: u32) -> Duration {
+    if early < 2 {
+        return Duration::ZERO;
+    }
+    let doublings = (early - 2).min(16);
+    FIRST_BACKOFF
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF)
+}
+
+/// A slot's early deaths in a row after a worker that lived `lived` died.
+pub(crate) fn early_deaths(before: u32, lived: Duration) -> u32 {
+    if lived < EARLY {
+        before.saturating_add(1)
+    } else {
+        0
+    }
+}
+
+/// How a worker ended, for the log: "killed by signal 6 (SIGABRT), core dumped" or
+/// "exited with status 3".
+pub(crate) fn cause(status: ExitStatus) -> String {
+    if let Some(signal) = status.signal() {
+        let core = if status.core_dumped() {
+            ", core dumped"
+        } else {
+            ""
+        };
+        return format!("killed by signal {signal} ({}){core}", signal_name(signal));
+    }
+    match status.code() {
+        Some(code) => format!("exited with status {code}"),
+        None => format!("ended ({status})"),
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGSYS => "SIGSYS",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        _ => "another signal",
+    }
+}
+
+/// A rate limit on log lines: `burst` lines at once, then one per `every`.
+#[derive(Debug)]
+pub(crate) struct LogLimit {
+    burst: u32,
+    every: Duration,
+    tokens: u32,
+    refilled: Instant,
+    left_out: u64,
+}
+
+impl LogLimit {
+    /// A full limit at `now`.
+    pub(crate) fn new(burst: u32, every: Duration, now: Instant) -> LogLimit {
+        LogLimit {
+            burst,
+            every,
+            tokens: burst,
+            refilled: now,
+            left_out: 0,
+        }
+    }
+
+    /// Whether a line may be written at `now`: `Some(n)`, with `n` the lines left out since
+    /// the last one written, or `None` (this one is left out and counted).
+    pub(crate) fn allow(&mut self, now: Instant) -> Option<u64> {
+        if !self.every.is_zero() {
+            while self.tokens < self.burst && now.duration_since(self.refilled) >= self.every {
+                self.tokens += 1;
+                self.refilled += self.every;
+            }
+            if self.tokens == self.burst {
+                self.refilled = now;
+            }
+        }
+        if self.tokens == 0 {
+            self.left_out += 1;
+            return None;
+        }
+        self.tokens -= 1;
+        Some(std::mem::take(&mut self.left_out))
+    }
+}
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;
