@@ -1,0 +1,296 @@
+//! Worker processes under a master (`--processes N`, docs/processes.md), through nginx, with
+//! `examples/faults` as the app: a handler that aborts or overflows its stack costs only its
+//! own process's requests (every other request in flight gets its 200, new requests are
+//! answered, the pool is back to N); a SIGKILL of the master leaves no worker behind; SIGTERM
+//! drains every worker and the master exits 0. Every wait is bounded and fails with the logs.
+
+#[path = "common/e2e.rs"]
+mod e2e;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use e2e::*;
+
+const POOL: usize = 4;
+/// How long the requests kept in flight sleep: past the time the test takes to spread them
+/// over every worker and commit the fault (the test fails with the logs if it is not).
+const IN_FLIGHT_MS: u64 = 10_000;
+/// The most requests sent to get one in flight on every worker.
+const MAX_IN_FLIGHT: usize = 48;
+
+/// `target/debug/examples/faults`, built once per test process when it is missing.
+fn faults_bin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let path = pycnic_bin()
+                .parent()
+                .expect("the binary has a directory")
+                .join("examples/faults");
+            if !path.is_file() {
+                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+                let status = Command::new(cargo)
+                    .args(["build", "--example", "faults"])
+                    .current_dir(repo())
+                    .status()
+                    .expect("run cargo build --example faults");
+                assert!(status.success(), "cargo build --example faults failed");
+            }
+            path
+        })
+        .clone()
+}
+
+/// The faults app as a pool behind nginx (conf/nginx/pycnic-tcp.conf).
+struct Pool {
+    prefix: Prefix,
+    nginx: Proc,
+    master: Proc,
+    addr: SocketAddr,
+}
+
+impl Pool {
+    fn start(tag: &str, extra: &[&str]) -> Pool {
+        let prefix = Prefix::new(tag);
+        let bin = prefix.install_binary(&faults_bin(), "pycnic");
+        let backend: SocketAddr = (localhost(), free_port(localhost())).into();
+        let mut command = Command::new(&bin);
+        command
+            .args(["fastcgi", "--listen", &backend.to_string()])
+            .args(["--processes", &POOL.to_string(), "--workers", "16"])
+            .args(extra)
+            .env("RUST_LOG", "info");
+        let master = Proc::start("pycnic", command, &prefix.join("pycnic.log"));
+        wait_until("the pool", &[&master], &prefix, || {
+            log_of(&prefix).contains("every worker serves")
+        });
+        let port = free_port(localhost());
+        let site = prefix.render(
+            &conf("nginx/pycnic-tcp.conf"),
+            "site.conf",
+            &[
+                ("BACKEND", &backend.to_string()),
+                ("PORT", &port.to_string()),
+            ],
+        );
+        let nginx = start_nginx(&prefix, &site, port);
+        Pool {
+            prefix,
+            nginx,
+            master,
+            addr: (localhost(), port).into(),
+        }
+    }
+
+    /// The master's live children.
+    fn workers(&self) -> BTreeSet<i32> {
+        children_of(self.master.pid())
+    }
+
+    /// Waits (bounded) until `ready()` holds, failing with the logs.
+    fn wait(&self, what: &str, ready: impl FnMut() -> bool) {
+        wait_until(what, &[&self.master, &self.nginx], &self.prefix, ready);
+    }
+}
+
+fn log_of(prefix: &Prefix) -> String {
+    std::fs::read_to_string(prefix.join("pycnic.log")).unwrap_or_default()
+}
+
+/// Live processes (not zombies) whose parent is `parent`.
+fn children_of(parent: i32) -> BTreeSet<i32> {
+    let mut children = BTreeSet::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces, so read after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() != Some(&"Z") && fields.get(1) == Some(&parent.to_string().as_str()) {
+            children.insert(pid);
+        }
+    }
+    children
+}
+
+/// Whether `pid` is a live process (not a zombie).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z")
+    })
+}
+
+/// The pid each `/sleep` id started on, from the workers' "sleep start id=X pid=N" lines.
+fn sleep_starts(prefix: &Prefix) -> BTreeMap<usize, i32> {
+    let mut starts = BTreeMap::new();
+    for line in log_of(prefix).lines() {
+        let Some(rest) = line.strip_prefix("sleep start id=") else {
+            continue;
+        };
+        let mut parts = rest.split(" pid=");
+        if let (Some(Ok(id)), Some(Ok(pid))) = (
+            parts.next().map(str::parse::<usize>),
+            parts.next().map(str::parse::<i32>),
+        ) {
+            starts.insert(id, pid);
+        }
+    }
+    starts
+}
+
+/// The pids the master logged as killed by a signal.
+fn killed_workers(prefix: &Prefix) -> BTreeSet<i32> {
+    log_of(prefix)
+        .lines()
+        .filter(|line| line.contains("killed by signal"))
+        .filter_map(|line| line.split("fastcgi master: worker ").nth(1))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// With requests in flight on every worker, `fault` kills the worker that runs it: only that
+/// process's requests are lost, every other gets its 200, new requests are answered and the
+/// pool is back to its size.
+fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
+    let pool = Pool::start(tag, &[]);
+    let before = pool.workers();
+    assert_eq!(
+        before.len(),
+        POOL,
+        "workers at start\n{}",
+        pool.prefix.logs()
+    );
+
+    // Requests in flight until every worker runs at least one.
+    let mut in_flight = Vec::new();
+    for id in 0..MAX_IN_FLIGHT {
+        let addr = pool.addr;
+        in_flight.push(std::thread::spawn(move || {
+            let resp = send(addr, &Req::get(format!("/sleep?ms={IN_FLIGHT_MS}&id={id}")));
+            (id, resp.status)
+        }));
+        pool.wait(&format!("request {id} running"), || {
+            sleep_starts(&pool.prefix).contains_key(&id)
+        });
+        let busy: BTreeSet<i32> = sleep_starts(&pool.prefix).into_values().collect();
+        if busy.len() == POOL {
+            break;
+        }
+    }
+    let busy: BTreeSet<i32> = sleep_starts(&pool.prefix).into_values().collect();
+    assert_eq!(
+        busy,
+        before,
+        "{MAX_IN_FLIGHT} requests did not reach every worker\n{}",
+        pool.prefix.logs()
+    );
+
+    let faulted = send(pool.addr, &Req::get(fault));
+    assert_eq!(
+        faulted.status,
+        502,
+        "{fault} through nginx: {}",
+        faulted.text()
+    );
+    pool.wait("the master logging the dead worker", || {
+        !killed_workers(&pool.prefix).is_empty()
+    });
+    let dead = killed_workers(&pool.prefix);
+    assert_eq!(
+        dead.len(),
+        1,
+        "one worker died: {dead:?}\n{}",
+        pool.prefix.logs()
+    );
+
+    // New requests are answered while the others still run.
+    let answered = send(pool.addr, &Req::get("/pid"));
+    assert_eq!(answered.status, 200, "a new request after the fault");
+
+    let starts = sleep_starts(&pool.prefix);
+    let mut lost_on_dead = 0;
+    for handle in in_flight {
+        let (id, status) = handle.join().expect("a client thread");
+        let pid = starts[&id];
+        if dead.contains(&pid) {
+            lost_on_dead += 1;
+            assert_ne!(status, 200, "request {id} on the dead worker {pid} got 200");
+        } else {
+            assert_eq!(
+                status,
+                200,
+                "request {id} on the surviving worker {pid} got {status}\n{}",
+                pool.prefix.logs()
+            );
+        }
+    }
+    assert!(
+        lost_on_dead > 0,
+        "the dead worker ran none of the requests in flight"
+    );
+
+    pool.wait("the pool back to its size", || {
+        let now = pool.workers();
+        now.len() == POOL && now.is_disjoint(&dead)
+    });
+}
+
+#[test]
+fn an_aborting_handler_costs_only_its_own_process() {
+    a_fault_costs_only_its_own_process("processes-abort", "/abort");
+}
+
+#[test]
+fn a_stack_overflow_costs_only_its_own_process() {
+    a_fault_costs_only_its_own_process("processes-overflow", "/overflow");
+}
+
+#[test]
+fn sigkill_of_the_master_leaves_no_worker_behind() {
+    let pool = Pool::start("processes-sigkill", &[]);
+    let workers = pool.workers();
+    assert_eq!(workers.len(), POOL, "{}", pool.prefix.logs());
+    pool.master.signal(libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while workers.iter().any(|pid| alive(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let left: Vec<i32> = workers.into_iter().filter(|pid| alive(*pid)).collect();
+    assert!(
+        left.is_empty(),
+        "workers {left:?} outlived the master's SIGKILL\n{}",
+        pool.prefix.logs()
+    );
+}
+
+#[test]
+fn sigterm_drains_every_worker_and_the_master_exits_0() {
+    let mut pool = Pool::start("processes-sigterm", &[]);
+    let workers = pool.workers();
+    let addr = pool.addr;
+    let running = std::thread::spawn(move || send(addr, &Req::get("/sleep?ms=1500&id=0")));
+    pool.wait("the request running", || {
+        sleep_starts(&pool.prefix).contains_key(&0)
+    });
+    pool.master.signal(libc::SIGTERM);
+    let status = pool.master.wait_exit(Duration::from_secs(30));
+    let resp = running.join().expect("the client thread");
+    assert_eq!(resp.status, 200, "the request in flight during the drain");
+    let status = status.unwrap_or_else(|| panic!("the master runs on\n{}", pool.prefix.logs()));
+    assert!(status.success(), "master: {status}\n{}", pool.prefix.logs());
+    let left: Vec<i32> = workers.into_iter().filter(|pid| alive(*pid)).collect();
+    assert!(left.is_empty(), "workers {left:?} outlived the drain");
+}
