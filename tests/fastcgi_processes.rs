@@ -209,6 +209,15 @@ fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
         !killed_workers(&pool.prefix).is_empty()
     });
     let dead = killed_workers(&pool.prefix);
+    let death = log_of(&pool.prefix)
+        .lines()
+        .find(|line| line.contains("killed by signal"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(
+        death.contains(&format!("\"GET {fault}\"")) && death.contains("\"GET /sleep?ms="),
+        "the master's line names the requests the worker ran: {death}"
+    );
     assert_eq!(
         dead.len(),
         1,
@@ -293,4 +302,73 @@ fn sigterm_drains_every_worker_and_the_master_exits_0() {
     assert!(status.success(), "master: {status}\n{}", pool.prefix.logs());
     let left: Vec<i32> = workers.into_iter().filter(|pid| alive(*pid)).collect();
     assert!(left.is_empty(), "workers {left:?} outlived the drain");
+}
+
+#[test]
+fn a_crash_loop_keeps_ordinary_requests_answered_and_the_masters_log_bounded() {
+    let pool = Pool::start("processes-crash-loop", &[]);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, done) = (pool.addr, done.clone());
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0usize, Vec::new());
+                // Bounded: at most this many requests per client whatever happens.
+                for _ in 0..20_000 {
+                    if done.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let resp = send(addr, &Req::get("/pid"));
+                    if resp.status == 200 {
+                        ok += 1;
+                    } else {
+                        failed.push(resp.status);
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let began = Instant::now();
+    let mut aborts = Vec::new();
+    for _ in 0..100 {
+        aborts.push(send(pool.addr, &Req::get("/abort")).status);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for client in clients {
+        let (o, f) = client.join().expect("a client thread");
+        ok += o;
+        failed.extend(f);
+    }
+    let elapsed = began.elapsed();
+    assert!(
+        aborts.iter().all(|status| *status == 502),
+        "every abort loses its own request: {aborts:?}"
+    );
+    let total = ok + failed.len();
+    assert!(
+        ok * 100 >= total * 95,
+        "{ok} of {total} ordinary requests got 200 during the crash loop; the rest: {failed:?}\n{}",
+        pool.prefix.logs()
+    );
+    let master_lines = log_of(&pool.prefix)
+        .lines()
+        .filter(|line| line.contains("fastcgi master: worker"))
+        .count();
+    // A burst of 10, then one line per 10 s (the limit in process/master/pool.rs).
+    let allowed = 10 + 1 + elapsed.as_secs() as usize / 10;
+    assert!(
+        master_lines <= allowed,
+        "the master wrote {master_lines} lines about 100 deaths in {elapsed:?} (at most \
+         {allowed})"
+    );
+    pool.wait("the pool back to its size", || pool.workers().len() == POOL);
+    let answered = send(pool.addr, &Req::get("/pid"));
+    assert_eq!(answered.status, 200, "a request after the crash loop");
+    eprintln!(
+        "crash loop: 100 aborts in {elapsed:?}; {ok} of {total} ordinary requests got 200; the \
+         master wrote {master_lines} lines about deaths"
+    );
 }

@@ -41,6 +41,7 @@ use mio::{Interest, Registry, Token};
 pub(crate) use crate::fastcgi::net::inherit::{FDS_VAR, PARENT_VAR};
 use crate::fastcgi::net::listen::Listener;
 
+use super::scoreboard::SCOREBOARD_VAR;
 use super::worker::WORKER_VAR;
 
 /// The write end of the pipe on which the new process says it serves.
@@ -105,15 +106,16 @@ fn inheritable(fd: RawFd) -> io::Result<OwnedFd> {
 }
 
 /// Starts the new process with the listeners and the pipe's write end, and the systemd
-/// variables meant for this process removed; `worker` makes it a worker of this process in
-/// that slot (see `master`), else it is a new copy of this one (an upgrade). The child gets duplicates without FD_CLOEXEC,
+/// variables meant for this process removed; `worker` (a slot and the scoreboard's
+/// descriptor) makes it a worker of this process (see `master`), else it is a new copy of
+/// this one (an upgrade). The child gets duplicates without FD_CLOEXEC,
 /// closed here as soon as it is started (a socket on fd 0 goes to its fd 0, as its standard
 /// input); with no code to run between fork and exec, std starts it with posix_spawn, which
 /// costs the same whatever this process's size (a fork copies its page tables).
 pub(crate) fn spawn(
     exe: &Exe,
     listeners: &[RawFd],
-    worker: Option<usize>,
+    worker: Option<(usize, RawFd)>,
 ) -> io::Result<(Child, mio::unix::pipe::Receiver)> {
     let (sender, receiver) = mio::unix::pipe::new()?;
     let ready = inheritable(sender.as_raw_fd())?;
@@ -143,13 +145,22 @@ pub(crate) fn spawn(
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_FDNAMES");
-    match worker {
-        Some(slot) => command.env(WORKER_VAR, slot.to_string()),
-        None => command.env_remove(WORKER_VAR),
+    let board = match worker {
+        Some((slot, board)) => {
+            let board = inheritable(board)?;
+            command
+                .env(WORKER_VAR, slot.to_string())
+                .env(SCOREBOARD_VAR, board.as_raw_fd().to_string());
+            Some(board)
+        }
+        None => {
+            command.env_remove(WORKER_VAR).env_remove(SCOREBOARD_VAR);
+            None
+        }
     };
     let child = command.spawn();
     // Only the child holds the write end now: its exit is end of file on the pipe.
-    drop((passed, ready, sender));
+    drop((passed, ready, sender, board));
     Ok((child?, receiver))
 }
 

@@ -14,7 +14,7 @@ use crate::fastcgi::net::listen::{self, Listener};
 use crate::fastcgi::process::announce::{self, Handover};
 use crate::fastcgi::process::fdlimit;
 use crate::fastcgi::process::upgrade::Exe;
-use crate::fastcgi::process::{master, worker};
+use crate::fastcgi::process::{master, scoreboard, worker};
 
 use super::server::Server;
 use super::threads;
@@ -23,10 +23,14 @@ use super::threads;
 /// shutdown timeout cut requests off.
 pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
     let exe = Exe::record();
-    let worker = worker::slot().is_some();
+    let slot = worker::slot();
+    let worker = slot.is_some();
     if worker && !worker::die_with_master() {
         log::error!("fastcgi worker: the master is gone");
         return std::process::ExitCode::FAILURE;
+    }
+    if let Some(slot) = slot {
+        scoreboard::join(slot);
     }
     let handover = Handover::take();
     let nofile = fdlimit::raise_nofile_limit();

@@ -5,7 +5,7 @@
 //! an upgrade's new process does and says on a pipe that it serves), and announces the pool
 //! (pid file, sd_notify, the old master of an upgrade) once every worker serves. Then it
 //! waits on one thread for signals and for its children: a worker that dies is replaced
-//! (`pool`'s backoff and log limit), SIGUSR1 is passed on, SIGTERM/SIGINT drains every worker
+//! (`pool`'s backoff and log limit; the `scoreboard` tells what it was running), SIGUSR1 is passed on, SIGTERM/SIGINT drains every worker
 //! (exit 0 when all drained cleanly), SIGUSR2 starts a new master on the same sockets and
 //! drains this pool once it serves (`lifecycle`'s upgrade, unchanged). Re-exec rather than
 //! fork: this process may have threads by now (the app is built), and a fork copies only one
@@ -103,7 +103,7 @@ impl<'a> Master<'a> {
             children,
             listeners,
             handover,
-            workers: Workers::new(exe, fds, count),
+            workers: Workers::new(exe, fds, count)?,
             announced: None,
             stopping: None,
             clean: true,

@@ -1,7 +1,7 @@
 //! The master's rules for a pool, with no I/O: when a dead worker's replacement starts
 //! (at once, or after a doubling backoff capped at [`MAX_BACKOFF`] for a slot whose workers
 //! keep dying soon after their start), how a death is told (signal and core dump, or exit
-//! status), and how often such lines may be written (a burst, then one per interval, each
+//! status, and the requests it was running), and how often such lines may be written (a burst, then one per interval, each
 //! saying how many were left out).
 
 use std::os::unix::process::ExitStatusExt;
@@ -51,6 +51,29 @@ pub(crate) fn cause(status: ExitStatus) -> String {
         Some(code) => format!("exited with status {code}"),
         None => format!("ended ({status})"),
     }
+}
+
+/// The requests a dead worker was running, for the log: at most 5 named, cut to 80 bytes
+/// each, with how many more.
+pub(crate) fn running_note(running: &[String]) -> String {
+    if running.is_empty() {
+        return "running no request".to_string();
+    }
+    let named: Vec<String> = running
+        .iter()
+        .take(5)
+        .map(|text| {
+            let cut: String = text.chars().take(80).collect();
+            format!("{cut:?}")
+        })
+        .collect();
+    let more = running.len().saturating_sub(5);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!("running {}{more}", named.join(", "))
 }
 
 fn signal_name(signal: i32) -> &'static str {

@@ -49,3 +49,17 @@ fn log_lines_come_in_a_burst_then_one_per_interval_counting_the_rest() {
     assert_eq!(limit.allow(start + every), None);
     assert_eq!(limit.allow(start + every * 5), Some(1));
 }
+
+#[test]
+fn a_death_names_at_most_five_requests_it_was_running() {
+    assert_eq!(running_note(&[]), "running no request");
+    assert_eq!(
+        running_note(&["GET /abort".to_string()]),
+        "running \"GET /abort\""
+    );
+    let many: Vec<String> = (0..7).map(|i| format!("GET /{i}")).collect();
+    assert_eq!(
+        running_note(&many),
+        "running \"GET /0\", \"GET /1\", \"GET /2\", \"GET /3\", \"GET /4\" and 2 more"
+    );
+}

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 
+use crate::fastcgi::process::scoreboard::Board;
 use crate::fastcgi::process::upgrade::{self, Exe};
 
 use super::pool::{self, LogLimit};
@@ -45,12 +46,15 @@ pub(crate) struct Workers {
     exe: Exe,
     listeners: Vec<RawFd>,
     slots: Vec<Slot>,
+    board: Board,
     log: LogLimit,
+    /// Requests finished by workers that are gone.
+    finished_before: u64,
 }
 
 impl Workers {
     /// `count` slots, none started, each due now.
-    pub(crate) fn new(exe: Exe, listeners: Vec<RawFd>, count: usize) -> Workers {
+    pub(crate) fn new(exe: Exe, listeners: Vec<RawFd>, count: usize) -> io::Result<Workers> {
         let now = Instant::now();
         let slots = (0..count)
             .map(|_| Slot {
@@ -62,12 +66,14 @@ impl Workers {
                 due: Some(now),
             })
             .collect();
-        Workers {
+        Ok(Workers {
             exe,
             listeners,
             slots,
+            board: Board::create(count)?,
             log: LogLimit::new(10, Duration::from_secs(10), now),
-        }
+            finished_before: 0,
+        })
     }
 
     /// Starts the workers that are due; a start that fails is tried again after the backoff.
@@ -76,7 +82,8 @@ impl Workers {
             if slot.child.is_some() || slot.due.is_none_or(|due| due > now) {
                 continue;
             }
-            match upgrade::spawn(&self.exe, &self.listeners, Some(index)) {
+            self.board.clear(index);
+            match upgrade::spawn(&self.exe, &self.listeners, Some((index, self.board.fd()))) {
                 Ok((child, mut ready)) => {
                     let token = Token(FIRST_TOKEN + index);
                     if let Err(err) = registry.register(&mut ready, token, Interest::READABLE) {
@@ -157,20 +164,32 @@ impl Workers {
             let lived = now.saturating_duration_since(slot.started);
             reaped.before_serving |= !slot.serving;
             reaped.unclean |= !status.success();
+            let finished = self.board.requests(index);
+            self.finished_before += finished;
+            let running = self.board.running(index);
             if stopping {
                 log::info!(
-                    "fastcgi master: worker {pid} (slot {index}) {} after {lived:.1?}",
+                    "fastcgi master: worker {pid} (slot {index}) {} after {lived:.1?} and \
+                     {finished} requests",
                     pool::cause(status)
                 );
                 continue;
             }
-            slot.early = pool::early_deaths(slot.early, lived);
+            // A worker a request killed is replaced at once (requests pace that); one that
+            // died early with no request is failing by itself, and backs off.
+            slot.early = if finished > 0 || !running.is_empty() {
+                0
+            } else {
+                pool::early_deaths(slot.early, lived)
+            };
             let wait = pool::backoff(slot.early);
             slot.due = Some(now + wait);
             if let Some(left_out) = self.log.allow(now) {
                 log::error!(
-                    "fastcgi master: worker {pid} (slot {index}) {} after {lived:.1?}; {}{}",
+                    "fastcgi master: worker {pid} (slot {index}) {} after {lived:.1?} and \
+                     {finished} requests, {}; {}{}",
                     pool::cause(status),
+                    pool::running_note(&running),
                     replacement(wait),
                     left_out_note(left_out)
                 );

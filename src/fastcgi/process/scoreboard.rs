@@ -1,0 +1,263 @@
+//! The scoreboard: what the master learns from its workers without a request crossing a
+//! process. It is shared memory the master makes before any worker starts (a memfd, mapped
+//! `MAP_SHARED`, passed down to each worker as an inherited descriptor named by
+//! [`SCOREBOARD_VAR`]), one slot per worker written by that worker alone with atomics: its pid,
+//! when it started, the requests it finished, and an entry per request running now (method
+//! and target, cut to [`TEXT_BYTES`]). The master only reads: after a worker died, what it was
+//! running (no writer is left, so the read is whole); any time, its figures. A request costs
+//! the worker a compare-and-swap to take an entry, the text's stores and an add; a process
+//! that is no worker has no board and pays one load.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+/// The scoreboard's descriptor in a worker's environment.
+pub const SCOREBOARD_VAR: &str = "PYCNIC_SCOREBOARD";
+/// Requests running at once that a slot records (more run unrecorded).
+pub(crate) const ENTRIES: usize = 64;
+/// Bytes of "METHOD target" an entry keeps.
+pub(crate) const TEXT_BYTES: usize = 120;
+
+const FREE: u32 = 0;
+const WRITING: u32 = 1;
+const RUNNING: u32 = 2;
+
+/// One request running: its state, then its text.
+#[repr(C)]
+struct Entry {
+    state: AtomicU32,
+    len: AtomicU32,
+    text: [AtomicU8; TEXT_BYTES],
+}
+
+/// One worker's slot.
+#[repr(C)]
+struct Slot {
+    pid: AtomicU32,
+    _pad: AtomicU32,
+    /// Requests finished by the worker now in the slot.
+    requests: AtomicU64,
+    entries: [Entry; ENTRIES],
+}
+
+/// A mapping of `slots` slots (zero-filled by the kernel: every atomic starts at 0).
+#[derive(Debug)]
+struct Mapping {
+    ptr: *mut Slot,
+    slots: usize,
+}
+
+// SAFETY: the mapping is only reached through atomics.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    fn map(fd: RawFd, slots: usize) -> io::Result<Mapping> {
+        let len = slots * std::mem::size_of::<Slot>();
+        // SAFETY: a shared mapping of `len` bytes of a file at least that long; the pointer is
+        // only used within those bytes, through atomics.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mapping {
+            ptr: ptr.cast(),
+            slots,
+        })
+    }
+
+    fn slot(&self, index: usize) -> Option<&Slot> {
+        // SAFETY: `index` is within the mapping, which lives as long as `self`; every field
+        // of a Slot is an atomic, valid for any bytes, zero included.
+        (index < self.slots).then(|| unsafe { &*self.ptr.add(index) })
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `map` mapped; no reference outlives `self`.
+        unsafe { libc::munmap(self.ptr.cast(), self.slots * std::mem::size_of::<Slot>()) };
+    }
+}
+
+/// The master's side: the board it made, read only.
+#[derive(Debug)]
+pub(crate) struct Board {
+    fd: OwnedFd,
+    map: Mapping,
+}
+
+impl Board {
+    /// A board of `slots` slots in a new memfd (closed on exec; each worker gets a duplicate).
+    pub(crate) fn create(slots: usize) -> io::Result<Board> {
+        // SAFETY: memfd_create with a NUL-terminated name; the new descriptor is ours.
+        let fd = unsafe { libc::memfd_create(c"pycnic-scoreboard".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: just opened, owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let len = slots * std::mem::size_of::<Slot>();
+        let len = libc::off_t::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "scoreboard too large"))?;
+        // SAFETY: ftruncate on our own memfd.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let map = Mapping::map(fd.as_raw_fd(), slots)?;
+        Ok(Board { fd, map })
+    }
+
+    /// The descriptor to pass down.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The requests a slot's worker finished.
+    pub(crate) fn requests(&self, slot: usize) -> u64 {
+        self.map
+            .slot(slot)
+            .map_or(0, |s| s.requests.load(Ordering::Relaxed))
+    }
+
+    /// What a slot's worker is running now ("METHOD target" each).
+    pub(crate) fn running(&self, slot: usize) -> Vec<String> {
+        let Some(slot) = self.map.slot(slot) else {
+            return Vec::new();
+        };
+        let mut running = Vec::new();
+        for entry in &slot.entries {
+            if entry.state.load(Ordering::Acquire) != RUNNING {
+                continue;
+            }
+            let len = (entry.len.load(Ordering::Relaxed) as usize).min(TEXT_BYTES);
+            let text: Vec<u8> = entry.text[..len]
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect();
+            running.push(String::from_utf8_lossy(&text).into_owned());
+        }
+        running
+    }
+
+    /// A new worker takes the slot: its figures start again from nothing.
+    pub(crate) fn clear(&self, slot: usize) {
+        let Some(slot) = self.map.slot(slot) else {
+            return;
+        };
+        slot.pid.store(0, Ordering::Relaxed);
+        slot.requests.store(0, Ordering::Relaxed);
+        for entry in &slot.entries {
+            entry.state.store(FREE, Ordering::Release);
+        }
+    }
+}
+
+/// The worker's side: its own slot, for the process's life.
+struct Mine {
+    _map: Mapping,
+    slot: &'static Slot,
+}
+
+static MINE: OnceLock<Mine> = OnceLock::new();
+
+/// A worker takes its slot on the board its master passed down (nothing when there is none).
+pub(crate) fn join(slot: usize) {
+    let Some(fd) = std::env::var(SCOREBOARD_VAR)
+        .ok()
+        .and_then(|fd| fd.trim().parse::<RawFd>().ok())
+    else {
+        return;
+    };
+    // SAFETY: the master passed this memfd to us alone; from here on we own and close it
+    // (the mapping stays valid after the close).
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let map = match Mapping::map(fd.as_raw_fd(), slot + 1) {
+        Ok(map) => map,
+        Err(err) => {
+            log::warn!("fastcgi worker: scoreboard: {err}");
+            return;
+        }
+    };
+    let Some(slot) = map.slot(slot) else { return };
+    // SAFETY: the mapping is never dropped once in MINE (a static), so the slot lives for the
+    // rest of the process.
+    let slot: &'static Slot = unsafe { &*std::ptr::from_ref(slot) };
+    slot.pid.store(std::process::id(), Ordering::Relaxed);
+    let _ = MINE.set(Mine { _map: map, slot });
+}
+
+/// A request running on this worker, recorded until dropped (then counted as finished).
+pub(crate) struct Running {
+    slot: Option<&'static Slot>,
+    entry: Option<&'static Entry>,
+}
+
+impl Running {
+    /// Records `method` and `target` (cut to [`TEXT_BYTES`]) in a free entry of this worker's
+    /// slot; nothing when this process is no worker.
+    pub(crate) fn begin(method: &[u8], target: &[u8]) -> Running {
+        match MINE.get() {
+            Some(mine) => Running::record(mine.slot, method, target),
+            None => Running {
+                slot: None,
+                entry: None,
+            },
+        }
+    }
+
+    fn record(slot: &'static Slot, method: &[u8], target: &[u8]) -> Running {
+        let entry = slot.entries.iter().find(|entry| {
+            entry
+                .state
+                .compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        });
+        if let Some(entry) = entry {
+            let text = method
+                .iter()
+                .chain(b" ")
+                .chain(target)
+                .take(TEXT_BYTES)
+                .copied();
+            let mut len = 0u32;
+            for (cell, byte) in entry.text.iter().zip(text) {
+                cell.store(byte, Ordering::Relaxed);
+                len += 1;
+            }
+            entry.len.store(len, Ordering::Relaxed);
+            entry.state.store(RUNNING, Ordering::Release);
+        }
+        Running {
+            slot: Some(slot),
+            entry,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry {
+            entry.state.store(FREE, Ordering::Release);
+        }
+        if let Some(slot) = self.slot {
+            slot.requests.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "scoreboard_tests.rs"]
+mod tests;
