@@ -96,6 +96,11 @@ impl Pool {
     fn wait(&self, what: &str, ready: impl FnMut() -> bool) {
         wait_until(what, &[&self.master, &self.nginx], &self.prefix, ready);
     }
+
+    /// As [`Pool::wait`], while the first master may have exited (after an upgrade).
+    fn wait_upgraded(&self, what: &str, ready: impl FnMut() -> bool) {
+        wait_until(what, &[&self.nginx], &self.prefix, ready);
+    }
 }
 
 fn log_of(prefix: &Prefix) -> String {
@@ -370,5 +375,92 @@ fn a_crash_loop_keeps_ordinary_requests_answered_and_the_masters_log_bounded() {
     eprintln!(
         "crash loop: 100 aborts in {elapsed:?}; {ok} of {total} ordinary requests got 200; the \
          master wrote {master_lines} lines about deaths"
+    );
+}
+
+/// The pid a pid file names, if it names one.
+fn pid_in(path: &std::path::Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+#[test]
+fn sigusr2_upgrades_the_whole_pool_five_times_under_load_with_no_failed_request() {
+    let prefix_pid = std::env::temp_dir().join(format!(
+        "pycnic-processes-upgrade-{}.pid",
+        std::process::id()
+    ));
+    let pid_file = prefix_pid.to_string_lossy().into_owned();
+    let mut pool = Pool::start("processes-upgrade", &["--pid-file", &pid_file]);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, done) = (pool.addr, done.clone());
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0usize, Vec::new());
+                for _ in 0..200_000 {
+                    if done.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let resp = send(addr, &Req::get("/pid"));
+                    if resp.status == 200 {
+                        ok += 1;
+                    } else {
+                        failed.push(resp.status);
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let mut masters = vec![pool.master.pid()];
+    for round in 0..5 {
+        let old = *masters.last().expect("a master");
+        assert_eq!(
+            pid_in(&prefix_pid),
+            Some(old),
+            "the pid file names the master"
+        );
+        // SAFETY: signalling the master this test started (or its successor).
+        unsafe { libc::kill(old, libc::SIGUSR2) };
+        pool.wait_upgraded(
+            &format!("upgrade {round}: a new master serving, the old one gone"),
+            || {
+                pid_in(&prefix_pid).is_some_and(|pid| pid != old)
+                    && if old == pool.master.pid() {
+                        !pool.master.is_running()
+                    } else {
+                        !alive(old)
+                    }
+            },
+        );
+        let new = pid_in(&prefix_pid).expect("the new master's pid");
+        pool.wait_upgraded(&format!("upgrade {round}: the new pool"), || {
+            children_of(new).len() == POOL
+        });
+        masters.push(new);
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for client in clients {
+        let (o, f) = client.join().expect("a client thread");
+        ok += o;
+        failed.extend(f);
+    }
+    let last = *masters.last().expect("a master");
+    // SAFETY: the last master, started by this test's chain of upgrades.
+    unsafe { libc::kill(last, libc::SIGTERM) };
+    pool.wait_upgraded("the last master's exit", || !alive(last));
+    let _ = pool.master.wait_exit(Duration::from_secs(1));
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed during 5 upgrades: {failed:?}\n{}",
+        failed.len(),
+        ok + failed.len(),
+        pool.prefix.logs()
+    );
+    assert!(ok > 0, "no request was answered");
+    assert!(
+        !prefix_pid.exists(),
+        "the pid file outlived the last master"
     );
 }
