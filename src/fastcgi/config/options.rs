@@ -238,6 +238,17 @@ pub struct FastcgiOptions {
     #[arg(long, env = "PYCNIC_PROCESSES", value_name = "N", value_parser = parse_count)]
     pub processes: Option<usize>,
 
+    /// With `--processes` 2 or more: a worker that has answered about this many requests
+    /// (plus up to a tenth more, drawn per worker so that workers do not restart together) is
+    /// replaced gracefully: its successor serves first, then it drains. Off by default.
+    #[arg(long, env = "PYCNIC_MAX_REQUESTS", value_name = "N", value_parser = parse_count)]
+    pub max_requests: Option<usize>,
+
+    /// With `--processes` 2 or more: a worker whose resident memory passes this size (`512M`),
+    /// checked by the master twenty times a second, is replaced gracefully. Off by default.
+    #[arg(long, env = "PYCNIC_MAX_RSS", value_name = "SIZE", value_parser = parse_size)]
+    pub max_rss: Option<u64>,
+
     /// Open connections at most (kept below what RLIMIT_NOFILE allows). Past it, the
     /// connection idle longest between requests is closed to make room; when none is, new
     /// connections wait in the kernel's listen backlog until a slot frees.

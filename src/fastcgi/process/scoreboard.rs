@@ -2,7 +2,7 @@
 //! process. It is shared memory the master makes before any worker starts (a memfd, mapped
 //! `MAP_SHARED`, passed down to each worker as an inherited descriptor named by
 //! [`SCOREBOARD_VAR`]), one slot per worker written by that worker alone with atomics: its pid,
-//! when it started, the requests it finished, and an entry per request running now (method
+//! the requests it finished (and its `--max-requests`, past which it drains itself), and an entry per request running now (method
 //! and target, cut to [`TEXT_BYTES`]). The master only reads: after a worker died, what it was
 //! running (no writer is left, so the read is whole); any time, its figures. A request costs
 //! the worker a compare-and-swap to take an entry, the text's stores and an add; a process
@@ -39,6 +39,8 @@ struct Slot {
     _pad: AtomicU32,
     /// Requests finished by the worker now in the slot.
     requests: AtomicU64,
+    /// Its `--max-requests` (0: none): once it has finished that many, it drains.
+    limit: AtomicU64,
     entries: [Entry; ENTRIES],
 }
 
@@ -152,13 +154,15 @@ impl Board {
         running
     }
 
-    /// A new worker takes the slot: its figures start again from nothing.
-    pub(crate) fn clear(&self, slot: usize) {
+    /// A new worker takes the slot: its figures start again from nothing, and it drains
+    /// itself once it has finished `limit` requests (0: never).
+    pub(crate) fn clear(&self, slot: usize, limit: u64) {
         let Some(slot) = self.map.slot(slot) else {
             return;
         };
         slot.pid.store(0, Ordering::Relaxed);
         slot.requests.store(0, Ordering::Relaxed);
+        slot.limit.store(limit, Ordering::Relaxed);
         for entry in &slot.entries {
             entry.state.store(FREE, Ordering::Release);
         }
@@ -253,7 +257,13 @@ impl Drop for Running {
             entry.state.store(FREE, Ordering::Release);
         }
         if let Some(slot) = self.slot {
-            slot.requests.fetch_add(1, Ordering::Relaxed);
+            let finished = slot.requests.fetch_add(1, Ordering::Relaxed) + 1;
+            if finished == slot.limit.load(Ordering::Relaxed) {
+                // Its `--max-requests`: the worker drains as on SIGTERM (its successor is
+                // started by the master before this, at three quarters of the limit).
+                // SAFETY: raise sends a signal to this process; its handler only sets a flag.
+                unsafe { libc::raise(libc::SIGTERM) };
+            }
         }
     }
 }

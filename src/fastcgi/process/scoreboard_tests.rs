@@ -30,7 +30,7 @@ fn the_master_reads_what_a_worker_runs_and_has_finished() {
     drop(first);
     assert_eq!(board.running(1), Vec::<String>::new());
     assert_eq!(board.requests(1), 2);
-    board.clear(1);
+    board.clear(1, 0);
     assert_eq!(board.requests(1), 0);
     assert_eq!(board.running(7), Vec::<String>::new());
 }

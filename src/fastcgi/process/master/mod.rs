@@ -5,7 +5,8 @@
 //! an upgrade's new process does and says on a pipe that it serves), and announces the pool
 //! (pid file, sd_notify, the old master of an upgrade) once every worker serves. Then it
 //! waits on one thread for signals and for its children: a worker that dies is replaced
-//! (`pool`'s backoff and log limit; the `scoreboard` tells what it was running), SIGUSR1 is passed on, SIGTERM/SIGINT drains every worker
+//! (`pool`'s backoff and log limit; the `scoreboard` tells what it was running), one past
+//! `--max-requests` or `--max-rss` is recycled (its successor serves first), SIGUSR1 is passed on, SIGTERM/SIGINT drains every worker
 //! (exit 0 when all drained cleanly), SIGUSR2 starts a new master on the same sockets and
 //! drains this pool once it serves (`lifecycle`'s upgrade, unchanged). Re-exec rather than
 //! fork: this process may have threads by now (the app is built), and a fork copies only one
@@ -27,12 +28,14 @@ use crate::fastcgi::process::announce::{self, Handover};
 use crate::fastcgi::process::lifecycle::{Asked, Lifecycle, READY_TOKEN, SIGNALS};
 use crate::fastcgi::process::upgrade::{self, Exe};
 
-use workers::{FIRST_TOKEN, Workers};
+use workers::{FIRST_TOKEN, Limits, Workers};
 
 /// The poller's token for the SIGCHLD pipe.
 const CHILDREN: Token = Token(3);
 /// The longest the master sleeps: a death whose SIGCHLD merged with another is seen then.
 const TICK: Duration = Duration::from_millis(250);
+/// The longest it sleeps with `--max-requests` or `--max-rss`: how often it reads them.
+const LIMITS_TICK: Duration = Duration::from_millis(50);
 /// How long after `--shutdown-timeout` a worker that still runs is killed.
 const KILL_AFTER: Duration = Duration::from_secs(5);
 
@@ -103,7 +106,15 @@ impl<'a> Master<'a> {
             children,
             listeners,
             handover,
-            workers: Workers::new(exe, fds, count)?,
+            workers: Workers::new(
+                exe,
+                fds,
+                count,
+                Limits {
+                    max_requests: options.max_requests.map(|n| n as u64),
+                    max_rss: options.max_rss,
+                },
+            )?,
             announced: None,
             stopping: None,
             clean: true,
@@ -118,10 +129,15 @@ impl<'a> Master<'a> {
             if self.stopping.is_none() {
                 self.workers.start_due(self.poll.registry(), now);
             }
+            let tick = if self.options.max_requests.is_some() || self.options.max_rss.is_some() {
+                LIMITS_TICK
+            } else {
+                TICK
+            };
             let wait = self
                 .workers
                 .next_due()
-                .map_or(TICK, |due| due.saturating_duration_since(now).min(TICK));
+                .map_or(tick, |due| due.saturating_duration_since(now).min(tick));
             match self.poll.poll(&mut events, Some(wait)) {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -174,6 +190,9 @@ impl<'a> Master<'a> {
             }
             if self.announced.is_none() && self.workers.all_serving() {
                 self.announce()?;
+            }
+            if self.announced.is_some() {
+                self.workers.recycle(self.poll.registry(), now);
             }
         }
         if let Some(Some(pid_file)) = self.announced.take() {

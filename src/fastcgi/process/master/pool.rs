@@ -1,4 +1,5 @@
-//! The master's rules for a pool, with no I/O: when a dead worker's replacement starts
+//! The master's rules for a pool, with no I/O: why a worker is replaced, the jitter of
+//! `--max-requests`, when a dead worker's replacement starts
 //! (at once, or after a doubling backoff capped at [`MAX_BACKOFF`] for a slot whose workers
 //! keep dying soon after their start), how a death is told (signal and core dump, or exit
 //! status, and the requests it was running), and how often such lines may be written (a burst, then one per interval, each
@@ -14,6 +15,57 @@ pub(crate) const EARLY: Duration = Duration::from_secs(5);
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// The first wait, once a slot's workers died early twice in a row.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Why a worker was replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// It died.
+    Crash = 0,
+    /// `--max-requests`.
+    MaxRequests = 1,
+    /// `--max-rss`.
+    MaxRss = 2,
+}
+
+impl Reason {
+    /// How many reasons there are.
+    pub(crate) const COUNT: usize = 3;
+
+    /// The reason's name, as the log and the status page give it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Reason::Crash => "crash",
+            Reason::MaxRequests => "max-requests",
+            Reason::MaxRss => "max-rss",
+        }
+    }
+}
+
+/// A worker's extra requests past `--max-requests n`: up to a tenth of `n`, drawn from `seed`,
+/// so that workers started together are not replaced together.
+pub(crate) fn jitter(n: u64, seed: u32) -> u64 {
+    let spread = n / 10 + 1;
+    // A multiplicative hash spreads neighbouring pids over the range.
+    (u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % spread
+}
+
+/// What the log says of a dead worker's replacement.
+pub(crate) fn replacement(wait: Duration) -> String {
+    if wait.is_zero() {
+        "starting another now".to_string()
+    } else {
+        format!("it keeps dying early: starting another in {wait:?}")
+    }
+}
+
+/// What the log says of the lines the limit left out.
+pub(crate) fn left_out_note(left_out: u64) -> String {
+    if left_out == 0 {
+        String::new()
+    } else {
+        format!(" ({left_out} such lines left out)")
+    }
+}
 
 /// How long to wait before starting a slot's next worker, after `early` early deaths in a row:
 /// none for the first (a single crash is replaced at once), then 100 ms doubling to 10 s.

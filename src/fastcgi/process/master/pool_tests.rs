@@ -63,3 +63,14 @@ fn a_death_names_at_most_five_requests_it_was_running() {
         "running \"GET /0\", \"GET /1\", \"GET /2\", \"GET /3\", \"GET /4\" and 2 more"
     );
 }
+
+#[test]
+fn jitter_stays_within_a_tenth_and_differs_between_neighbouring_pids() {
+    let drawn: std::collections::BTreeSet<u64> = (1000..1016).map(|pid| jitter(100, pid)).collect();
+    assert!(drawn.iter().all(|extra| *extra <= 10), "{drawn:?}");
+    assert!(
+        drawn.len() > 3,
+        "neighbouring pids draw different extras: {drawn:?}"
+    );
+    assert_eq!(jitter(5, 1234), 0);
+}

@@ -1,12 +1,13 @@
 //! The master's worker processes, one slot each: starting a worker (the binary run again with
-//! the listening sockets and a pipe, see `upgrade::spawn`), hearing on its pipe that it
-//! serves, reaping it when it dies and planning its replacement (`pool`'s rules), and passing
-//! signals on. Only the master's thread calls this, so `PR_SET_PDEATHSIG` in the workers
-//! follows the master's life.
+//! the listening sockets, a pipe and the scoreboard, see `upgrade::spawn`), hearing on its
+//! pipe that it serves, reaping it when it dies and planning its replacement (`pool`'s
+//! rules), recycling one at `--max-requests` or past `--max-rss` (its successor starts
+//! first, at three quarters of the limit, and serves; then it drains as on SIGTERM), and passing signals on. Only the master's thread
+//! calls this, so `PR_SET_PDEATHSIG` in the workers follows the master's life.
 
 use std::io::{self, Read};
 use std::os::fd::RawFd;
-use std::process::{Child, ExitStatus};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
@@ -14,21 +15,57 @@ use mio::{Interest, Registry, Token};
 use crate::fastcgi::process::scoreboard::Board;
 use crate::fastcgi::process::upgrade::{self, Exe};
 
-use super::pool::{self, LogLimit};
+use super::pool::{self, LogLimit, Reason};
 
 /// The first poller token of the workers' pipes (slot `i` is `FIRST_TOKEN + i`).
 pub(crate) const FIRST_TOKEN: usize = 16;
 
-/// One slot of the pool.
+/// How long a worker being recycled for `--max-requests` may serve on beside its successor
+/// before it drains, when it does not reach its limit (traffic stopped).
+const OUTGOING_GRACE: Duration = Duration::from_secs(2);
+
+/// The limits past which a worker is recycled.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    /// `--max-requests`.
+    pub(crate) max_requests: Option<u64>,
+    /// `--max-rss`, in bytes.
+    pub(crate) max_rss: Option<u64>,
+}
+
+/// A worker process and its line on the scoreboard.
+#[derive(Debug)]
+struct Worker {
+    child: Child,
+    board: usize,
+    started: Instant,
+    /// Its `--max-requests`, jitter included.
+    max_requests: Option<u64>,
+}
+
+/// One slot of the pool: its worker, and the one it replaces while that one drains.
 #[derive(Debug)]
 struct Slot {
-    child: Option<Child>,
+    worker: Option<Worker>,
     ready: Option<mio::unix::pipe::Receiver>,
-    started: Instant,
     serving: bool,
+    /// Since when its worker serves.
+    serving_since: Option<Instant>,
     early: u32,
     /// When the next worker starts, if none runs.
     due: Option<Instant>,
+    /// The worker being recycled: it serves until `worker` does and it reached its limit,
+    /// then drains.
+    outgoing: Option<Outgoing>,
+}
+
+/// A worker being recycled.
+#[derive(Debug)]
+struct Outgoing {
+    worker: Worker,
+    reason: Reason,
+    /// SIGTERM was sent: it drains.
+    draining: bool,
 }
 
 /// What a reaped worker tells the master.
@@ -47,72 +84,110 @@ pub(crate) struct Workers {
     listeners: Vec<RawFd>,
     slots: Vec<Slot>,
     board: Board,
+    /// Scoreboard lines no worker holds (twice as many as slots: a successor and the worker it
+    /// replaces each have one).
+    free_lines: Vec<usize>,
+    limits: Limits,
     log: LogLimit,
     /// Requests finished by workers that are gone.
     finished_before: u64,
+    /// Workers replaced, by reason.
+    restarts: [u64; Reason::COUNT],
 }
 
 impl Workers {
     /// `count` slots, none started, each due now.
-    pub(crate) fn new(exe: Exe, listeners: Vec<RawFd>, count: usize) -> io::Result<Workers> {
+    pub(crate) fn new(
+        exe: Exe,
+        listeners: Vec<RawFd>,
+        count: usize,
+        limits: Limits,
+    ) -> io::Result<Workers> {
         let now = Instant::now();
         let slots = (0..count)
             .map(|_| Slot {
-                child: None,
+                worker: None,
                 ready: None,
-                started: now,
                 serving: false,
+                serving_since: None,
                 early: 0,
                 due: Some(now),
+                outgoing: None,
             })
             .collect();
         Ok(Workers {
             exe,
             listeners,
             slots,
-            board: Board::create(count)?,
+            board: Board::create(count * 2)?,
+            free_lines: (0..count * 2).rev().collect(),
+            limits,
             log: LogLimit::new(10, Duration::from_secs(10), now),
             finished_before: 0,
+            restarts: [0; Reason::COUNT],
         })
     }
 
     /// Starts the workers that are due; a start that fails is tried again after the backoff.
     pub(crate) fn start_due(&mut self, registry: &Registry, now: Instant) {
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.child.is_some() || slot.due.is_none_or(|due| due > now) {
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            if slot.worker.is_some() || slot.due.is_none_or(|due| due > now) {
                 continue;
             }
-            self.board.clear(index);
-            match upgrade::spawn(&self.exe, &self.listeners, Some((index, self.board.fd()))) {
-                Ok((child, mut ready)) => {
-                    let token = Token(FIRST_TOKEN + index);
-                    if let Err(err) = registry.register(&mut ready, token, Interest::READABLE) {
-                        log::warn!("fastcgi master: worker {} pipe: {err}", child.id());
-                    }
-                    slot.child = Some(child);
-                    slot.ready = Some(ready);
-                    slot.started = now;
-                    slot.serving = false;
-                    slot.due = None;
-                }
-                Err(err) => {
-                    slot.early = slot.early.saturating_add(1);
-                    let wait = pool::backoff(slot.early).max(Duration::from_millis(100));
-                    slot.due = Some(now + wait);
-                    if let Some(left_out) = self.log.allow(now) {
-                        log::error!(
-                            "fastcgi master: cannot start a worker: {err}; trying again in \
-                             {wait:?}{}",
-                            left_out_note(left_out)
-                        );
-                    }
+            if let Err(err) = self.start(registry, index, now) {
+                let slot = &mut self.slots[index];
+                slot.early = slot.early.saturating_add(1);
+                let wait = pool::backoff(slot.early).max(Duration::from_millis(100));
+                slot.due = Some(now + wait);
+                if let Some(left_out) = self.log.allow(now) {
+                    log::error!(
+                        "fastcgi master: cannot start a worker: {err}; trying again in \
+                         {wait:?}{}",
+                        pool::left_out_note(left_out)
+                    );
                 }
             }
         }
     }
 
-    /// A worker's pipe is readable: a byte means it serves; end of file, that it died (its
-    /// death is seen when it is reaped).
+    fn start(&mut self, registry: &Registry, index: usize, now: Instant) -> io::Result<()> {
+        let line = self
+            .free_lines
+            .pop()
+            .ok_or_else(|| io::Error::other("no free scoreboard line"))?;
+        // The jitter is drawn from the clock and the line (the pid is not known yet).
+        let seed = nanos() ^ (line as u32).wrapping_mul(0x9E37_79B9);
+        let max_requests = self.limits.max_requests.map(|n| n + pool::jitter(n, seed));
+        self.board.clear(line, max_requests.unwrap_or(0));
+        let spawned = upgrade::spawn(&self.exe, &self.listeners, Some((line, self.board.fd())));
+        let (child, mut ready) = match spawned {
+            Ok(spawned) => spawned,
+            Err(err) => {
+                self.free_lines.push(line);
+                return Err(err);
+            }
+        };
+        let token = Token(FIRST_TOKEN + index);
+        if let Err(err) = registry.register(&mut ready, token, Interest::READABLE) {
+            log::warn!("fastcgi master: worker {} pipe: {err}", child.id());
+        }
+        let slot = &mut self.slots[index];
+        slot.worker = Some(Worker {
+            child,
+            board: line,
+            started: now,
+            max_requests,
+        });
+        slot.ready = Some(ready);
+        slot.serving = false;
+        slot.serving_since = None;
+        slot.due = None;
+        Ok(())
+    }
+
+    /// A worker's pipe is readable: a byte means it serves; end of file, that it died (seen
+    /// when it is reaped).
     pub(crate) fn on_ready(&mut self, registry: &Registry, token: Token) {
         let Some(slot) = token
             .0
@@ -128,6 +203,9 @@ impl Workers {
         match ready.read(&mut byte) {
             Ok(n) => {
                 slot.serving |= n > 0;
+                if slot.serving {
+                    slot.serving_since.get_or_insert_with(Instant::now);
+                }
                 let _ = registry.deregister(ready);
                 slot.ready = None;
             }
@@ -140,41 +218,144 @@ impl Workers {
         }
     }
 
-    /// Reaps the workers that died; unless `stopping`, each is replaced (at once, or after
-    /// the backoff of a slot whose workers die early) and its death logged.
-    pub(crate) fn reap(&mut self, registry: &Registry, now: Instant, stopping: bool) -> Reaped {
-        let mut reaped = Reaped::default();
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            let Some(child) = slot.child.as_mut() else {
+    /// Recycling: a successor starts for each worker at three quarters of its
+    /// `--max-requests` or past `--max-rss`, so that it serves by the time the worker reaches
+    /// its limit; then the worker drains.
+    pub(crate) fn recycle(&mut self, registry: &Registry, now: Instant) {
+        for index in 0..self.slots.len() {
+            self.drain_outgoing(index, now);
+            let slot = &self.slots[index];
+            let Some(worker) = slot.worker.as_ref() else {
                 continue;
             };
-            let status = match child.try_wait() {
-                Ok(Some(status)) => status,
-                Ok(None) => continue,
-                Err(err) => {
-                    log::warn!("fastcgi master: waiting for worker {}: {err}", child.id());
-                    continue;
-                }
+            if !slot.serving || slot.outgoing.is_some() {
+                continue;
+            }
+            let requests = self.board.requests(worker.board);
+            let reason = if worker
+                .max_requests
+                .is_some_and(|max| requests >= max - max / 4)
+            {
+                Reason::MaxRequests
+            } else if self
+                .limits
+                .max_rss
+                .zip(resident_bytes(worker.child.id()))
+                .is_some_and(|(max, rss)| rss > max)
+            {
+                Reason::MaxRss
+            } else {
+                continue;
             };
-            let pid = child.id();
-            slot.child = None;
+            let slot = &mut self.slots[index];
+            let Some(old) = slot.worker.take() else {
+                continue;
+            };
+            log::info!(
+                "fastcgi master: worker {} (slot {index}) is to be replaced ({}, {requests} \
+                 requests so far); its successor starts",
+                old.child.id(),
+                reason.name()
+            );
+            slot.outgoing = Some(Outgoing {
+                worker: old,
+                reason,
+                draining: false,
+            });
+            slot.due = Some(now);
+            self.restarts[reason as usize] += 1;
+            if let Err(err) = self.start(registry, index, now) {
+                log::error!("fastcgi master: cannot start a successor: {err}");
+                let slot = &mut self.slots[index];
+                if let Some(outgoing) = slot.outgoing.take() {
+                    slot.worker = Some(outgoing.worker);
+                    slot.due = None;
+                }
+            }
+        }
+    }
+
+    /// The outgoing worker of a slot drains once its successor serves and it reached its
+    /// limit (it drains itself at its limit too), or [`OUTGOING_GRACE`] after its successor
+    /// serves whatever its count.
+    fn drain_outgoing(&mut self, index: usize, now: Instant) {
+        let slot = &mut self.slots[index];
+        let Some(outgoing) = slot.outgoing.as_mut() else {
+            return;
+        };
+        let Some(since) = slot.serving_since.filter(|_| !outgoing.draining) else {
+            return;
+        };
+        let at_limit = match outgoing.reason {
+            Reason::MaxRequests => outgoing
+                .worker
+                .max_requests
+                .is_none_or(|max| self.board.requests(outgoing.worker.board) >= max),
+            _ => true,
+        };
+        if at_limit || now.saturating_duration_since(since) >= OUTGOING_GRACE {
+            signal_child(&outgoing.worker.child, libc::SIGTERM);
+            outgoing.draining = true;
+        }
+    }
+
+    /// Reaps the workers that ended; unless `stopping`, a dead worker is replaced (at once,
+    /// or after the backoff of a slot whose workers die early with no request) and logged.
+    pub(crate) fn reap(&mut self, registry: &Registry, now: Instant, stopping: bool) -> Reaped {
+        let mut reaped = Reaped::default();
+        for index in 0..self.slots.len() {
+            if let Some(status) =
+                try_wait(self.slots[index].outgoing.as_mut().map(|o| &mut o.worker))
+                && let Some(Outgoing {
+                    worker: old,
+                    reason,
+                    ..
+                }) = self.slots[index].outgoing.take()
+            {
+                reaped.unclean |= stopping && !status.success();
+                let finished = self.retire(&old);
+                log::info!(
+                    "fastcgi master: worker {} (slot {index}, {}) {} after {:.1?} and \
+                     {finished} requests",
+                    old.child.id(),
+                    reason.name(),
+                    pool::cause(status),
+                    now.saturating_duration_since(old.started),
+                );
+            }
+            let Some(status) = try_wait(self.slots[index].worker.as_mut()) else {
+                continue;
+            };
+            let slot = &mut self.slots[index];
+            let Some(dead) = slot.worker.take() else {
+                continue;
+            };
             if let Some(mut ready) = slot.ready.take() {
                 let _ = registry.deregister(&mut ready);
             }
-            let lived = now.saturating_duration_since(slot.started);
-            reaped.before_serving |= !slot.serving;
+            let serving = slot.serving;
+            let running = self.board.running(dead.board);
+            let finished = self.retire(&dead);
+            let pid = dead.child.id();
+            let lived = now.saturating_duration_since(dead.started);
+            reaped.before_serving |= !serving;
             reaped.unclean |= !status.success();
-            let finished = self.board.requests(index);
-            self.finished_before += finished;
-            let running = self.board.running(index);
-            if stopping {
+            let at_limit = status.success() && dead.max_requests.is_some_and(|m| finished >= m);
+            if stopping || at_limit {
                 log::info!(
-                    "fastcgi master: worker {pid} (slot {index}) {} after {lived:.1?} and \
+                    "fastcgi master: worker {pid} (slot {index}{}) {} after {lived:.1?} and \
                      {finished} requests",
+                    if at_limit { ", max-requests" } else { "" },
                     pool::cause(status)
                 );
+                if at_limit {
+                    self.restarts[Reason::MaxRequests as usize] += 1;
+                    self.slots[index].due = Some(now);
+                }
                 continue;
             }
+            self.restarts[Reason::Crash as usize] += 1;
+            let slot = &mut self.slots[index];
             // A worker a request killed is replaced at once (requests pace that); one that
             // died early with no request is failing by itself, and backs off.
             slot.early = if finished > 0 || !running.is_empty() {
@@ -190,43 +371,56 @@ impl Workers {
                      {finished} requests, {}; {}{}",
                     pool::cause(status),
                     pool::running_note(&running),
-                    replacement(wait),
-                    left_out_note(left_out)
+                    pool::replacement(wait),
+                    pool::left_out_note(left_out)
                 );
             }
         }
         reaped
     }
 
+    /// A worker is gone: its requests are added to the total, its line freed.
+    fn retire(&mut self, worker: &Worker) -> u64 {
+        let finished = self.board.requests(worker.board);
+        self.finished_before += finished;
+        self.board.clear(worker.board, 0);
+        self.free_lines.push(worker.board);
+        finished
+    }
+
+    fn children(&self) -> impl Iterator<Item = &Child> {
+        self.slots.iter().flat_map(|slot| {
+            let current = slot.worker.as_ref().map(|w| &w.child);
+            let outgoing = slot.outgoing.as_ref().map(|o| &o.worker.child);
+            current.into_iter().chain(outgoing)
+        })
+    }
+
     /// Whether every slot's worker serves.
     pub(crate) fn all_serving(&self) -> bool {
         self.slots
             .iter()
-            .all(|slot| slot.child.is_some() && slot.serving)
+            .all(|slot| slot.worker.is_some() && slot.serving)
     }
 
     /// Whether no worker runs any more.
     pub(crate) fn none_running(&self) -> bool {
-        self.slots.iter().all(|slot| slot.child.is_none())
+        self.children().next().is_none()
     }
 
     /// When the next replacement is due, if one is waiting.
     pub(crate) fn next_due(&self) -> Option<Instant> {
         self.slots
             .iter()
-            .filter(|slot| slot.child.is_none())
+            .filter(|slot| slot.worker.is_none())
             .filter_map(|slot| slot.due)
             .min()
     }
 
     /// Sends `signal` to every running worker.
     pub(crate) fn signal(&self, signal: libc::c_int) {
-        for child in self.slots.iter().filter_map(|slot| slot.child.as_ref()) {
-            if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-                // SAFETY: kill sends a signal to a child we have not reaped yet, so its pid is
-                // still ours.
-                unsafe { libc::kill(pid, signal) };
-            }
+        for child in self.children() {
+            signal_child(child, signal);
         }
     }
 
@@ -238,30 +432,53 @@ impl Workers {
     }
 
     /// Kills and reaps every worker still running (the master is giving up).
-    pub(crate) fn kill_all(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn kill_all(&mut self) {
         self.stop_replacing();
-        let mut last = None;
-        for child in self.slots.iter_mut().filter_map(|slot| slot.child.take()) {
-            let mut child = child;
-            let _ = child.kill();
-            last = child.wait().ok();
+        for slot in &mut self.slots {
+            let outgoing = slot.outgoing.take().map(|o| o.worker);
+            for mut worker in slot.worker.take().into_iter().chain(outgoing) {
+                let _ = worker.child.kill();
+                let _ = worker.child.wait();
+            }
         }
-        last
     }
 }
 
-fn replacement(wait: Duration) -> String {
-    if wait.is_zero() {
-        "starting another now".to_string()
-    } else {
-        format!("it keeps dying early: starting another in {wait:?}")
+/// The exit status of a worker that ended, if it did.
+fn try_wait(worker: Option<&mut Worker>) -> Option<std::process::ExitStatus> {
+    let worker = worker?;
+    match worker.child.try_wait() {
+        Ok(status) => status,
+        Err(err) => {
+            log::warn!(
+                "fastcgi master: waiting for worker {}: {err}",
+                worker.child.id()
+            );
+            None
+        }
     }
 }
 
-fn left_out_note(left_out: u64) -> String {
-    if left_out == 0 {
-        String::new()
-    } else {
-        format!(" ({left_out} such lines left out)")
+fn signal_child(child: &Child, signal: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill sends a signal to a child we have not reaped yet, so its pid is still
+        // ours.
+        unsafe { libc::kill(pid, signal) };
     }
+}
+
+/// A process's resident memory, from /proc/PID/statm.
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+/// The clock's nanoseconds, to vary the jitter between workers started in one turn.
+fn nanos() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
 }
