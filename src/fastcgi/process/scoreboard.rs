@@ -3,7 +3,9 @@
 //! `MAP_SHARED`, passed down to each worker as an inherited descriptor named by
 //! [`SCOREBOARD_VAR`]), one slot per worker written by that worker alone with atomics: its pid,
 //! the requests it finished (and its `--max-requests`, past which it drains itself), and an entry per request running now (method
-//! and target, cut to [`TEXT_BYTES`]). The master only reads: after a worker died, what it was
+//! and target, cut to [`TEXT_BYTES`]); a header before the slots holds what the master keeps
+//! (requests of dead workers, restarts by reason), which any worker's status page reads
+//! (`pool_status`). The master only reads the slots: after a worker died, what it was
 //! running (no writer is left, so the read is whole); any time, its figures. A request costs
 //! the worker a compare-and-swap to take an entry, the text's stores and an add; a process
 //! that is no worker has no board and pays one load.
@@ -12,6 +14,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+use crate::fastcgi::ops::pool::{PoolStatus, WorkerLine};
 
 /// The scoreboard's descriptor in a worker's environment.
 pub const SCOREBOARD_VAR: &str = "PYCNIC_SCOREBOARD";
@@ -32,11 +36,28 @@ struct Entry {
     text: [AtomicU8; TEXT_BYTES],
 }
 
+/// What the master writes for every worker to read: the pool's figures that outlive a
+/// worker.
+#[repr(C)]
+struct Header {
+    /// Requests finished by workers that are gone.
+    finished_before: AtomicU64,
+    /// Workers replaced, by reason (`pool::Reason`'s order).
+    restarts: [AtomicU64; RESTART_REASONS],
+    _pad: [AtomicU64; 8 - 1 - RESTART_REASONS],
+}
+
+/// The reasons a worker is replaced, as the status page names them.
+pub(crate) const REASONS: [&str; RESTART_REASONS] = ["crash", "max-requests", "max-rss"];
+const RESTART_REASONS: usize = 3;
+
 /// One worker's slot.
 #[repr(C)]
 struct Slot {
     pid: AtomicU32,
     _pad: AtomicU32,
+    /// When its worker started (Unix seconds).
+    started_unix: AtomicU64,
     /// Requests finished by the worker now in the slot.
     requests: AtomicU64,
     /// Its `--max-requests` (0: none): once it has finished that many, it drains.
@@ -57,8 +78,12 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
+    fn len(slots: usize) -> usize {
+        std::mem::size_of::<Header>() + slots * std::mem::size_of::<Slot>()
+    }
+
     fn map(fd: RawFd, slots: usize) -> io::Result<Mapping> {
-        let len = slots * std::mem::size_of::<Slot>();
+        let len = Mapping::len(slots);
         // SAFETY: a shared mapping of `len` bytes of a file at least that long; the pointer is
         // only used within those bytes, through atomics.
         let ptr = unsafe {
@@ -80,17 +105,30 @@ impl Mapping {
         })
     }
 
+    fn header(&self) -> &Header {
+        // SAFETY: the header opens the mapping, which lives as long as `self`; its fields are
+        // atomics, valid for any bytes.
+        unsafe { &*self.ptr.cast::<Header>() }
+    }
+
     fn slot(&self, index: usize) -> Option<&Slot> {
-        // SAFETY: `index` is within the mapping, which lives as long as `self`; every field
-        // of a Slot is an atomic, valid for any bytes, zero included.
-        (index < self.slots).then(|| unsafe { &*self.ptr.add(index) })
+        // SAFETY: `index` is within the mapping, after the header, and the mapping lives as
+        // long as `self`; every field of a Slot is an atomic, valid for any bytes.
+        (index < self.slots).then(|| unsafe {
+            &*self
+                .ptr
+                .cast::<u8>()
+                .add(std::mem::size_of::<Header>())
+                .cast::<Slot>()
+                .add(index)
+        })
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly what `map` mapped; no reference outlives `self`.
-        unsafe { libc::munmap(self.ptr.cast(), self.slots * std::mem::size_of::<Slot>()) };
+        unsafe { libc::munmap(self.ptr.cast(), Mapping::len(self.slots)) };
     }
 }
 
@@ -111,8 +149,7 @@ impl Board {
         }
         // SAFETY: just opened, owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let len = slots * std::mem::size_of::<Slot>();
-        let len = libc::off_t::try_from(len)
+        let len = libc::off_t::try_from(Mapping::len(slots))
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "scoreboard too large"))?;
         // SAFETY: ftruncate on our own memfd.
         if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } == -1 {
@@ -154,6 +191,17 @@ impl Board {
         running
     }
 
+    /// The master's figures, for every worker's status page.
+    pub(crate) fn publish(&self, finished_before: u64, restarts: &[u64]) {
+        let header = self.map.header();
+        header
+            .finished_before
+            .store(finished_before, Ordering::Relaxed);
+        for (cell, n) in header.restarts.iter().zip(restarts) {
+            cell.store(*n, Ordering::Relaxed);
+        }
+    }
+
     /// A new worker takes the slot: its figures start again from nothing, and it drains
     /// itself once it has finished `limit` requests (0: never).
     pub(crate) fn clear(&self, slot: usize, limit: u64) {
@@ -161,6 +209,7 @@ impl Board {
             return;
         };
         slot.pid.store(0, Ordering::Relaxed);
+        slot.started_unix.store(0, Ordering::Relaxed);
         slot.requests.store(0, Ordering::Relaxed);
         slot.limit.store(limit, Ordering::Relaxed);
         for entry in &slot.entries {
@@ -171,7 +220,7 @@ impl Board {
 
 /// The worker's side: its own slot, for the process's life.
 struct Mine {
-    _map: Mapping,
+    map: Mapping,
     slot: &'static Slot,
 }
 
@@ -188,7 +237,8 @@ pub(crate) fn join(slot: usize) {
     // SAFETY: the master passed this memfd to us alone; from here on we own and close it
     // (the mapping stays valid after the close).
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let map = match Mapping::map(fd.as_raw_fd(), slot + 1) {
+    let lines = board_lines(fd.as_raw_fd()).unwrap_or(slot + 1);
+    let map = match Mapping::map(fd.as_raw_fd(), lines.max(slot + 1)) {
         Ok(map) => map,
         Err(err) => {
             log::warn!("fastcgi worker: scoreboard: {err}");
@@ -200,7 +250,67 @@ pub(crate) fn join(slot: usize) {
     // rest of the process.
     let slot: &'static Slot = unsafe { &*std::ptr::from_ref(slot) };
     slot.pid.store(std::process::id(), Ordering::Relaxed);
-    let _ = MINE.set(Mine { _map: map, slot });
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    slot.started_unix
+        .store(now.map_or(0, |d| d.as_secs()), Ordering::Relaxed);
+    let _ = MINE.set(Mine { map, slot });
+}
+
+/// How many slots the board behind `fd` holds (from its size).
+fn board_lines(fd: RawFd) -> Option<usize> {
+    // SAFETY: fstat writes into a zeroed stat of the right size.
+    let size = unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut stat) != 0 {
+            return None;
+        }
+        usize::try_from(stat.st_size).ok()?
+    };
+    Some(size.checked_sub(std::mem::size_of::<Header>())? / std::mem::size_of::<Slot>())
+}
+
+/// The pool's part of the status page, read from the board by the worker that answers it
+/// (`None` when this process is no worker).
+pub(crate) fn pool_status() -> Option<PoolStatus> {
+    let mine = MINE.get()?;
+    let header = mine.map.header();
+    let mut workers = Vec::new();
+    let mut live = 0;
+    for index in 0..mine.map.slots {
+        let Some(slot) = mine.map.slot(index) else {
+            continue;
+        };
+        let pid = slot.pid.load(Ordering::Relaxed);
+        if pid == 0 {
+            continue;
+        }
+        let requests = slot.requests.load(Ordering::Relaxed);
+        live += requests;
+        workers.push(WorkerLine {
+            pid,
+            started_unix: slot.started_unix.load(Ordering::Relaxed),
+            requests,
+            resident_bytes: process_resident_bytes(pid),
+        });
+    }
+    Some(PoolStatus {
+        requests_total: header.finished_before.load(Ordering::Relaxed) + live,
+        restarts: REASONS
+            .iter()
+            .zip(&header.restarts)
+            .map(|(name, n)| (*name, n.load(Ordering::Relaxed)))
+            .collect(),
+        workers,
+    })
+}
+
+/// A process's resident memory, from /proc/PID/statm.
+pub(crate) fn process_resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+    pages.checked_mul(page)
 }
 
 /// A request running on this worker, recorded until dropped (then counted as finished).

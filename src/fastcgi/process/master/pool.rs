@@ -9,6 +9,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+/// The requests a death's log line names at most.
+pub(crate) const NAMED: usize = 16;
 /// A worker that dies sooner than this after its start died early.
 pub(crate) const EARLY: Duration = Duration::from_secs(5);
 /// The longest wait before a replacement starts.
@@ -105,21 +107,21 @@ pub(crate) fn cause(status: ExitStatus) -> String {
     }
 }
 
-/// The requests a dead worker was running, for the log: at most 5 named, cut to 80 bytes
-/// each, with how many more.
+/// The requests a dead worker was running, for the log: at most [`NAMED`] named, cut to 80
+/// bytes each, with how many more.
 pub(crate) fn running_note(running: &[String]) -> String {
     if running.is_empty() {
         return "running no request".to_string();
     }
     let named: Vec<String> = running
         .iter()
-        .take(5)
+        .take(NAMED)
         .map(|text| {
             let cut: String = text.chars().take(80).collect();
             format!("{cut:?}")
         })
         .collect();
-    let more = running.len().saturating_sub(5);
+    let more = running.len().saturating_sub(NAMED);
     let more = if more > 0 {
         format!(" and {more} more")
     } else {

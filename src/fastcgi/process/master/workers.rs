@@ -376,6 +376,7 @@ impl Workers {
                 );
             }
         }
+        self.board.publish(self.finished_before, &self.restarts);
         reaped
     }
 
