@@ -618,3 +618,74 @@ fn the_status_page_adds_up_every_worker_and_counts_a_dead_workers_requests() {
         "{prometheus}"
     );
 }
+
+#[test]
+fn a_pool_under_systemd_socket_activation_serves_and_only_the_master_notifies() {
+    use std::os::unix::fs::PermissionsExt;
+    let prefix = Prefix::new("processes-systemd");
+    let faults = prefix.install_binary(&faults_bin(), "faults");
+    let notify_path = prefix.join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).expect("notify socket");
+    notify.set_nonblocking(true).unwrap();
+    // conf/systemd/pycnic.service's ExecStart runs this, which adds the pool and systemd's
+    // NOTIFY_SOCKET (systemd-socket-activate passes neither).
+    let wrapper = prefix.join("pycnic-pool");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nNOTIFY_SOCKET={} PYCNIC_PROCESSES=3 RUST_LOG=info exec {} \"$@\"\n",
+            notify_path.display(),
+            faults.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = prefix.join("pycnic.sock");
+    let master = start_socket_activated(&prefix, &wrapper, &socket);
+    let port = free_port(localhost());
+    let site = prefix.render(
+        &conf("nginx/pycnic-unix.conf"),
+        "site.conf",
+        &[("SOCKET", text(&socket)), ("PORT", &port.to_string())],
+    );
+    let nginx = start_nginx(&prefix, &site, port);
+    let addr: SocketAddr = (localhost(), port).into();
+    let first = send(addr, &Req::get("/pid"));
+    assert_eq!(first.status, 200, "{}\n{}", first.text(), prefix.logs());
+    wait_until("the pool of 3", &[&master, &nginx], &prefix, || {
+        children_of(master.pid()).len() == 3
+    });
+    let mut messages = Vec::new();
+    wait_until(
+        "READY=1 from the master",
+        &[&master, &nginx],
+        &prefix,
+        || {
+            let mut buf = [0u8; 512];
+            while let Ok(n) = notify.recv(&mut buf) {
+                messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+            messages.iter().any(|m| m.contains("READY=1"))
+        },
+    );
+    let (failed, pids) = load(addr, "/pid", 200);
+    assert!(failed.is_empty(), "{failed:?}");
+    let workers: BTreeSet<i64> = children_of(master.pid())
+        .into_iter()
+        .map(i64::from)
+        .collect();
+    assert!(
+        pids.is_subset(&workers),
+        "answers came from the master's workers: {pids:?} {workers:?}"
+    );
+    // Workers say they serve to the master before it tells systemd: one message in all.
+    let mut buf = [0u8; 512];
+    while let Ok(n) = notify.recv(&mut buf) {
+        messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(
+        messages,
+        vec!["READY=1\n".to_string()],
+        "sd_notify messages"
+    );
+}
