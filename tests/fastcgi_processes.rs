@@ -689,3 +689,45 @@ fn a_pool_under_systemd_socket_activation_serves_and_only_the_master_notifies() 
         "sd_notify messages"
     );
 }
+
+#[test]
+fn a_worker_whose_stuck_threads_reach_max_stuck_is_replaced_and_its_process_ends() {
+    let pool = Pool::start(
+        "processes-stuck",
+        &[
+            "--request-timeout",
+            "1",
+            "--max-stuck",
+            "1",
+            "--shutdown-timeout",
+            "2",
+            "--status-path",
+            "/status",
+        ],
+    );
+    let hung = send(pool.addr, &Req::get("/hang"));
+    assert_eq!(hung.status, 504, "{}", hung.text());
+    pool.wait("the master replacing the stuck worker", || {
+        log_of(&pool.prefix).contains("(stuck, ")
+    });
+    let log = log_of(&pool.prefix);
+    let line = log
+        .lines()
+        .find(|line| line.contains("(stuck, "))
+        .unwrap_or_default();
+    let stuck: i32 = line
+        .split("fastcgi master: worker ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {line}"));
+    // Its hung thread never returns: the process ends by its drain's timeout or is killed.
+    pool.wait("the stuck worker's process gone", || !alive(stuck));
+    pool.wait("the pool at its size", || {
+        let now = pool.workers();
+        now.len() == POOL && !now.contains(&stuck)
+    });
+    let (failed, _) = load(pool.addr, "/pid", 100);
+    assert!(failed.is_empty(), "{failed:?}");
+    let page = send(pool.addr, &Req::get("/status")).json();
+    assert_eq!(page["processes"]["restarts"]["stuck"], 1, "{page}");
+}

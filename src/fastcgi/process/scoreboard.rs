@@ -48,14 +48,15 @@ struct Header {
 }
 
 /// The reasons a worker is replaced, as the status page names them.
-pub(crate) const REASONS: [&str; RESTART_REASONS] = ["crash", "max-requests", "max-rss"];
-const RESTART_REASONS: usize = 3;
+pub(crate) const REASONS: [&str; RESTART_REASONS] = ["crash", "max-requests", "max-rss", "stuck"];
+const RESTART_REASONS: usize = 4;
 
 /// One worker's slot.
 #[repr(C)]
 struct Slot {
     pid: AtomicU32,
-    _pad: AtomicU32,
+    /// Its threads stuck past `--request-timeout`.
+    stuck: AtomicU32,
     /// When its worker started (Unix seconds).
     started_unix: AtomicU64,
     /// Requests finished by the worker now in the slot.
@@ -171,6 +172,13 @@ impl Board {
             .map_or(0, |s| s.requests.load(Ordering::Relaxed))
     }
 
+    /// A slot's worker's threads stuck past `--request-timeout`.
+    pub(crate) fn stuck(&self, slot: usize) -> u32 {
+        self.map
+            .slot(slot)
+            .map_or(0, |s| s.stuck.load(Ordering::Relaxed))
+    }
+
     /// What a slot's worker is running now ("METHOD target" each).
     pub(crate) fn running(&self, slot: usize) -> Vec<String> {
         let Some(slot) = self.map.slot(slot) else {
@@ -209,6 +217,7 @@ impl Board {
             return;
         };
         slot.pid.store(0, Ordering::Relaxed);
+        slot.stuck.store(0, Ordering::Relaxed);
         slot.started_unix.store(0, Ordering::Relaxed);
         slot.requests.store(0, Ordering::Relaxed);
         slot.limit.store(limit, Ordering::Relaxed);
@@ -254,6 +263,15 @@ pub(crate) fn join(slot: usize) {
     slot.started_unix
         .store(now.map_or(0, |d| d.as_secs()), Ordering::Relaxed);
     let _ = MINE.set(Mine { map, slot });
+}
+
+/// A worker's threads stuck past `--request-timeout` now, for its master (which replaces it
+/// once they reach `--max-stuck`); nothing when this process is no worker.
+pub(crate) fn publish_stuck(stuck: usize) {
+    if let Some(mine) = MINE.get() {
+        let stuck = u32::try_from(stuck).unwrap_or(u32::MAX);
+        mine.slot.stuck.store(stuck, Ordering::Relaxed);
+    }
 }
 
 /// How many slots the board behind `fd` holds (from its size).

@@ -5,8 +5,9 @@
 //! an upgrade's new process does and says on a pipe that it serves), and announces the pool
 //! (pid file, sd_notify, the old master of an upgrade) once every worker serves. Then it
 //! waits on one thread for signals and for its children: a worker that dies is replaced
-//! (`pool`'s backoff and log limit; the `scoreboard` tells what it was running), one past
-//! `--max-requests` or `--max-rss` is recycled (its successor serves first), SIGUSR1 is passed on, SIGTERM/SIGINT drains every worker
+//! (`pool`'s backoff and log limit; the `scoreboard` tells what it was running), one at
+//! `--max-requests`, past `--max-rss` or with `--max-stuck` stuck threads is recycled (its
+//! successor serves first), SIGUSR1 is passed on, SIGTERM/SIGINT drains every worker
 //! (exit 0 when all drained cleanly), SIGUSR2 starts a new master on the same sockets and
 //! drains this pool once it serves (`lifecycle`'s upgrade, unchanged). Re-exec rather than
 //! fork: this process may have threads by now (the app is built), and a fork copies only one
@@ -113,6 +114,11 @@ impl<'a> Master<'a> {
                 Limits {
                     max_requests: options.max_requests.map(|n| n as u64),
                     max_rss: options.max_rss,
+                    max_stuck: options.request_timeout.map(|_| {
+                        let max = options.max_stuck.unwrap_or_else(|| options.worker_count());
+                        u32::try_from(max).unwrap_or(u32::MAX)
+                    }),
+                    kill_after: options.shutdown_timeout + KILL_AFTER,
                 },
             )?,
             announced: None,
@@ -129,7 +135,10 @@ impl<'a> Master<'a> {
             if self.stopping.is_none() {
                 self.workers.start_due(self.poll.registry(), now);
             }
-            let tick = if self.options.max_requests.is_some() || self.options.max_rss.is_some() {
+            let tick = if self.options.max_requests.is_some()
+                || self.options.max_rss.is_some()
+                || self.options.request_timeout.is_some()
+            {
                 LIMITS_TICK
             } else {
                 TICK

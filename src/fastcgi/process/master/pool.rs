@@ -27,11 +27,13 @@ pub(crate) enum Reason {
     MaxRequests = 1,
     /// `--max-rss`.
     MaxRss = 2,
+    /// `--max-stuck` threads stuck past `--request-timeout`.
+    Stuck = 3,
 }
 
 impl Reason {
     /// How many reasons there are.
-    pub(crate) const COUNT: usize = 3;
+    pub(crate) const COUNT: usize = 4;
 
     /// The reason's name, as the log and the status page give it.
     pub(crate) fn name(self) -> &'static str {
@@ -39,6 +41,7 @@ impl Reason {
             Reason::Crash => "crash",
             Reason::MaxRequests => "max-requests",
             Reason::MaxRss => "max-rss",
+            Reason::Stuck => "stuck",
         }
     }
 }

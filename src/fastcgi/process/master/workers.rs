@@ -1,7 +1,8 @@
 //! The master's worker processes, one slot each: starting a worker (the binary run again with
 //! the listening sockets, a pipe and the scoreboard, see `upgrade::spawn`), hearing on its
 //! pipe that it serves, reaping it when it dies and planning its replacement (`pool`'s
-//! rules), recycling one at `--max-requests` or past `--max-rss` (its successor starts
+//! rules), recycling one at `--max-requests`, past `--max-rss` or with `--max-stuck` stuck
+//! threads (killed if its drain outlasts `--shutdown-timeout`; its successor starts
 //! first, at three quarters of the limit, and serves; then it drains as on SIGTERM), and passing signals on. Only the master's thread
 //! calls this, so `PR_SET_PDEATHSIG` in the workers follows the master's life.
 
@@ -31,6 +32,10 @@ pub(crate) struct Limits {
     pub(crate) max_requests: Option<u64>,
     /// `--max-rss`, in bytes.
     pub(crate) max_rss: Option<u64>,
+    /// `--max-stuck` (resolved), with `--request-timeout` on.
+    pub(crate) max_stuck: Option<u32>,
+    /// How long a recycled worker may drain before it is killed.
+    pub(crate) kill_after: Duration,
 }
 
 /// A worker process and its line on the scoreboard.
@@ -64,8 +69,8 @@ struct Slot {
 struct Outgoing {
     worker: Worker,
     reason: Reason,
-    /// SIGTERM was sent: it drains.
-    draining: bool,
+    /// Since when it drains (SIGTERM was sent).
+    draining: Option<Instant>,
 }
 
 /// What a reaped worker tells the master.
@@ -239,6 +244,12 @@ impl Workers {
                 Reason::MaxRequests
             } else if self
                 .limits
+                .max_stuck
+                .is_some_and(|max| self.board.stuck(worker.board) >= max)
+            {
+                Reason::Stuck
+            } else if self
+                .limits
                 .max_rss
                 .zip(resident_bytes(worker.child.id()))
                 .is_some_and(|(max, rss)| rss > max)
@@ -260,7 +271,7 @@ impl Workers {
             slot.outgoing = Some(Outgoing {
                 worker: old,
                 reason,
-                draining: false,
+                draining: None,
             });
             slot.due = Some(now);
             self.restarts[reason as usize] += 1;
@@ -283,7 +294,14 @@ impl Workers {
         let Some(outgoing) = slot.outgoing.as_mut() else {
             return;
         };
-        let Some(since) = slot.serving_since.filter(|_| !outgoing.draining) else {
+        if let Some(draining) = outgoing.draining {
+            // Stuck threads never finish: past the drain's time it is killed.
+            if now.saturating_duration_since(draining) >= self.limits.kill_after {
+                signal_child(&outgoing.worker.child, libc::SIGKILL);
+            }
+            return;
+        }
+        let Some(since) = slot.serving_since else {
             return;
         };
         let at_limit = match outgoing.reason {
@@ -295,7 +313,7 @@ impl Workers {
         };
         if at_limit || now.saturating_duration_since(since) >= OUTGOING_GRACE {
             signal_child(&outgoing.worker.child, libc::SIGTERM);
-            outgoing.draining = true;
+            outgoing.draining = Some(now);
         }
     }
 
