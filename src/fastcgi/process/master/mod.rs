@@ -14,6 +14,7 @@
 //! of them, with the others' locks held forever. It imports nothing of the event loop.
 
 mod pool;
+mod recycle;
 mod workers;
 
 use std::io::{self, Read};

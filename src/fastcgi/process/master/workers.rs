@@ -1,9 +1,7 @@
 //! The master's worker processes, one slot each: starting a worker (the binary run again with
 //! the listening sockets, a pipe and the scoreboard, see `upgrade::spawn`), hearing on its
 //! pipe that it serves, reaping it when it dies and planning its replacement (`pool`'s
-//! rules), recycling one at `--max-requests`, past `--max-rss` or with `--max-stuck` stuck
-//! threads (killed if its drain outlasts `--shutdown-timeout`; its successor starts
-//! first, at three quarters of the limit, and serves; then it drains as on SIGTERM), and passing signals on. Only the master's thread
+//! rules), and passing signals on. Only the master's thread
 //! calls this, so `PR_SET_PDEATHSIG` in the workers follows the master's life.
 
 use std::io::{self, Read};
@@ -21,10 +19,6 @@ use super::pool::{self, LogLimit, Reason};
 /// The first poller token of the workers' pipes (slot `i` is `FIRST_TOKEN + i`).
 pub(crate) const FIRST_TOKEN: usize = 16;
 
-/// How long a worker being recycled for `--max-requests` may serve on beside its successor
-/// before it drains, when it does not reach its limit (traffic stopped).
-const OUTGOING_GRACE: Duration = Duration::from_secs(2);
-
 /// The limits past which a worker is recycled.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Limits {
@@ -40,37 +34,37 @@ pub(crate) struct Limits {
 
 /// A worker process and its line on the scoreboard.
 #[derive(Debug)]
-struct Worker {
-    child: Child,
-    board: usize,
-    started: Instant,
+pub(super) struct Worker {
+    pub(super) child: Child,
+    pub(super) board: usize,
+    pub(super) started: Instant,
     /// Its `--max-requests`, jitter included.
-    max_requests: Option<u64>,
+    pub(super) max_requests: Option<u64>,
 }
 
 /// One slot of the pool: its worker, and the one it replaces while that one drains.
 #[derive(Debug)]
-struct Slot {
-    worker: Option<Worker>,
+pub(super) struct Slot {
+    pub(super) worker: Option<Worker>,
     ready: Option<mio::unix::pipe::Receiver>,
-    serving: bool,
+    pub(super) serving: bool,
     /// Since when its worker serves.
-    serving_since: Option<Instant>,
+    pub(super) serving_since: Option<Instant>,
     early: u32,
     /// When the next worker starts, if none runs.
-    due: Option<Instant>,
+    pub(super) due: Option<Instant>,
     /// The worker being recycled: it serves until `worker` does and it reached its limit,
     /// then drains.
-    outgoing: Option<Outgoing>,
+    pub(super) outgoing: Option<Outgoing>,
 }
 
 /// A worker being recycled.
 #[derive(Debug)]
-struct Outgoing {
-    worker: Worker,
-    reason: Reason,
+pub(super) struct Outgoing {
+    pub(super) worker: Worker,
+    pub(super) reason: Reason,
     /// Since when it drains (SIGTERM was sent).
-    draining: Option<Instant>,
+    pub(super) draining: Option<Instant>,
 }
 
 /// What a reaped worker tells the master.
@@ -87,17 +81,17 @@ pub(crate) struct Reaped {
 pub(crate) struct Workers {
     exe: Exe,
     listeners: Vec<RawFd>,
-    slots: Vec<Slot>,
-    board: Board,
+    pub(super) slots: Vec<Slot>,
+    pub(super) board: Board,
     /// Scoreboard lines no worker holds (twice as many as slots: a successor and the worker it
     /// replaces each have one).
     free_lines: Vec<usize>,
-    limits: Limits,
+    pub(super) limits: Limits,
     log: LogLimit,
     /// Requests finished by workers that are gone.
     finished_before: u64,
     /// Workers replaced, by reason.
-    restarts: [u64; Reason::COUNT],
+    pub(super) restarts: [u64; Reason::COUNT],
 }
 
 impl Workers {
@@ -156,7 +150,12 @@ impl Workers {
         }
     }
 
-    fn start(&mut self, registry: &Registry, index: usize, now: Instant) -> io::Result<()> {
+    pub(super) fn start(
+        &mut self,
+        registry: &Registry,
+        index: usize,
+        now: Instant,
+    ) -> io::Result<()> {
         let line = self
             .free_lines
             .pop()
@@ -220,100 +219,6 @@ impl Workers {
                 let _ = registry.deregister(ready);
                 slot.ready = None;
             }
-        }
-    }
-
-    /// Recycling: a successor starts for each worker at three quarters of its
-    /// `--max-requests` or past `--max-rss`, so that it serves by the time the worker reaches
-    /// its limit; then the worker drains.
-    pub(crate) fn recycle(&mut self, registry: &Registry, now: Instant) {
-        for index in 0..self.slots.len() {
-            self.drain_outgoing(index, now);
-            let slot = &self.slots[index];
-            let Some(worker) = slot.worker.as_ref() else {
-                continue;
-            };
-            if !slot.serving || slot.outgoing.is_some() {
-                continue;
-            }
-            let requests = self.board.requests(worker.board);
-            let reason = if worker
-                .max_requests
-                .is_some_and(|max| requests >= max - max / 4)
-            {
-                Reason::MaxRequests
-            } else if self
-                .limits
-                .max_stuck
-                .is_some_and(|max| self.board.stuck(worker.board) >= max)
-            {
-                Reason::Stuck
-            } else if self
-                .limits
-                .max_rss
-                .zip(resident_bytes(worker.child.id()))
-                .is_some_and(|(max, rss)| rss > max)
-            {
-                Reason::MaxRss
-            } else {
-                continue;
-            };
-            let slot = &mut self.slots[index];
-            let Some(old) = slot.worker.take() else {
-                continue;
-            };
-            log::info!(
-                "fastcgi master: worker {} (slot {index}) is to be replaced ({}, {requests} \
-                 requests so far); its successor starts",
-                old.child.id(),
-                reason.name()
-            );
-            slot.outgoing = Some(Outgoing {
-                worker: old,
-                reason,
-                draining: None,
-            });
-            slot.due = Some(now);
-            self.restarts[reason as usize] += 1;
-            if let Err(err) = self.start(registry, index, now) {
-                log::error!("fastcgi master: cannot start a successor: {err}");
-                let slot = &mut self.slots[index];
-                if let Some(outgoing) = slot.outgoing.take() {
-                    slot.worker = Some(outgoing.worker);
-                    slot.due = None;
-                }
-            }
-        }
-    }
-
-    /// The outgoing worker of a slot drains once its successor serves and it reached its
-    /// limit (it drains itself at its limit too), or [`OUTGOING_GRACE`] after its successor
-    /// serves whatever its count.
-    fn drain_outgoing(&mut self, index: usize, now: Instant) {
-        let slot = &mut self.slots[index];
-        let Some(outgoing) = slot.outgoing.as_mut() else {
-            return;
-        };
-        if let Some(draining) = outgoing.draining {
-            // Stuck threads never finish: past the drain's time it is killed.
-            if now.saturating_duration_since(draining) >= self.limits.kill_after {
-                signal_child(&outgoing.worker.child, libc::SIGKILL);
-            }
-            return;
-        }
-        let Some(since) = slot.serving_since else {
-            return;
-        };
-        let at_limit = match outgoing.reason {
-            Reason::MaxRequests => outgoing
-                .worker
-                .max_requests
-                .is_none_or(|max| self.board.requests(outgoing.worker.board) >= max),
-            _ => true,
-        };
-        if at_limit || now.saturating_duration_since(since) >= OUTGOING_GRACE {
-            signal_child(&outgoing.worker.child, libc::SIGTERM);
-            outgoing.draining = Some(now);
         }
     }
 
@@ -478,21 +383,12 @@ fn try_wait(worker: Option<&mut Worker>) -> Option<std::process::ExitStatus> {
     }
 }
 
-fn signal_child(child: &Child, signal: libc::c_int) {
+pub(super) fn signal_child(child: &Child, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: kill sends a signal to a child we have not reaped yet, so its pid is still
         // ours.
         unsafe { libc::kill(pid, signal) };
     }
-}
-
-/// A process's resident memory, from /proc/PID/statm.
-fn resident_bytes(pid: u32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page).ok()?)
 }
 
 /// The clock's nanoseconds, to vary the jitter between workers started in one turn.
