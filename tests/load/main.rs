@@ -20,3 +20,4 @@ mod load;
 mod fastcgi_faults;
 mod fastcgi_overload;
 mod fastcgi_overload_nginx;
+mod fastcgi_processes;

@@ -54,6 +54,8 @@ pub(crate) struct Status {
     /// Complete requests waiting for a free handler now.
     pub(crate) queue: usize,
     pub(crate) resident_bytes: Option<u64>,
+    /// Under a master: the pool's workers, restarts and request total.
+    pub(crate) pool: Option<super::pool::PoolStatus>,
 }
 
 /// Resident memory from `/proc/self/statm` (its second field, in pages).
@@ -110,6 +112,10 @@ pub(crate) fn render_json(status: &Status) -> Vec<u8> {
         "request_time_seconds": time,
         "resident_memory_bytes": status.resident_bytes,
     });
+    let mut body = body;
+    if let (Some(pool), Some(map)) = (&status.pool, body.as_object_mut()) {
+        map.insert("processes".into(), pool.json());
+    }
     let mut out = serde_json::to_vec_pretty(&body).unwrap_or_default();
     out.push(b'\n');
     out
@@ -256,6 +262,9 @@ pub(crate) fn render_prometheus(status: &Status) -> String {
     }
     out.sample("pycnic_request_duration_seconds_sum", &[], counts.time_sum);
     out.sample("pycnic_request_duration_seconds_count", &[], counts.total());
+    if let Some(pool) = &status.pool {
+        pool.prometheus(&mut out.0);
+    }
     out.0
 }
 
