@@ -4,12 +4,17 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `POST /login` `{"username":"foo","password":"foo"}` | 200 `{"message":"Logged in"}`; the session holds the user, its id is cycled; 400/401 as the seed |
+//! | `POST /login` `{"username":"foo","password":"foo"}` | 200 `{"message":"Logged in"}`; the session holds the user, its id is cycled; 400/401 as the seed. Also `admin`/`admin`, with the role `admin`. Throttled: 429 + `Retry-After` past `PYCNIC_LOGIN_MAX_FAILURES` failures for a username (or `…_PER_IP` for an address), even with the right password |
 //! | `GET /login` | the seed's plain answer: `{"session_id": <the plain session_id cookie>}` (no session) |
 //! | `GET /me` | 200 `{"user":"foo","visits":N}` (each one writes); 401 without a live session |
 //! | `PUT /note/KEY?delay_ms=N` `{"value": any}` | reads the session, sleeps N ms, stores the value under KEY: 200 `{"saved":"KEY"}`; 401 without a session |
 //! | `GET /note/KEY` | 200 `{"key":"KEY","value":…}`; 404 when absent; 401 without a session |
 //! | `POST /logout` | destroys the session: `{"message":"Logged out"}`, else `{"message":"Already logged out"}` |
+//! | `GET /admin` | 200 `{"admin":true}` for a user with the role `admin`; 403 for another user; 401 when not logged in |
+//! | `POST /logout/all` | ends every session of the logged-in user on every backend: 200 `{"message":"Logged out everywhere"}`; 401 when not logged in |
+//!
+//! Every route is protected by the cross-origin check; `PYCNIC_TRUSTED_ORIGINS` and
+//! `PYCNIC_CORS_ORIGINS` are read as by every app.
 //!
 //! `PYCNIC_SESSION_STORE=sqlite:$HOME/.local/state/s.db cargo run --example sessions -- request POST /login
 //! '{"username":"foo","password":"foo"}'`
@@ -21,12 +26,21 @@ use pycnic::pycnic_names::{HTTP_400, HTTP_401, HTTP_404};
 use pycnic::{App, Handler, HttpError, Request, Response, Session};
 use serde_json::{Value, json};
 
-/// The user's session, or 401 when no one is logged in.
+/// The user's session (the route's guard has already answered 401 without one).
 fn logged_in(request: &Request) -> Result<(&Session, String), HttpError> {
     let session = request.session()?;
-    match session.get_as::<String>("user") {
+    match session.user() {
         Some(user) => Ok((session, user)),
         None => Err(HTTP_401("Not logged in")),
+    }
+}
+
+/// The demo's accounts: `(password, roles)` by username.
+fn account(username: &str) -> Option<(&'static str, &'static [&'static str])> {
+    match username {
+        "foo" => Some(("foo", &[])),
+        "admin" => Some(("admin", &["admin"])),
+        _ => None,
     }
 }
 
@@ -50,12 +64,15 @@ impl Login {
         let (Some(username), Some(password)) = (username, password) else {
             return Err(HTTP_400("Username and password are required"));
         };
-        if username != "foo" || password != "foo" {
-            return Err(HTTP_401("Username or password are incorrect"));
-        }
-        let session = request.session()?;
-        session.insert("user", username)?;
-        session.cycle_id();
+        // Throttled per username and per address, before the password is looked at; an
+        // unknown username is counted and answered exactly as a wrong password.
+        let attempt = request.login_attempt(username)?;
+        let roles = match account(username) {
+            Some((expected, roles)) if expected == password => roles,
+            _ => return Err(attempt.failed(HTTP_401("Username or password are incorrect"))),
+        };
+        attempt.succeeded()?;
+        request.session()?.login(username, roles)?;
         Ok(json!({"message": "Logged in"}))
     }
 }
@@ -103,11 +120,30 @@ struct Logout;
 impl Logout {
     fn post(&self, request: &Request, _response: &mut Response) -> Result<Value, HttpError> {
         let session = request.session()?;
-        if session.get("user").is_some() {
-            session.destroy();
+        if session.user().is_some() {
+            session.logout();
             return Ok(json!({"message": "Logged out"}));
         }
         Ok(json!({"message": "Already logged out"}))
+    }
+}
+
+struct LogoutAll;
+
+impl LogoutAll {
+    fn post(&self, request: &Request, _response: &mut Response) -> Result<Value, HttpError> {
+        let (session, user) = logged_in(request)?;
+        request.revoke_user(&user)?;
+        session.logout();
+        Ok(json!({"message": "Logged out everywhere"}))
+    }
+}
+
+struct Admin;
+
+impl Admin {
+    fn get(&self, _request: &Request, _response: &mut Response) -> Result<Value, HttpError> {
+        Ok(json!({"admin": true}))
     }
 }
 
@@ -117,12 +153,25 @@ fn app() -> App {
             "/login",
             Handler::new(Login).get(Login::get).post(Login::post),
         )
-        .route("/me", Handler::new(Me).get(Me::get))
+        .route("/me", Handler::new(Me).get(Me::get).login_required())
         .route(
             "/note/([A-Za-z0-9_-]{1,64})",
-            Handler::new(Note).put(Note::put).get(Note::get),
+            Handler::new(Note)
+                .put(Note::put)
+                .get(Note::get)
+                .login_required(),
         )
         .route("/logout", Handler::new(Logout).post(Logout::post))
+        .route(
+            "/logout/all",
+            Handler::new(LogoutAll)
+                .post(LogoutAll::post)
+                .login_required(),
+        )
+        .route(
+            "/admin",
+            Handler::new(Admin).get(Admin::get).role_required("admin"),
+        )
 }
 
 fn main() -> ExitCode {

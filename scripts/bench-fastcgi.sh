@@ -26,7 +26,9 @@
 # Usage: scripts/bench-fastcgi.sh [SECONDS_PER_RUN] [ROUNDS]
 #   environment: CONNS (32) and CONNS_HIGH (256, 0 skips) connection counts, MODES (a subset of
 #   "tcp_new tcp_keep unix_new unix_keep", all by default), PEER_PHP=0
-#   skips PHP-FPM, BENCH_KEEP=1 keeps the work directory (configurations, wrk outputs, logs)
+#   skips PHP-FPM, BENCH_KEEP=1 keeps the work directory (configurations, wrk outputs, logs),
+#   BASELINE=PATH adds another pycnic build (e.g. an older commit's target/release/pycnic) as
+#   the app "baseline", run in the same rounds, with pycnic's paired ratio to it per mode
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-5}
@@ -82,6 +84,19 @@ upstream[pycnic tcp_keep]="127.0.0.1:$pycnic_port"
 upstream[pycnic unix_new]="unix:$work/pycnic.sock"
 upstream[pycnic unix_keep]="unix:$work/pycnic.sock"
 apps=(limit pycnic)
+
+if [ -n "${BASELINE:-}" ]; then
+    baseline_port=$(free_port)
+    RUST_LOG=warn $cpu0 "$BASELINE" fastcgi --listen "127.0.0.1:$baseline_port" \
+        --listen "unix:$work/baseline.sock" --socket-mode 666 2>"$work/baseline.log" &
+    pids+=("$!")
+    wait_port "$baseline_port"
+    upstream[baseline tcp_new]="127.0.0.1:$baseline_port"
+    upstream[baseline tcp_keep]="127.0.0.1:$baseline_port"
+    upstream[baseline unix_new]="unix:$work/baseline.sock"
+    upstream[baseline unix_keep]="unix:$work/baseline.sock"
+    apps+=(baseline)
+fi
 
 if [ -n "$have_libfcgi" ]; then
     for mode in tcp_new tcp_keep; do
@@ -281,6 +296,15 @@ for level in levels:
             print(f"  pycnic x limit round by round: {each}")
             interval = f"95% CI {ci[0]:.2f}-{ci[1]:.2f}" if ci else "too few rounds for a CI"
             print(f"  pycnic x limit, median of {len(pycnic['paired'])} rounds: {median:.2f} ({interval})")
+        if pycnic and rows.get("baseline"):
+            # pycnic over the other build, paired round by round like the ratio to the limit.
+            mine = [report("pycnic", mode, level, r) for r in range(1, rounds + 1)]
+            base = [report("baseline", mode, level, r) for r in range(1, rounds + 1)]
+            paired = [p["rps"] / b["rps"] for p, b in zip(mine, base) if p and b and b["rps"]]
+            if paired:
+                median, ci = median_ci(paired)
+                interval = f"95% CI {ci[0]:.2f}-{ci[1]:.2f}" if ci else "too few rounds for a CI"
+                print(f"  pycnic x baseline, median of {len(paired)} rounds: {median:.2f} ({interval})")
         summary.append((mode, level, rows))
 
 def cell(rows, app, with_ratio=True):

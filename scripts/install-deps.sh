@@ -22,6 +22,7 @@
 #   php-fpm               the PHP-FPM peer of scripts/bench-fastcgi.sh
 #   php-cli               `php -S`, the peer of scripts/bench-serve.sh
 #   logrotate             tests/e2e/ops_runtime.rs runs conf/logrotate/pycnic with it
+#   chromium-headless-shell  headless Chromium (no UI): tests/e2e/browser_cors.rs drives it
 set -euo pipefail
 
 check_only=
@@ -51,6 +52,7 @@ compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
 need_cmd php || missing+=(php-cli)
 need_cmd redis-server || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 need_cmd memcached || [ -x /usr/bin/memcached ] || missing+=(memcached)
+need_cmd chromium-headless-shell || need_cmd chromium || missing+=(chromium-headless-shell)
 
 if [ -n "$check_only" ]; then
     cargo fuzz --version >/dev/null 2>&1 || missing+=("cargo-fuzz (cargo install cargo-fuzz --locked)")

@@ -7,10 +7,12 @@ use serde_json::{Value, json};
 use crate::error::HttpError;
 use crate::handler::{Handler, HookFn};
 use crate::http::{HeaderError, HeaderText, Headers, Method};
+use crate::origin::{OriginConfig, OriginPolicy};
 use crate::panic_capture;
 use crate::request::Request;
 use crate::response::{Body, HttpResponse, Reply, Response};
 use crate::router::{RouteError, Router, strip_one_trailing_slash};
+use crate::session::auth::{self, Access};
 use crate::session::{Runtime, SessionConfig};
 
 type TeardownFn = Box<dyn Fn(&Request, &Response) + Send + Sync>;
@@ -29,6 +31,15 @@ pub struct App {
     secret_keys: Option<crate::keys::Keys>,
     /// Settings, keys and store for sessions and secure cookies, made on first need.
     sessions: std::sync::Arc<Runtime>,
+    /// Every route needs a logged-in user unless marked `Handler::public`.
+    login_required: bool,
+    /// A body must be JSON (415 otherwise): set in code, or `PYCNIC_JSON_ONLY` (settled once).
+    json_only: bool,
+    json_only_settled: std::sync::OnceLock<bool>,
+    /// Cross-origin protection and CORS as given in code ([`crate::origin`]).
+    origin_config: OriginConfig,
+    /// The same with the environment's lists, settled on the first request.
+    origins: std::sync::OnceLock<Result<OriginPolicy, HttpError>>,
 }
 
 impl Default for App {
@@ -45,6 +56,11 @@ impl Default for App {
             session_config: None,
             secret_keys: None,
             sessions: std::sync::Arc::default(),
+            login_required: false,
+            json_only: false,
+            json_only_settled: std::sync::OnceLock::new(),
+            origin_config: OriginConfig::default(),
+            origins: std::sync::OnceLock::new(),
         }
     }
 }
@@ -208,8 +224,9 @@ impl App {
             .map(|found| found.route.name.as_str())
     }
 
-    /// Answers one request: app.before → routing → handler.before → method → handler.after →
-    /// app.after → teardown (always). Panics become a 500 for this request only.
+    /// Answers one request: cross-origin check → JSON only → CORS preflight → app.before →
+    /// routing → guard → handler.before → method → handler.after → app.after → teardown
+    /// (always) → CORS headers. Panics become a 500 for this request only.
     pub fn handle(&self, mut request: Request) -> HttpResponse {
         request.trusted_proxy = self.trusted_proxy;
         if self.strip_path {
@@ -223,6 +240,11 @@ impl App {
                 "REQUEST_METHOD is missing or empty: the web server must send it (RFC 3875 §4.1.12)",
             ));
         }
+        // Where it comes from and what it carries, before routing (src/app/access.rs).
+        let cors = match self.screen(&mut request) {
+            Ok(cors) => cors,
+            Err(answer) => return answer,
+        };
         let head = request.method == "HEAD";
         request.sessions = Some(std::sync::Arc::clone(&self.sessions));
         let mut response = Response::new();
@@ -272,7 +294,11 @@ impl App {
             }
         };
         request.recycle();
-        if head { without_body(answer) } else { answer }
+        let mut answer = if head { without_body(answer) } else { answer };
+        if let Some(origin) = &cors {
+            self.decorate(&mut answer, origin);
+        }
+        answer
     }
 
     fn run(&self, request: &mut Request, response: &mut Response) -> Result<Reply, HttpError> {
@@ -299,6 +325,15 @@ impl App {
         });
         if function.is_none() && method != Method::Options {
             return Err(not_allowed());
+        }
+        // Guards: before the handler's own hook; the default OPTIONS answer shows nothing.
+        if function.is_some() {
+            match &route.access {
+                Access::Public => {}
+                Access::Default if !self.login_required => {}
+                Access::Default | Access::Login => auth::require(request.session()?, None)?,
+                Access::Role(role) => auth::require(request.session()?, Some(role))?,
+            }
         }
         if let Some(before) = &route.before {
             before(request, response)?;
@@ -436,6 +471,9 @@ fn without_body(answer: HttpResponse) -> HttpResponse {
         ..answer
     }
 }
+
+#[path = "app/access.rs"]
+mod access;
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

@@ -490,3 +490,51 @@ fn request_data_args_and_ip_follow_pycnic() {
         "trusted proxy: last X-Forwarded-For entry"
     );
 }
+
+#[test]
+fn json_only_refuses_a_body_of_another_type_with_415_and_keeps_the_rest() {
+    let app = App::new()
+        .route(
+            "/x",
+            Handler::new(()).post(|_, _, _| Ok(json!({"ran": true}))),
+        )
+        .json_only();
+    let call = |content_type: Option<&str>, body: &str| {
+        let extra: Vec<(&str, &str)> = content_type
+            .map(|t| vec![("CONTENT_TYPE", t)])
+            .unwrap_or_default();
+        app.handle(request("POST", "/x", &extra, body))
+    };
+    for refused in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let res = call(refused, r#"{"a":1}"#);
+        assert_eq!(res.status, 415, "{refused:?}");
+        assert_eq!(
+            body_json(&res)["error"],
+            "The request body must be JSON (Content-Type: application/json)"
+        );
+    }
+    assert_eq!(
+        call(Some("application/json; charset=utf-8"), r#"{"a":1}"#).status,
+        200
+    );
+    assert_eq!(
+        call(Some("text/plain"), "").status,
+        200,
+        "no body, nothing to refuse"
+    );
+    let default = App::new().route("/x", Handler::new(()).post(|_, _, _| Ok(json!({}))));
+    let res = default.handle(request(
+        "POST",
+        "/x",
+        &[("CONTENT_TYPE", "text/plain")],
+        "{}",
+    ));
+    assert_eq!(
+        res.status, 200,
+        "off by default: Pycnic reads any body as JSON"
+    );
+}

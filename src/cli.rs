@@ -239,6 +239,13 @@ fn serve_fastcgi(
         log::error!("fastcgi server cannot start: {err}");
         return ExitCode::FAILURE;
     }
+    // The cross-origin settings are settled now, not on the first request: a setting that does
+    // not parse stops the start (logged there), and protection turned off is warned about at
+    // start.
+    if app.origin_policy().is_err() {
+        log::error!("fastcgi server cannot start: the cross-origin settings are refused");
+        return ExitCode::FAILURE;
+    }
     // Answers go to sockets: stray prints (fd 1) go to the log, never to a socket.
     crate::stray_output::stdout_to_log();
     if let Err(err) = options.resolve_hosts() {

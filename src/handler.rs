@@ -21,6 +21,7 @@ use crate::error::HttpError;
 use crate::http::Method;
 use crate::request::Request;
 use crate::response::{Reply, Response};
+use crate::session::auth::Access;
 
 /// A method of a handler, type-erased.
 pub(crate) type MethodFn =
@@ -36,6 +37,7 @@ pub struct Handler<T = ()> {
     methods: Vec<(Method, MethodFn)>,
     before: Option<HookFn>,
     after: Option<HookFn>,
+    access: Access,
 }
 
 /// The signature of a handler method: `fn get(&self, req: &Request, res: &mut Response)
@@ -66,7 +68,29 @@ impl<T: Send + Sync + 'static> Handler<T> {
             methods: Vec::new(),
             before: None,
             after: None,
+            access: Access::Default,
         }
+    }
+
+    /// Only a logged-in user (`session.login`) may call this handler: 401 otherwise, before
+    /// the handler's `before` hook runs.
+    pub fn login_required(mut self) -> Self {
+        self.access = Access::Login;
+        self
+    }
+
+    /// Only a logged-in user with `role` may call this handler: 401 when not logged in, 403
+    /// without the role.
+    pub fn role_required(mut self, role: &str) -> Self {
+        self.access = Access::Role(role.to_string());
+        self
+    }
+
+    /// Open to everyone even when the app requires a login everywhere
+    /// ([`App::login_required`](crate::App::login_required)): the login route, say.
+    pub fn public(mut self) -> Self {
+        self.access = Access::Public;
+        self
     }
 
     /// Renames the handler (for `pycnic routes` and logs).
@@ -144,6 +168,7 @@ impl<T> Handler<T> {
             methods: self.methods,
             before: self.before,
             after: self.after,
+            access: self.access,
         }
     }
 }
@@ -154,6 +179,7 @@ pub(crate) struct Route {
     pub(crate) methods: Vec<(Method, MethodFn)>,
     pub(crate) before: Option<HookFn>,
     pub(crate) after: Option<HookFn>,
+    pub(crate) access: Access,
 }
 
 impl Route {

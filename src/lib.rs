@@ -76,6 +76,7 @@ pub mod http;
 mod key_ring;
 pub mod keys;
 pub mod ops;
+pub mod origin;
 mod panic_capture;
 pub mod params;
 pub mod query;

@@ -18,6 +18,7 @@ use crate::error::HttpError;
 use crate::http::{Headers, Method};
 use crate::query::Args;
 use crate::secure_cookie::{Kind, SecureCookies};
+use crate::session::auth::LoginAttempt;
 use crate::session::{Runtime, Session};
 
 /// Where a request's path is kept: most often a stretch of a variable's value (REQUEST_URI up
@@ -217,6 +218,20 @@ impl Request {
                 .environ
                 .get("REQUEST_SCHEME")
                 .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    }
+
+    /// Starts a login attempt for `username` from [`Request::ip`]: a 429 with `Retry-After`
+    /// while that username or that address is locked out (`PYCNIC_LOGIN_MAX_FAILURES`,
+    /// `PYCNIC_LOGIN_MAX_FAILURES_PER_IP`, `PYCNIC_LOGIN_LOCKOUT`), whatever the password.
+    /// End it with [`LoginAttempt::failed`] or [`LoginAttempt::succeeded`].
+    pub fn login_attempt(&self, username: &str) -> Result<LoginAttempt<'_>, HttpError> {
+        crate::session::auth::login_attempt(self.runtime()?, username, self.ip())
+    }
+
+    /// Ends every session of `user` on every backend at once (a password change, "log out
+    /// everywhere"), this request's included from the next request on.
+    pub fn revoke_user(&self, user: &str) -> Result<(), HttpError> {
+        crate::session::auth::revoke_user(self.runtime()?, user)
     }
 
     fn runtime(&self) -> Result<&Runtime, HttpError> {

@@ -8,7 +8,8 @@ use std::io::{self, Read};
 use crate::app::App;
 use crate::response::HttpResponse;
 
-use super::{BodyError, Params, build_request, expected_body};
+use super::variables::{BodyError, build_request, expected_body};
+use crate::params::Params;
 
 /// Where a request's body comes from.
 pub enum BodySource<'a> {

@@ -92,6 +92,12 @@ pub fn bind(options: &ServeOptions) -> Result<TcpListener, ServeError> {
 
 /// Serves `app` on `options.listen` until the process is stopped.
 pub fn serve(app: Arc<App>, options: &ServeOptions, max_body: u64, name: &str) -> ExitCode {
+    // Settled at start, as behind a web server: a setting that does not parse stops it, and
+    // protection turned off is warned about now.
+    if app.origin_policy().is_err() {
+        log::error!("{name} serve: the cross-origin settings are refused");
+        return ExitCode::FAILURE;
+    }
     let listener = match bind(options) {
         Ok(listener) => listener,
         Err(err) => {

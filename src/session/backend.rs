@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::store::{IdHash, Record, Store, StoreError, StoreHealth};
+use super::store::{AuthRecords, IdHash, Record, Store, StoreError, StoreHealth};
 use crate::secure_cookie::now;
 
 /// Which stored session a write goes to; opaque to the session.
@@ -73,6 +73,9 @@ pub trait Backend: Send + Sync {
     fn max_record(&self) -> Option<(usize, &'static str)> {
         None
     }
+    /// Where per-user revocations and login counts live: the server-side store itself, or
+    /// the one configured next to the cookie store; `None` when there is none.
+    fn auth_records(&self) -> Option<&dyn AuthRecords>;
 }
 
 /// Server-side sessions: a random id in the cookie, its hash in the store. The hash covers
@@ -182,5 +185,9 @@ impl Backend for ServerBackend {
     fn max_record(&self) -> Option<(usize, &'static str)> {
         let name = self.store.health().map_or("session", |h| h.store);
         self.store.max_record().map(|max| (max, name))
+    }
+
+    fn auth_records(&self) -> Option<&dyn AuthRecords> {
+        Some(self.store.as_ref())
     }
 }

@@ -1,5 +1,5 @@
 //! Loading a session with the request and saving its changes after the handler: expiry checks,
-//! compare-and-set retries, and the session cookie with its defaults (HttpOnly, SameSite=Lax,
+//! compare-and-set retries, and the session cookie with its defaults (HttpOnly, SameSite=Lax or as set,
 //! Path=/, Secure over HTTPS or when configured, `__Host-` rules, at most 4096 bytes). Stores
 //! are reached only through [`Backend`].
 
@@ -13,7 +13,7 @@ use crate::cookie::Cookies;
 use crate::error::HttpError;
 use crate::response::Response;
 use crate::secure_cookie::{MAX_COOKIE_BYTES, now};
-use crate::set_cookie::{Cookie, SameSite};
+use crate::set_cookie::Cookie;
 
 /// Compare-and-set attempts before a write gives up (each loses only to another write).
 const MAX_ATTEMPTS: usize = 16;
@@ -71,7 +71,14 @@ impl Session {
             Some(token) => {
                 let store = runtime.store()?;
                 match store.find(token).map_err(unavailable)? {
-                    Some(found) if now() < expiry(&found.record, config) => Origin::Live(found),
+                    Some(found)
+                        if now() < expiry(&found.record, config)
+                            && !super::auth::is_revoked(store.auth_records(), &found.record)
+                                .map_err(unavailable)? =>
+                    {
+                        Origin::Live(found)
+                    }
+                    // Expired, or its user's sessions were revoked since it logged in.
                     Some(expired) => {
                         store.delete(expired.handle).map_err(unavailable)?;
                         Origin::Fresh
@@ -248,7 +255,7 @@ impl Writer<'_> {
         let mut cookie = Cookie::new(self.config.full_cookie_name(), value)
             .path("/")
             .http_only()
-            .same_site(SameSite::Lax);
+            .same_site(self.config.same_site);
         if self.config.host_prefix || self.config.secure.unwrap_or(self.https) {
             cookie = cookie.secure();
         }

@@ -12,6 +12,7 @@ use crate::keys::Keys;
 use crate::session::backend::{Backend, ServerBackend};
 use crate::session::store::cookie::CookieStore;
 use crate::session::store::{StoreSpec, location};
+use crate::set_cookie::SameSite;
 
 /// How sessions are kept: every setting has an environment variable and a default.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,9 +32,25 @@ pub struct SessionConfig {
     /// `PYCNIC_SESSION_SECURE`: `1` always `Secure`, `0` never; unset: `Secure` when the
     /// request came over HTTPS.
     pub secure: Option<bool>,
+    /// `PYCNIC_SESSION_SAMESITE`: `lax` (the default), `strict`, or `none` for a browser app on
+    /// another site that calls this one with credentials (CORS); `none` is refused unless
+    /// the cookie is always `Secure` (`PYCNIC_SESSION_SECURE=1` or the `__Host-` prefix).
+    pub same_site: SameSite,
     /// `PYCNIC_SESSION_HOST_PREFIX=1`: the name gets the `__Host-` prefix and its rules
     /// (`Secure`, `Path=/`, no `Domain`).
     pub host_prefix: bool,
+    /// `PYCNIC_AUTH_STORE`: with the `cookie` store, a server-side store (same syntax as
+    /// `PYCNIC_SESSION_STORE`) for what a cookie cannot hold: per-user revocation and login
+    /// throttle counts. Server-side session stores keep those themselves.
+    pub auth_store: Option<StoreSpec>,
+    /// `PYCNIC_LOGIN_MAX_FAILURES`: failed logins in a row that lock a username out (default 5).
+    pub login_max_failures: u64,
+    /// `PYCNIC_LOGIN_MAX_FAILURES_PER_IP`: failed logins from one client address that lock it
+    /// out (default 50).
+    pub login_max_failures_per_ip: u64,
+    /// `PYCNIC_LOGIN_LOCKOUT`: seconds a lockout lasts after the last failure, and how long a
+    /// failure is remembered (default 900).
+    pub login_lockout: u64,
     /// `PYCNIC_SESSION_TIMEOUT_MS`: bound on connecting to the store and on each read or write
     /// (default 2000), so a store that is down gives a 503 quickly.
     pub timeout: Duration,
@@ -48,8 +65,13 @@ impl Default for SessionConfig {
             absolute: 43200,
             cookie_name: "session".into(),
             secure: None,
+            same_site: SameSite::Lax,
             host_prefix: false,
             timeout: Duration::from_millis(2000),
+            auth_store: None,
+            login_max_failures: 5,
+            login_max_failures_per_ip: 50,
+            login_lockout: 900,
         }
     }
 }
@@ -93,7 +115,19 @@ impl SessionConfig {
                 "PYCNIC_SESSION_COOKIE={cookie_name:?} is not a token"
             ));
         }
-        Ok(SessionConfig {
+        let same_site = match env("PYCNIC_SESSION_SAMESITE").map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => defaults.same_site,
+            Some(v) if v == "lax" => SameSite::Lax,
+            Some(v) if v == "strict" => SameSite::Strict,
+            Some(v) if v == "none" => SameSite::None,
+            Some(other) => {
+                return Err(format!(
+                    "PYCNIC_SESSION_SAMESITE={other:?}: expected lax, strict or none"
+                ));
+            }
+        };
+        SessionConfig {
             store,
             idle: seconds("PYCNIC_SESSION_IDLE", defaults.idle)?,
             absolute: seconds("PYCNIC_SESSION_ABSOLUTE", defaults.absolute)?,
@@ -104,7 +138,30 @@ impl SessionConfig {
                 "PYCNIC_SESSION_TIMEOUT_MS",
                 defaults.timeout.as_millis() as u64,
             )?),
-        })
+            same_site,
+            auth_store: env("PYCNIC_AUTH_STORE")
+                .map(|spec| StoreSpec::parse(&spec))
+                .transpose()?,
+            login_max_failures: seconds("PYCNIC_LOGIN_MAX_FAILURES", defaults.login_max_failures)?,
+            login_max_failures_per_ip: seconds(
+                "PYCNIC_LOGIN_MAX_FAILURES_PER_IP",
+                defaults.login_max_failures_per_ip,
+            )?,
+            login_lockout: seconds("PYCNIC_LOGIN_LOCKOUT", defaults.login_lockout)?,
+        }
+        .validate()
+    }
+
+    /// The settings when they hold together: `SameSite=None` needs a cookie that is always
+    /// `Secure` (browsers drop it otherwise).
+    pub fn validate(self) -> Result<SessionConfig, String> {
+        let always_secure = self.host_prefix || self.secure == Some(true);
+        if self.same_site == SameSite::None && !always_secure {
+            return Err("PYCNIC_SESSION_SAMESITE=none needs a Secure cookie: set \
+                        PYCNIC_SESSION_SECURE=1 (or PYCNIC_SESSION_HOST_PREFIX=1) and serve HTTPS"
+                .into());
+        }
+        Ok(self)
     }
 
     /// The cookie name as sent (with `__Host-` when asked).
@@ -152,7 +209,7 @@ impl Runtime {
             ..Runtime::default()
         };
         if let Some(config) = config {
-            let _ = runtime.config.set(Ok(config));
+            let _ = runtime.config.set(config.validate());
         }
         Arc::new(runtime)
     }
@@ -219,9 +276,16 @@ impl Runtime {
                     Some(store) => Box::new(ServerBackend::for_app(store, &app)),
                     None => {
                         self.keys()?;
+                        let records = match &config.auth_store {
+                            Some(spec) => spec
+                                .open(config.timeout)
+                                .map_err(|why| misconfigured("auth store", &why.to_string()))?,
+                            None => None,
+                        };
                         Box::new(CookieStore::with_ring(
                             Arc::clone(&self.keys),
                             format!("{app}/{}", config.full_cookie_name()),
+                            records,
                         ))
                     }
                 })

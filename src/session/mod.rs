@@ -17,6 +17,10 @@
 //!   request's write is refused with a 409 and nothing is re-created.
 //! - **Errors**: a handler that answers with an error saves nothing (as its cookies are
 //!   dropped); a store that is down is a 503; a write refused as above is a 409.
+//! - **Who is logged in** ([`auth`]): `login(user, roles)` records the user, roles and login
+//!   time under `_auth` and cycles the id; route guards read it; a per-user revocation record
+//!   in the store ends every session that logged in before it; login failures are counted
+//!   in the store per username and per address.
 //! - **Cookie store**: the same API, the record in a private cookie; there each response
 //!   carries the whole record, so of two parallel writes the last response wins, and a
 //!   logout clears the browser's cookie but cannot revoke a copy taken earlier (it dies at its
@@ -31,6 +35,7 @@ use serde_json::{Map, Value};
 
 use crate::error::HttpError;
 
+pub mod auth;
 pub mod backend;
 mod commit;
 pub mod config;

@@ -127,6 +127,11 @@ impl Fixture {
             ("PYCNIC_SESSION_TIMEOUT_MS".into(), "1000".into()),
             ("RUST_LOG".into(), "error".into()),
         ];
+        if self.kind == Kind::Cookie {
+            // Revocation and login counts need a server-side record next to the cookie store.
+            let auth = format!("sqlite:{}", self.prefix.join("store/auth.db").display());
+            env.push(("PYCNIC_AUTH_STORE".into(), auth));
+        }
         env.extend(self.extra.iter().cloned());
         env
     }

@@ -21,6 +21,8 @@ mod fcgi_client;
 mod sessions;
 
 mod apache;
+mod browser_cors;
+mod cross_origin;
 mod fastcgi_health;
 mod fastcgi_launchers;
 mod lighttpd;
@@ -30,6 +32,7 @@ mod ops_runtime;
 mod ops_status;
 mod ops_upgrade;
 mod scaleout;
+mod sessions_auth;
 mod sessions_cgi;
 mod sessions_fastcgi;
 mod sessions_keys;

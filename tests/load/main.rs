@@ -21,5 +21,6 @@ mod fastcgi_faults;
 mod fastcgi_memory;
 mod fastcgi_overload;
 mod fastcgi_overload_nginx;
+mod fastcgi_processes;
 mod fastcgi_spill;
 mod fastcgi_trickle;

@@ -202,6 +202,10 @@ fn parse_count(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Worker processes when `--processes` is not given: one process, no master, until the
+/// status page adds up a pool's workers (docs/processes.md).
+pub const DEFAULT_PROCESSES: usize = 1;
+
 /// `pycnic fastcgi`: serve FastCGI (Responder role) to nginx, Apache or lighttpd.
 #[derive(clap::Args, Clone, Debug)]
 pub struct FastcgiOptions {
@@ -227,6 +231,23 @@ pub struct FastcgiOptions {
     /// sockets) [default: 4 per CPU, 4 to 64].
     #[arg(long, env = "PYCNIC_WORKERS", value_name = "N", value_parser = parse_count)]
     pub workers: Option<usize>,
+
+    /// Worker processes under a master (see docs/processes.md): 2 or more start a master
+    /// that owns the sockets and respawns a worker that dies; 1 is one process with no master
+    /// [default: 1, and always 1 for a start on fd 0 (mod_fcgid) without the option].
+    #[arg(long, env = "PYCNIC_PROCESSES", value_name = "N", value_parser = parse_count)]
+    pub processes: Option<usize>,
+
+    /// With `--processes` 2 or more: a worker that has answered about this many requests
+    /// (plus up to a tenth more, drawn per worker so that workers do not restart together) is
+    /// replaced gracefully: its successor serves first, then it drains. Off by default.
+    #[arg(long, env = "PYCNIC_MAX_REQUESTS", value_name = "N", value_parser = parse_count)]
+    pub max_requests: Option<usize>,
+
+    /// With `--processes` 2 or more: a worker whose resident memory passes this size (`512M`),
+    /// checked by the master twenty times a second, is replaced gracefully. Off by default.
+    #[arg(long, env = "PYCNIC_MAX_RSS", value_name = "SIZE", value_parser = parse_size)]
+    pub max_rss: Option<u64>,
 
     /// Open connections at most (kept below what RLIMIT_NOFILE allows). Past it, the
     /// connection idle longest between requests is closed to make room; when none is, new
@@ -376,6 +397,17 @@ impl FastcgiOptions {
             let cpus = std::thread::available_parallelism().map_or(1, usize::from);
             (cpus * 4).clamp(4, 64)
         })
+    }
+
+    /// How many worker processes run under a master; 1 means no master. `fd0_start`: the
+    /// listening socket came on fd 0 (a web server such as mod_fcgid started us and counts
+    /// processes itself), which keeps one process unless `--processes` says otherwise.
+    pub fn process_count(&self, fd0_start: bool) -> usize {
+        match self.processes {
+            Some(n) => n,
+            None if fd0_start => 1,
+            None => DEFAULT_PROCESSES,
+        }
     }
 
     /// The allow-list, canonical (v4-mapped IPv6 as IPv4).

@@ -118,3 +118,20 @@ fn sizes_parse_with_binary_suffixes_and_refuse_nonsense() {
         assert!(parse_size(bad).is_err(), "{bad:?} must be refused");
     }
 }
+
+#[test]
+fn processes_default_to_one_and_an_fd0_start_keeps_one_unless_asked() {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        options: FastcgiOptions,
+    }
+    let plain = Cli::parse_from(["x"]).options;
+    assert_eq!(plain.process_count(false), DEFAULT_PROCESSES);
+    assert_eq!(plain.process_count(true), 1);
+    let asked = Cli::parse_from(["x", "--processes", "4"]).options;
+    assert_eq!(asked.process_count(false), 4);
+    assert_eq!(asked.process_count(true), 4);
+    assert!(Cli::try_parse_from(["x", "--processes", "0"]).is_err());
+}

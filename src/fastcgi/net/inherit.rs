@@ -76,6 +76,11 @@ fn systemd_fds() -> Vec<RawFd> {
     }
 }
 
+/// Whether systemd passed this process listening sockets (LISTEN_PID names it).
+pub(crate) fn from_systemd() -> bool {
+    !systemd_fds().is_empty()
+}
+
 /// Whether a web server, spawn-fcgi, systemd or an upgrading pycnic (SIGUSR2) handed us a
 /// listening socket.
 pub fn inherited_listener_present() -> bool {

@@ -58,6 +58,8 @@ pub(crate) struct Status {
     pub(crate) resident_bytes: Option<u64>,
     /// Whether a handler can run now, and the stuck handlers.
     pub(crate) health: Health,
+    /// Under a master: the pool's workers, restarts and request total.
+    pub(crate) pool: Option<super::pool::PoolStatus>,
 }
 
 /// Resident memory from `/proc/self/statm` (its second field, in pages).
@@ -117,6 +119,9 @@ pub(crate) fn render_json(status: &Status) -> Vec<u8> {
     let mut body = body;
     if let Some(page) = body.as_object_mut() {
         page.insert("health".into(), status.health.json());
+    }
+    if let (Some(pool), Some(map)) = (&status.pool, body.as_object_mut()) {
+        map.insert("processes".into(), pool.json());
     }
     let mut out = serde_json::to_vec_pretty(&body).unwrap_or_default();
     out.push(b'\n');
@@ -265,6 +270,9 @@ pub(crate) fn render_prometheus(status: &Status) -> String {
     out.sample("pycnic_request_duration_seconds_sum", &[], counts.time_sum);
     out.sample("pycnic_request_duration_seconds_count", &[], counts.total());
     status.health.prometheus(&mut out.0);
+    if let Some(pool) = &status.pool {
+        pool.prometheus(&mut out.0);
+    }
     out.0
 }
 

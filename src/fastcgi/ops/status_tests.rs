@@ -32,6 +32,7 @@ fn sample() -> Status {
         queue: 2,
         resident_bytes: Some(4096),
         health: Default::default(),
+        pool: None,
     }
 }
 

@@ -130,6 +130,24 @@ fn sd_notify(state: &str) {
     }
 }
 
+/// A byte on the pipe of the process that started this one: "serving".
+fn tell_ready(handover: Handover) {
+    if let Some(ready) = handover.ready {
+        let mut pipe = std::fs::File::from(ready);
+        if let Err(err) = pipe.write_all(b"1") {
+            log::warn!("could not tell the process that started us we serve: {err}");
+        }
+    }
+}
+
+/// A worker is ready: it tells its master only (the pid file, systemd and the socket files
+/// are the master's).
+pub(crate) fn announce_worker(handover: Option<Handover>) {
+    if let Some(handover) = handover {
+        tell_ready(handover);
+    }
+}
+
 /// The server is ready: write the pid file, tell systemd and the old process. A pid file that
 /// cannot be written is an error (the server does not start; the old one keeps serving).
 pub(crate) fn announce(
@@ -150,12 +168,7 @@ pub(crate) fn announce(
         None => sd_notify("READY=1\n"),
     }
     if let Some(handover) = handover {
-        if let Some(ready) = handover.ready {
-            let mut pipe = std::fs::File::from(ready);
-            if let Err(err) = pipe.write_all(b"1") {
-                log::warn!("upgrade: could not tell the old process we serve: {err}");
-            }
-        }
+        tell_ready(handover);
         // The unix socket files `--listen` names are ours to remove at exit from now on.
         for listener in listeners.iter_mut() {
             if let Listener::Unix(socket, owned @ None) = listener

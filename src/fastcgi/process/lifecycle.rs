@@ -52,6 +52,8 @@ pub(crate) struct Lifecycle {
     shutdown: Option<Shutdown>,
     shutdown_timeout: Duration,
     handed_over: bool,
+    /// A worker under a master: SIGUSR2 is the master's to act on.
+    worker: bool,
 }
 
 impl Lifecycle {
@@ -70,6 +72,7 @@ impl Lifecycle {
             shutdown: None,
             shutdown_timeout,
             handed_over: false,
+            worker: super::worker::slot().is_some(),
         })
     }
 
@@ -78,7 +81,9 @@ impl Lifecycle {
     pub(crate) fn on_signal(&mut self, registry: &Registry, listeners: &[Listener]) -> Asked {
         let arrived = self.signals.arrived();
         if arrived.upgrade {
-            if self.shutdown.is_some() {
+            if self.worker {
+                log::info!("fastcgi worker: SIGUSR2 is for the master: ignored");
+            } else if self.shutdown.is_some() {
                 log::info!("fastcgi: SIGUSR2 while shutting down: ignored");
             } else {
                 self.upgrader.start(registry, listeners);

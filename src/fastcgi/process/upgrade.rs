@@ -41,6 +41,9 @@ use mio::{Interest, Registry, Token};
 pub(crate) use crate::fastcgi::net::inherit::{FDS_VAR, PARENT_VAR};
 use crate::fastcgi::net::listen::Listener;
 
+use super::scoreboard::SCOREBOARD_VAR;
+use super::worker::WORKER_VAR;
+
 /// The write end of the pipe on which the new process says it serves.
 pub const READY_VAR: &str = "PYCNIC_UPGRADE_READY";
 /// The poller's token for the pipe.
@@ -81,7 +84,7 @@ pub(crate) struct Upgrade {
 }
 
 /// Listeners' descriptors, as [`FDS_VAR`] names them.
-fn listener_fds(listeners: &[Listener]) -> Vec<RawFd> {
+pub(crate) fn listener_fds(listeners: &[Listener]) -> Vec<RawFd> {
     listeners
         .iter()
         .map(|l| match l {
@@ -103,11 +106,17 @@ fn inheritable(fd: RawFd) -> io::Result<OwnedFd> {
 }
 
 /// Starts the new process with the listeners and the pipe's write end, and the systemd
-/// variables meant for this process removed. The child gets duplicates without FD_CLOEXEC,
+/// variables meant for this process removed; `worker` (a slot and the scoreboard's
+/// descriptor) makes it a worker of this process (see `master`), else it is a new copy of
+/// this one (an upgrade). The child gets duplicates without FD_CLOEXEC,
 /// closed here as soon as it is started (a socket on fd 0 goes to its fd 0, as its standard
 /// input); with no code to run between fork and exec, std starts it with posix_spawn, which
 /// costs the same whatever this process's size (a fork copies its page tables).
-fn spawn(exe: &Exe, listeners: &[RawFd]) -> io::Result<(Child, mio::unix::pipe::Receiver)> {
+pub(crate) fn spawn(
+    exe: &Exe,
+    listeners: &[RawFd],
+    worker: Option<(usize, RawFd)>,
+) -> io::Result<(Child, mio::unix::pipe::Receiver)> {
     let (sender, receiver) = mio::unix::pipe::new()?;
     let ready = inheritable(sender.as_raw_fd())?;
     let mut passed = Vec::with_capacity(listeners.len());
@@ -136,9 +145,22 @@ fn spawn(exe: &Exe, listeners: &[RawFd]) -> io::Result<(Child, mio::unix::pipe::
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_FDNAMES");
+    let board = match worker {
+        Some((slot, board)) => {
+            let board = inheritable(board)?;
+            command
+                .env(WORKER_VAR, slot.to_string())
+                .env(SCOREBOARD_VAR, board.as_raw_fd().to_string());
+            Some(board)
+        }
+        None => {
+            command.env_remove(WORKER_VAR).env_remove(SCOREBOARD_VAR);
+            None
+        }
+    };
     let child = command.spawn();
     // Only the child holds the write end now: its exit is end of file on the pipe.
-    drop((passed, ready, sender));
+    drop((passed, ready, sender, board));
     Ok((child?, receiver))
 }
 
@@ -174,7 +196,7 @@ impl Upgrader {
         }
         let path = self.exe.path.display().to_string();
         let began = Instant::now();
-        let started = match spawn(&self.exe, &listener_fds(listeners)) {
+        let started = match spawn(&self.exe, &listener_fds(listeners), None) {
             Ok((child, mut ready)) => {
                 match registry.register(&mut ready, READY_TOKEN, Interest::READABLE) {
                     Ok(()) => Ok((child, ready)),

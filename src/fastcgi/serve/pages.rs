@@ -74,6 +74,7 @@ impl Server {
             workers_total: total,
             queue: waiting.saturating_sub(self.crew.free()),
             resident_bytes: resident_bytes(),
+            pool: crate::fastcgi::process::scoreboard::pool_status(),
             health: self.health(),
         }
     }

@@ -1,4 +1,5 @@
-//! Starting one server process: the descriptor limit raised, the listening sockets opened
+//! Starting the server: a master over worker processes (`--processes` 2 or more, see
+//! `process::master`), or one server process (a worker, or `--processes 1`): the descriptor limit raised, the listening sockets opened
 //! (handed over by an upgrading pycnic, bound from `--listen`, or inherited), the event loop
 //! built on them, the start announced (pid file, sd_notify, the old process told), then the
 //! threads run until the lifecycle ends; the exit status says whether the drain was clean.
@@ -13,6 +14,7 @@ use crate::fastcgi::net::listen::{self, Listener};
 use crate::fastcgi::process::announce::{self, Handover};
 use crate::fastcgi::process::fdlimit;
 use crate::fastcgi::process::upgrade::Exe;
+use crate::fastcgi::process::{master, scoreboard, worker};
 
 use super::server::Server;
 use super::threads;
@@ -21,14 +23,39 @@ use super::threads;
 /// shutdown timeout cut requests off.
 pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::process::ExitCode {
     let exe = Exe::record();
+    let slot = worker::slot();
+    let worker = slot.is_some();
+    if worker && !worker::die_with_master() {
+        log::error!("fastcgi worker: the master is gone");
+        return std::process::ExitCode::FAILURE;
+    }
+    if let Some(slot) = slot {
+        scoreboard::join(slot);
+    }
     let handover = Handover::take();
     let nofile = fdlimit::raise_nofile_limit();
     fdlimit::return_large_buffers();
+    let fd0_start = handover.is_none() && options.listen.is_empty() && !inherit::from_systemd();
+    let processes = options.process_count(fd0_start);
+    if !worker && processes > 1 {
+        return match open_listeners(options, handover.as_ref()) {
+            Ok(listeners) => master::run(exe, options, listeners, handover, processes),
+            Err(err) => {
+                log::error!("fastcgi server cannot start: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let handlers = options.worker_count();
     let started = open_listeners(options, handover.as_ref())
         .and_then(|listeners| Server::new(app, options, max_body, listeners, exe, nofile.ok()))
         .and_then(|(mut server, poll)| {
-            let pid_file = announce::announce(options, server.admission.listeners_mut(), handover)?;
+            let pid_file = if worker {
+                announce::announce_worker(handover);
+                None
+            } else {
+                announce::announce(options, server.admission.listeners_mut(), handover)?
+            };
             Ok((server, poll, pid_file))
         });
     let (server, poll, pid_file) = match started {

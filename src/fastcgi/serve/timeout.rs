@@ -43,6 +43,7 @@ impl Server {
         } = running.pop(index, &self.pool.app);
         if replaced {
             self.crew.stuck_returned();
+            crate::fastcgi::process::scoreboard::publish_stuck(running.stuck);
         }
         !(timed_out && replaced)
     }
@@ -119,6 +120,9 @@ impl Server {
         }
         if self.running.as_mut().is_some_and(|r| r.replace(index)) {
             self.crew.replace_stuck();
+        }
+        if let Some(running) = self.running.as_ref() {
+            crate::fastcgi::process::scoreboard::publish_stuck(running.stuck);
         }
     }
 }

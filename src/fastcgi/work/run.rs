@@ -16,6 +16,7 @@ use crate::error::HttpError;
 
 use crate::fastcgi::net::write::{self, SocketWriter};
 use crate::fastcgi::ops::access::{AccessParts, RequestId};
+use crate::fastcgi::process::scoreboard::Running;
 use crate::fastcgi::protocol::answer as framing;
 
 use super::answers::answer;
@@ -85,6 +86,11 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
             }
         });
     }
+    // Under a master, what this worker runs is on the scoreboard until the answer is sent.
+    let _running = Running::begin(
+        request.get(b"REQUEST_METHOD").unwrap_or_default(),
+        request.get(b"REQUEST_URI").unwrap_or_default(),
+    );
     // A request that waited past --queue-wait never gets here: the event side answered it 503
     // when it was taken (Server::next_job) or in its sweep.
     let response = match job.spool.take().map(Spool::read_all) {

@@ -3,8 +3,10 @@
 //! the session's own (idle or absolute, whichever comes first), so a stolen copy dies with it;
 //! but a copy kept from before a logout stays valid until then, as no server remembers the
 //! logout. Every write re-issues the cookie, so of two parallel writes the last response wins.
+//! Revoking a user's sessions and throttling logins need a server-side record: they use the
+//! store named by `PYCNIC_AUTH_STORE`, and are refused (a logged 500) without one.
 
-use super::{Record, StoreError};
+use super::{AuthRecords, Record, Store, StoreError};
 use std::sync::Arc;
 
 use crate::key_ring::KeyRing;
@@ -27,10 +29,12 @@ pub fn seal(
     seal_private(keys, name, &record.to_json(), expiry)
 }
 
-/// The cookie store: the key ring and the cookie's name, which the token is bound to.
+/// The cookie store: the key ring and the cookie's name, which the token is bound to, and
+/// the server-side store for revocations and login counts, if one is configured.
 pub struct CookieStore {
     keys: Ring,
     name: String,
+    records: Option<Box<dyn Store>>,
 }
 
 /// Keys fixed at creation, or the app's ring (which a reload may replace).
@@ -40,19 +44,26 @@ enum Ring {
 }
 
 impl CookieStore {
-    /// Sessions sealed with `keys` into the cookie `name`.
-    pub fn new(keys: Keys, name: String) -> CookieStore {
+    /// Sessions sealed with `keys` into the cookie `name`; `records` keeps what a cookie
+    /// cannot (`PYCNIC_AUTH_STORE`).
+    pub fn new(keys: Keys, name: String, records: Option<Box<dyn Store>>) -> CookieStore {
         CookieStore {
             keys: Ring::Fixed(keys),
             name,
+            records,
         }
     }
 
     /// Sessions sealed with the app's ring as it is at each request.
-    pub(crate) fn with_ring(ring: Arc<KeyRing>, name: String) -> CookieStore {
+    pub(crate) fn with_ring(
+        ring: Arc<KeyRing>,
+        name: String,
+        records: Option<Box<dyn Store>>,
+    ) -> CookieStore {
         CookieStore {
             keys: Ring::App(ring),
             name,
+            records,
         }
     }
 
@@ -104,5 +115,16 @@ impl Backend for CookieStore {
     /// Nothing to forget on a server: the session's cookie is cleared instead.
     fn delete(&self, _handle: Handle) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Sweeps the auth store's lapsed records, if there is one (the sessions are cookies).
+    fn gc(&self) -> Result<u64, StoreError> {
+        self.records.as_ref().map_or(Ok(0), |store| store.gc())
+    }
+
+    fn auth_records(&self) -> Option<&dyn AuthRecords> {
+        self.records
+            .as_deref()
+            .map(|store| store as &dyn AuthRecords)
     }
 }

@@ -12,7 +12,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::{Access, IdHash, Pool, Record, Store, StoreError, Versioned, hex};
+use super::{
+    Access, AuthKey, AuthRecords, Failures, IdHash, Pool, Record, Store, StoreError, Versioned, hex,
+};
 
 /// The largest value this store writes or reads: memcached's default item limit is 1 MiB
 /// (`-I 1m`), key and item header included, so a value keeps a margin under it.
@@ -223,5 +225,105 @@ impl Store for MemcachedStore {
 
     fn max_record(&self) -> Option<usize> {
         Some(MAX_VALUE)
+    }
+}
+
+// --- Who is logged in (session/auth.rs): per-user revocation and login throttle counters,
+// --- shared by every backend that uses this memcached. Same clients as the sessions. A
+// --- memcached short of memory may evict these records before their time (a revoked session
+// --- would come back, a count would restart): give it room, or use Redis.
+
+fn user_key(user: &AuthKey) -> String {
+    format!("pycnic:user:{}", hex(user))
+}
+
+fn fail_key(key: &AuthKey) -> String {
+    format!("pycnic:fail:{}", hex(key))
+}
+
+/// A count record as stored: `COUNT:UNTIL`.
+fn parse_failures(text: &str) -> Option<Failures> {
+    let (count, until) = text.split_once(':')?;
+    Some(Failures {
+        count: count.parse().ok()?,
+        until: until.parse().ok()?,
+    })
+}
+
+impl MemcachedStore {
+    /// `gets KEY` as text: the value and its CAS token, if present.
+    fn get_text(&self, key: &str) -> Result<Option<(String, u64)>, StoreError> {
+        let found = self.with(Access::Read, |conn, deadline| conn.gets(key, deadline))?;
+        Ok(found.and_then(|(bytes, cas)| String::from_utf8(bytes).ok().map(|t| (t, cas))))
+    }
+
+    /// Stores `text` under `key` with `command` (`set`, `add`, or `cas … TOKEN`): whether it
+    /// was stored (`NOT_STORED`, `EXISTS`, `NOT_FOUND`: another writer came first).
+    fn put_text(&self, command: &str, key: &str, text: &str, ttl: u64) -> Result<bool, StoreError> {
+        let (verb, token) = command.split_once(' ').unwrap_or((command, ""));
+        let line = format!("{verb} {key} 0 {} {} {token}", expiry(ttl), text.len());
+        let line = line.trim_end().to_string();
+        self.with(Access::Write, |conn, deadline| {
+            conn.send(&line, Some(text.as_bytes()), deadline)?;
+            Ok(conn.status(&["STORED", "NOT_STORED", "EXISTS", "NOT_FOUND"])? == "STORED")
+        })
+    }
+}
+
+impl AuthRecords for MemcachedStore {
+    fn revoked_at(&self, user: &AuthKey) -> Result<u64, StoreError> {
+        let found = self.get_text(&user_key(user))?;
+        Ok(found.and_then(|(t, _)| t.parse().ok()).unwrap_or(0))
+    }
+
+    fn revoke(&self, user: &AuthKey, at: u64, ttl: u64) -> Result<(), StoreError> {
+        if self.put_text("set", &user_key(user), &at.to_string(), ttl)? {
+            Ok(())
+        } else {
+            Err(failed("revocation not stored"))
+        }
+    }
+
+    fn failures(&self, key: &AuthKey, now: u64) -> Result<Failures, StoreError> {
+        let found = self.get_text(&fail_key(key))?;
+        Ok(found
+            .and_then(|(text, _)| parse_failures(&text))
+            .filter(|f| f.until > now)
+            .unwrap_or_default())
+    }
+
+    /// `gets` then `cas` (or `add` when absent), retried when another backend counted in
+    /// between, so no failure is lost.
+    fn fail(&self, key: &AuthKey, now: u64, lockout: u64) -> Result<Failures, StoreError> {
+        let key = fail_key(key);
+        for _ in 0..16 {
+            let current = self.get_text(&key)?;
+            let previous = current
+                .as_ref()
+                .and_then(|(text, _)| parse_failures(text))
+                .filter(|f| f.until > now)
+                .unwrap_or_default();
+            let next = Failures {
+                count: previous.count + 1,
+                until: now.saturating_add(lockout),
+            };
+            let text = format!("{}:{}", next.count, next.until);
+            let command = match &current {
+                Some((_, cas)) => format!("cas {cas}"),
+                None => "add".to_string(),
+            };
+            if self.put_text(&command, &key, &text, lockout)? {
+                return Ok(next);
+            }
+        }
+        Err(StoreError("memcached: login counter busy".into()))
+    }
+
+    fn reset(&self, key: &AuthKey) -> Result<(), StoreError> {
+        let command = format!("delete {}", fail_key(key));
+        self.with(Access::Write, |conn, deadline| {
+            conn.send(&command, None, deadline)?;
+            conn.status(&["DELETED", "NOT_FOUND"]).map(|_| ())
+        })
     }
 }

@@ -5,22 +5,24 @@
 //! `sqlite:PATH`, `redis://HOST:PORT[/DB]` and `memcached://HOST:PORT` are server-side stores;
 //! `cookie` keeps the record in a private cookie instead ([`cookie`]).
 
-use std::fmt;
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod cookie;
+mod error;
 pub mod location;
 #[cfg(feature = "memcached")]
 pub mod memcached;
+mod open;
 mod pool;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+// Only the server-side stores, each behind its feature, take a connection from the pool.
+pub use error::StoreError;
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "memcached"))]
 pub(crate) use pool::{Access, Pool};
 pub use pool::{BreakerState, StoreHealth};
 
@@ -62,20 +64,9 @@ pub struct Versioned {
     pub version: u64,
 }
 
-/// A store that could not answer (down, timed out, refused): the request gets a 503.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-/// A server-side session store.
-pub trait Store: Send + Sync {
+/// A server-side session store; it also keeps the per-user and throttle records of
+/// [`AuthRecords`].
+pub trait Store: AuthRecords + Send + Sync {
     /// The record stored under `id`, if any (expired or not: the caller checks).
     fn load(&self, id: &IdHash) -> Result<Option<Versioned>, StoreError>;
     /// Stores a new record; `ttl` is how long it may live, in seconds (at least 1).
@@ -102,6 +93,37 @@ pub trait Store: Send + Sync {
     fn max_record(&self) -> Option<usize> {
         None
     }
+}
+
+/// The SHA-256 of a user name or a client address, with its kind (`user:`, `ip:`) in front:
+/// the only form of either a store sees.
+pub type AuthKey = [u8; 32];
+
+/// A login throttle counter: failures so far and when the count lapses (unix seconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// Failed logins in a row, each within `lockout` seconds of the one before.
+    pub count: u64,
+    /// When the count lapses: the last failure plus the lockout.
+    pub until: u64,
+}
+
+/// What `session/auth.rs` keeps in a server-side store, next to the sessions and in the same
+/// place (Redis and memcached: shared by every backend; SQLite: by every process on the
+/// host), each record expiring by itself (TTL) or swept by `gc`.
+pub trait AuthRecords: Send + Sync {
+    /// When every session of `user` logged in before was revoked (unix milliseconds; 0: never).
+    fn revoked_at(&self, user: &AuthKey) -> Result<u64, StoreError>;
+    /// Revokes every session of `user` that logged in at or before `at` (milliseconds); the
+    /// record lives `ttl` seconds (the sessions' absolute lifetime, after which none is left).
+    fn revoke(&self, user: &AuthKey, at: u64, ttl: u64) -> Result<(), StoreError>;
+    /// The failure count under `key`, if one is running at `now`.
+    fn failures(&self, key: &AuthKey, now: u64) -> Result<Failures, StoreError>;
+    /// Counts one more failure at `now` (a lapsed count starts again at 1), atomically;
+    /// returns the new count; the record lapses `lockout` seconds later.
+    fn fail(&self, key: &AuthKey, now: u64, lockout: u64) -> Result<Failures, StoreError>;
+    /// Forgets the count under `key` (after a successful login).
+    fn reset(&self, key: &AuthKey) -> Result<(), StoreError>;
 }
 
 /// A parsed `PYCNIC_SESSION_STORE` value.
@@ -144,46 +166,6 @@ impl StoreSpec {
                  redis://HOST:PORT[/DB] or memcached://HOST:PORT"
             ))
         }
-    }
-
-    /// Opens a server-side store (connections are made lazily, on first use); `None` for
-    /// `cookie`. `timeout` bounds connecting and each network read or write.
-    pub fn open(&self, timeout: Duration) -> Result<Option<Box<dyn Store>>, StoreError> {
-        match self {
-            StoreSpec::Cookie => Ok(None),
-            #[cfg(feature = "sqlite")]
-            StoreSpec::Sqlite(path) => Ok(Some(Box::new(sqlite::SqliteStore::new(path, timeout)))),
-            #[cfg(feature = "redis")]
-            StoreSpec::Redis(url) => Ok(Some(Box::new(redis::RedisStore::new(url, timeout)?))),
-            #[cfg(feature = "memcached")]
-            StoreSpec::Memcached(host) => Ok(Some(Box::new(memcached::MemcachedStore::new(
-                host, timeout,
-            )))),
-            #[allow(unreachable_patterns)]
-            other => {
-                let _ = timeout;
-                Err(StoreError(NotBuilt(other).to_string()))
-            }
-        }
-    }
-}
-
-/// A store whose cargo feature this binary was built without.
-struct NotBuilt<'a>(&'a StoreSpec);
-
-impl fmt::Display for NotBuilt<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let feature = match self.0 {
-            StoreSpec::Cookie => "",
-            StoreSpec::Sqlite(_) => "sqlite",
-            StoreSpec::Redis(_) => "redis",
-            StoreSpec::Memcached(_) => "memcached",
-        };
-        write!(
-            f,
-            "this program was built without the `{feature}` session store (cargo feature \
-             `{feature}` of pycnic)"
-        )
     }
 }
 

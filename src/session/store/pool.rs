@@ -21,7 +21,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Failures in a row that open the breaker.
 const FAILURES_TO_OPEN: u32 = 3;

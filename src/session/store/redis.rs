@@ -7,7 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Access, IdHash, Pool, Record, Store, StoreError, Versioned, hex};
+use super::{
+    Access, AuthKey, AuthRecords, Failures, IdHash, Pool, Record, Store, StoreError, Versioned, hex,
+};
 
 const CREATE: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \
     redis.call('HSET', KEYS[1], 'v', 1, 'r', ARGV[1]) \
@@ -117,5 +119,64 @@ impl Store for RedisStore {
     /// Redis's limit on one string (`proto-max-bulk-len`, 512 MiB by default).
     fn max_record(&self) -> Option<usize> {
         Some(512 * 1024 * 1024)
+    }
+}
+
+// --- Who is logged in (session/auth.rs): per-user revocation and login throttle counters,
+// --- shared by every backend that uses this Redis. Same connections as the sessions.
+
+const FAIL: &str = "local r = redis.call('HMGET', KEYS[1], 'c', 'u') \
+    local now = tonumber(ARGV[1]) local count = tonumber(r[1]) or 0 \
+    if (tonumber(r[2]) or 0) <= now then count = 0 end \
+    count = count + 1 local untl = now + tonumber(ARGV[2]) \
+    redis.call('HSET', KEYS[1], 'c', count, 'u', untl) \
+    redis.call('EXPIRE', KEYS[1], ARGV[2]) return {count, untl}";
+
+fn user_key(user: &AuthKey) -> String {
+    format!("pycnic:user:{}", hex(user))
+}
+
+fn fail_key(key: &AuthKey) -> String {
+    format!("pycnic:fail:{}", hex(key))
+}
+
+impl AuthRecords for RedisStore {
+    fn revoked_at(&self, user: &AuthKey) -> Result<u64, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(user_key(user));
+        Ok(self.query::<Option<u64>>(Access::Read, &cmd)?.unwrap_or(0))
+    }
+
+    fn revoke(&self, user: &AuthKey, at: u64, ttl: u64) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(user_key(user)).arg(at).arg("EX").arg(ttl.max(1));
+        self.query::<()>(Access::Write, &cmd)
+    }
+
+    fn failures(&self, key: &AuthKey, now: u64) -> Result<Failures, StoreError> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(fail_key(key)).arg("c").arg("u");
+        let (count, until): (Option<u64>, Option<u64>) = self.query(Access::Read, &cmd)?;
+        Ok(match (count, until) {
+            (Some(count), Some(until)) if until > now => Failures { count, until },
+            _ => Failures::default(),
+        })
+    }
+
+    fn fail(&self, key: &AuthKey, now: u64, lockout: u64) -> Result<Failures, StoreError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(FAIL)
+            .arg(1)
+            .arg(fail_key(key))
+            .arg(now)
+            .arg(lockout.max(1));
+        let (count, until): (u64, u64) = self.query(Access::Write, &cmd)?;
+        Ok(Failures { count, until })
+    }
+
+    fn reset(&self, key: &AuthKey) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(fail_key(key));
+        self.query::<i64>(Access::Write, &cmd).map(|_| ())
     }
 }

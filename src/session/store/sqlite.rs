@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Access, IdHash, Pool, Record, Store, StoreError, Versioned};
+use super::{
+    Access, AuthKey, AuthRecords, Failures, IdHash, Pool, Record, Store, StoreError, Versioned,
+};
 use crate::secure_cookie::now;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS pycnic_sessions (
@@ -29,7 +31,17 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS pycnic_sessions (
     expires INTEGER NOT NULL,
     record BLOB NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pycnic_sessions_expires ON pycnic_sessions (expires);";
+CREATE INDEX IF NOT EXISTS pycnic_sessions_expires ON pycnic_sessions (expires);
+CREATE TABLE IF NOT EXISTS pycnic_users (
+    id BLOB PRIMARY KEY,
+    revoked_at INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pycnic_failures (
+    id BLOB PRIMARY KEY,
+    count INTEGER NOT NULL,
+    until INTEGER NOT NULL
+) WITHOUT ROWID;";
 
 /// The SQLite store: a path and a per-process pool of connections opened on first use.
 pub struct SqliteStore {
@@ -255,10 +267,89 @@ impl Store for SqliteStore {
     }
 }
 
+/// Expired sessions, revocation records and lapsed login counts; returns how many sessions.
 fn sweep_expired(conn: &mut Connection) -> rusqlite::Result<u64> {
     let now = i64::try_from(now()).unwrap_or(i64::MAX);
     let removed = conn
         .prepare_cached("DELETE FROM pycnic_sessions WHERE expires <= ?1")?
         .execute(params![now])?;
+    conn.prepare_cached("DELETE FROM pycnic_users WHERE expires <= ?1")?
+        .execute(params![now])?;
+    conn.prepare_cached("DELETE FROM pycnic_failures WHERE until <= ?1")?
+        .execute(params![now])?;
     Ok(removed as u64)
+}
+
+// --- Who is logged in (session/auth.rs): per-user revocation and login throttle counters,
+// --- shared by every process on the host that uses this file; swept with the sessions.
+
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl AuthRecords for SqliteStore {
+    fn revoked_at(&self, user: &AuthKey) -> Result<u64, StoreError> {
+        let at: Option<i64> = self.with(|conn| {
+            conn.prepare_cached(
+                "SELECT revoked_at FROM pycnic_users WHERE id = ?1 AND expires > ?2",
+            )?
+            .query_row(params![&user[..], int(now())], |row| row.get(0))
+            .optional()
+        })?;
+        Ok(at.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
+    fn revoke(&self, user: &AuthKey, at: u64, ttl: u64) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO pycnic_users (id, revoked_at, expires) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET revoked_at = max(revoked_at, ?2), expires = ?3",
+            )?
+            .execute(params![&user[..], int(at), expires_at(ttl)])
+        })
+        .map(|_| ())
+    }
+
+    fn failures(&self, key: &AuthKey, now: u64) -> Result<Failures, StoreError> {
+        let row: Option<(i64, i64)> = self.with(|conn| {
+            conn.prepare_cached(
+                "SELECT count, until FROM pycnic_failures WHERE id = ?1 AND until > ?2",
+            )?
+            .query_row(params![&key[..], int(now)], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+        })?;
+        Ok(
+            row.map_or_else(Failures::default, |(count, until)| Failures {
+                count: u64::try_from(count).unwrap_or(0),
+                until: u64::try_from(until).unwrap_or(0),
+            }),
+        )
+    }
+
+    fn fail(&self, key: &AuthKey, now: u64, lockout: u64) -> Result<Failures, StoreError> {
+        let until = now.saturating_add(lockout);
+        let count: i64 = self.write(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO pycnic_failures (id, count, until) VALUES (?1, 1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET \
+                 count = CASE WHEN until <= ?3 THEN 1 ELSE count + 1 END, until = ?2 \
+                 RETURNING count",
+            )?
+            .query_row(params![&key[..], int(until), int(now)], |row| row.get(0))
+        })?;
+        Ok(Failures {
+            count: u64::try_from(count).unwrap_or(0),
+            until,
+        })
+    }
+
+    fn reset(&self, key: &AuthKey) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.prepare_cached("DELETE FROM pycnic_failures WHERE id = ?1")?
+                .execute(params![&key[..]])
+        })
+        .map(|_| ())
+    }
 }

@@ -1,4 +1,4 @@
-//! Tests of `gateway.rs`.
+//! Tests of `gateway/variables.rs`.
 
 use super::*;
 
