@@ -23,6 +23,7 @@ mod sessions;
 mod apache;
 mod browser_cors;
 mod cross_origin;
+mod fastcgi_health;
 mod fastcgi_launchers;
 mod lighttpd;
 mod nginx;

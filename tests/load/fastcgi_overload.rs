@@ -83,7 +83,19 @@ fn queued_bodies_have_a_memory_bound_and_every_request_is_answered() {
     const PEAK_KB: u64 = 600 * 1024;
     let _serial = serial();
     raise_own_fd_limit();
-    let server = Server::fastcgi(&showcase_bin(), &["--workers", "2", "--queue-wait", "600"]);
+    // 2 GB of bodies at once: past the default --spill-disk 1G (tests/fastcgi_spill.rs
+    // checks that bound); here every body must go through.
+    let server = Server::fastcgi(
+        &showcase_bin(),
+        &[
+            "--workers",
+            "2",
+            "--queue-wait",
+            "600",
+            "--spill-disk",
+            "4G",
+        ],
+    );
     let addr = server.addr.unwrap();
     // Both workers busy while the bodies arrive.
     let mut busy: Vec<Client> = (0..2)

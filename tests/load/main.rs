@@ -18,6 +18,9 @@ mod fcgi_client;
 mod load;
 
 mod fastcgi_faults;
+mod fastcgi_memory;
 mod fastcgi_overload;
 mod fastcgi_overload_nginx;
 mod fastcgi_processes;
+mod fastcgi_spill;
+mod fastcgi_trickle;

@@ -299,10 +299,19 @@ pub struct FastcgiOptions {
     pub body_min_rate: usize,
 
     /// Request-body bytes held in memory by all connections together (K, M, G suffixes);
-    /// a body that would pass it is spilled to an unlinked file in TMPDIR.
+    /// a body that would pass it is spilled to an unlinked file in --spill-dir.
     #[arg(long, env = "PYCNIC_BODY_MEMORY", value_name = "SIZE", default_value = "64M",
           value_parser = parse_memory)]
     pub body_memory: usize,
+
+    /// Where bodies past --body-memory spill (default: TMPDIR, else /tmp); checked at start.
+    #[arg(long, env = "PYCNIC_SPILL_DIR", value_name = "DIR")]
+    pub spill_dir: Option<std::path::PathBuf>,
+
+    /// Spilled body bytes on disk, all together (K, M, G); a body past it gets a 503.
+    #[arg(long, env = "PYCNIC_SPILL_DISK", value_name = "SIZE", default_value = "1G",
+          value_parser = parse_size)]
+    pub spill_disk: u64,
 
     /// Seconds SIGTERM/SIGINT wait for requests already received to finish.
     #[arg(long, env = "PYCNIC_SHUTDOWN_TIMEOUT", value_name = "SECONDS", default_value = "30",

@@ -8,8 +8,11 @@
 //!
 //! The fields come from the FastCGI params (REMOTE_ADDR, REMOTE_USER, REQUEST_METHOD +
 //! REQUEST_URI + SERVER_PROTOCOL, HTTP_REFERER, HTTP_USER_AGENT, REQUEST_ID), `-` when absent
-//! or empty; `"`, `\`, control and non-ASCII bytes are written `\xHH` as nginx does (a
-//! REQUEST_ID is also cut after [`RequestId::MAX_GIVEN`] bytes). The time
+//! or empty; `"`, `\`, control and non-ASCII bytes are written `\xHH` as nginx does, and
+//! so are spaces in the fields outside quotes (address, user, id), so a log parser never
+//! shifts fields. Each field is cut after [`FIELD_MAX`] bytes (the target after
+//! [`TARGET_MAX`], a REQUEST_ID after [`RequestId::MAX_GIVEN`]) and ends with `...` when cut:
+//! the params may carry 256 KiB, a log line does not. The time
 //! is UTC (`+0000`), when the line is written. `$body_bytes_sent` counts the body only (not
 //! the head), `$duration_us` from the request complete to its answer framed.
 //!
@@ -152,6 +155,13 @@ fn now_secs() -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
+/// The most bytes of a field (address, user, method, protocol, referer, user agent) written
+/// to a line; more is cut and marked `...`.
+pub const FIELD_MAX: usize = 512;
+
+/// The most bytes of the request's target written to a line (it may carry a long query).
+pub const TARGET_MAX: usize = 2048;
+
 /// A request's fields for its access line, escaped, captured before the handler takes the
 /// params: `addr`, `user`, `request`, then `"referer" "user agent" id` in one buffer.
 #[derive(Debug, Default)]
@@ -168,9 +178,9 @@ impl AccessParts {
         let find = |name: &[u8]| params.get(name).unwrap_or_default();
         let buf = &mut self.buf;
         buf.clear();
-        escape_into(buf, find(b"REMOTE_ADDR"));
+        field_into(buf, find(b"REMOTE_ADDR"), FIELD_MAX, Spaces::Escaped);
         self.user_at = buf.len();
-        escape_into(buf, find(b"REMOTE_USER"));
+        field_into(buf, find(b"REMOTE_USER"), FIELD_MAX, Spaces::Escaped);
         self.request_at = buf.len();
         let (method, uri, protocol) = (
             find(b"REQUEST_METHOD"),
@@ -180,19 +190,20 @@ impl AccessParts {
         if method.is_empty() && uri.is_empty() {
             buf.push(b'-');
         } else {
-            escape_into(buf, method);
+            // Spaces separate the request line's parts: inside them they are escaped.
+            field_into(buf, method, FIELD_MAX, Spaces::Escaped);
             buf.push(b' ');
-            escape_into(buf, uri);
+            field_into(buf, uri, TARGET_MAX, Spaces::Escaped);
             if !protocol.is_empty() {
                 buf.push(b' ');
-                escape_into(buf, protocol);
+                field_into(buf, protocol, FIELD_MAX, Spaces::Escaped);
             }
         }
         self.tail_at = buf.len();
         buf.push(b'"');
-        escape_into(buf, find(b"HTTP_REFERER"));
+        field_into(buf, find(b"HTTP_REFERER"), FIELD_MAX, Spaces::Kept);
         buf.extend_from_slice(b"\" \"");
-        escape_into(buf, find(b"HTTP_USER_AGENT"));
+        field_into(buf, find(b"HTTP_USER_AGENT"), FIELD_MAX, Spaces::Kept);
         buf.extend_from_slice(b"\" ");
         id.write_to(buf);
     }
@@ -213,9 +224,32 @@ impl AccessParts {
     }
 }
 
+/// Whether spaces are written as they are (inside quotes) or as `\x20` (a field outside
+/// quotes, or a part of the request line).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spaces {
+    Kept,
+    Escaped,
+}
+
+/// A field escaped ([`escape_into`], spaces as `spaces` says), cut after `max` bytes of the
+/// value with `...`.
+fn field_into(out: &mut Vec<u8>, value: &[u8], max: usize, spaces: Spaces) {
+    let cut = value.get(..max).unwrap_or(value);
+    escape_bytes(out, cut, spaces);
+    if cut.len() < value.len() {
+        out.extend_from_slice(b"...");
+    }
+}
+
 /// Escapes like nginx's access log: `"`, `\`, control bytes and bytes past ASCII as `\xHH`;
 /// an empty value is `-`.
 fn escape_into(out: &mut Vec<u8>, value: &[u8]) {
+    escape_bytes(out, value, Spaces::Kept);
+}
+
+/// [`escape_into`], with spaces escaped too when `spaces` says so.
+fn escape_bytes(out: &mut Vec<u8>, value: &[u8], spaces: Spaces) {
     if value.is_empty() {
         out.push(b'-');
         return;
@@ -225,7 +259,8 @@ fn escape_into(out: &mut Vec<u8>, value: &[u8]) {
         _ => b'A' + (nibble & 0xf).saturating_sub(10),
     };
     for &byte in value {
-        if byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte) {
+        let space = byte == b' ' && spaces == Spaces::Escaped;
+        if space || byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte) {
             out.extend_from_slice(&[b'\\', b'x', hex(byte >> 4), hex(byte & 0xf)]);
         } else {
             out.push(byte);
@@ -327,11 +362,7 @@ impl<'a> RequestId<'a> {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         match self {
             RequestId::Given(bytes) => {
-                let cut = bytes.get(..Self::MAX_GIVEN).unwrap_or(bytes);
-                escape_into(out, cut);
-                if cut.len() < bytes.len() {
-                    out.extend_from_slice(b"...");
-                }
+                field_into(out, bytes, Self::MAX_GIVEN, Spaces::Escaped);
             }
             RequestId::Made(seq) => {
                 let _ = write!(out, "{}-{seq}", std::process::id());

@@ -103,3 +103,55 @@ fn dates_are_civil_utc() {
         assert_eq!(String::from_utf8(out).unwrap(), want, "{secs}");
     }
 }
+
+/// Issue 18 item 11: a space in REMOTE_ADDR (or the user, the id, a part of the request
+/// line) would shift every field after it for a log parser.
+#[test]
+fn spaces_outside_quotes_are_escaped_so_fields_never_shift() {
+    let p = params(&[
+        ("REMOTE_ADDR", b"1.2.3.4 - evil [x]"),
+        ("REMOTE_USER", b"a b"),
+        ("REQUEST_METHOD", b"GET"),
+        ("REQUEST_URI", b"/a b\" 200 1"),
+        ("SERVER_PROTOCOL", b"HTTP/1.1"),
+        ("HTTP_USER_AGENT", b"Mozilla/5.0 (X11)"),
+        ("REQUEST_ID", b"id 7"),
+    ]);
+    let line = line_of(&p, 1);
+    assert_eq!(
+        line,
+        "1.2.3.4\\x20-\\x20evil\\x20[x] - a\\x20b [01/Dec/2026:23:48:05 +0000] \
+         \"GET /a\\x20b\\x22\\x20200\\x201 HTTP/1.1\" 200 27 \"-\" \"Mozilla/5.0 (X11)\" \
+         id\\x207 412\n"
+    );
+    let unquoted: Vec<&str> = line.split(' ').collect();
+    assert_eq!(
+        unquoted[..3],
+        ["1.2.3.4\\x20-\\x20evil\\x20[x]", "-", "a\\x20b"]
+    );
+}
+
+/// Issue 18 item 11: a 200 KB target is not logged as a 200 KB line.
+#[test]
+fn a_huge_target_and_fields_are_cut_and_marked() {
+    let target = format!("/x?{}", "q".repeat(200_000));
+    let agent = "u".repeat(100_000);
+    let p = params(&[
+        ("REMOTE_ADDR", b"127.0.0.1"),
+        ("REQUEST_METHOD", b"GET"),
+        ("REQUEST_URI", target.as_bytes()),
+        ("HTTP_USER_AGENT", agent.as_bytes()),
+    ]);
+    let line = line_of(&p, 1);
+    assert!(
+        line.len() < TARGET_MAX + FIELD_MAX + 200,
+        "{} bytes",
+        line.len()
+    );
+    let cut_target = format!("\"GET {}...\"", &target[..TARGET_MAX]);
+    assert!(
+        line.contains(&cut_target),
+        "the target cut at TARGET_MAX, marked"
+    );
+    assert!(line.contains(&format!("\"{}...\"", &agent[..FIELD_MAX])));
+}

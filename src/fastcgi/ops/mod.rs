@@ -1,8 +1,10 @@
 //! What an operator sees of the server: the counters (`metrics`, a few atomic adds per
 //! answer), the status page's figures rendered as JSON and Prometheus text (`status`), and the
-//! access log (`access`), and under a master the pool's part of the status page (`pool`).
+//! access log (`access`), whether a handler can run now (`health`: the ping's answer), and
+//! under a master the pool's part of the status page (`pool`).
 
 pub(crate) mod access;
+pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod pool;
 pub(crate) mod status;

@@ -4,7 +4,8 @@
 //!
 //! The page is the counters of `metrics` plus what is a state, computed when the page is
 //! asked: connections by state (a scan of the slots), busy and idle workers, the queue now,
-//! resident memory (`/proc/self/statm`). It renders as JSON, or as the Prometheus text
+//! resident memory (`/proc/self/statm`), the health (`health`: stuck handlers, whether a
+//! handler can run now). It renders as JSON, or as the Prometheus text
 //! exposition format 0.0.4 with `?format=prometheus` or an `Accept` asking for it.
 //!
 //! Connection states: `idle` (kept alive between requests), `receiving` (params or body on
@@ -14,6 +15,7 @@
 use serde_json::json;
 use std::fmt::Write as _;
 
+use super::health::Health;
 use super::metrics::{CLASSES, Counts, WINDOW};
 
 /// Connections open, by state.
@@ -54,6 +56,8 @@ pub(crate) struct Status {
     /// Complete requests waiting for a free handler now.
     pub(crate) queue: usize,
     pub(crate) resident_bytes: Option<u64>,
+    /// Whether a handler can run now, and the stuck handlers.
+    pub(crate) health: Health,
     /// Under a master: the pool's workers, restarts and request total.
     pub(crate) pool: Option<super::pool::PoolStatus>,
 }
@@ -113,6 +117,9 @@ pub(crate) fn render_json(status: &Status) -> Vec<u8> {
         "resident_memory_bytes": status.resident_bytes,
     });
     let mut body = body;
+    if let Some(page) = body.as_object_mut() {
+        page.insert("health".into(), status.health.json());
+    }
     if let (Some(pool), Some(map)) = (&status.pool, body.as_object_mut()) {
         map.insert("processes".into(), pool.json());
     }
@@ -262,6 +269,7 @@ pub(crate) fn render_prometheus(status: &Status) -> String {
     }
     out.sample("pycnic_request_duration_seconds_sum", &[], counts.time_sum);
     out.sample("pycnic_request_duration_seconds_count", &[], counts.total());
+    status.health.prometheus(&mut out.0);
     if let Some(pool) = &status.pool {
         pool.prometheus(&mut out.0);
     }

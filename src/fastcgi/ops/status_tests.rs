@@ -31,6 +31,7 @@ fn sample() -> Status {
         workers_total: 4,
         queue: 2,
         resident_bytes: Some(4096),
+        health: Default::default(),
         pool: None,
     }
 }

@@ -1,6 +1,7 @@
 //! Process resources the server sets up at start. RLIMIT_NOFILE's soft limit is raised to
 //! the hard one (the usual soft 1024 is a leftover from select(2)), and `--max-connections`
-//! is kept below it with a reserve for listeners, spilled bodies and the process's own files,
+//! is kept below it with a reserve for listeners and the process's own files, and a second
+//! descriptor per connection for its spilled body,
 //! so the server runs out of connection slots (and leaves new connections in the kernel's
 //! backlog) before it runs out of descriptors. glibc's allocator is told to hand large
 //! buffers back to the system.
@@ -53,12 +54,14 @@ pub fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(16, Iterator::count)
 }
 
-/// The most connections `nofile` descriptors allow with `open` already in use: an eighth of
-/// the limit plus 8 stay in reserve (spilled bodies, accept's slack, log files); at least 4.
+/// The most connections `nofile` descriptors allow with `open` already in use: 16 stay in
+/// reserve (accept's slack, log files), and each connection is counted twice, since its
+/// body may spill to a file (a second descriptor) while it is received and handled; at
+/// least 4.
 pub fn connection_cap(nofile: u64, open: usize) -> usize {
     let nofile = usize::try_from(nofile).unwrap_or(usize::MAX);
-    let reserve = open.saturating_add(8).saturating_add(nofile / 8);
-    nofile.saturating_sub(reserve).max(4)
+    let reserve = open.saturating_add(16);
+    (nofile.saturating_sub(reserve) / 2).max(4)
 }
 
 #[cfg(test)]

@@ -6,14 +6,16 @@
 //! one process of `--processes 1`, is the server: its signals (`signals`), the lifecycle the
 //! event loop consults (`lifecycle`: draining on SIGTERM, upgrading on SIGUSR2, through
 //! `upgrade`), saying it serves (`announce`: the pid file, sd_notify, taking a handover; a
-//! worker only tells its master, `worker`), and the descriptor limit (`fdlimit`). The `scoreboard` is the
-//! shared memory through which the master learns its workers' requests. Nothing here
+//! worker only tells its master, `worker`), the descriptor limit (`fdlimit`), and memory
+//! given back after a flood (`memory`). The `scoreboard` is the shared memory through which
+//! the master learns its workers' requests. Nothing here
 //! imports the event loop (`serve`, `work`).
 
 pub(crate) mod announce;
 pub(crate) mod fdlimit;
 pub(crate) mod lifecycle;
 pub(crate) mod master;
+pub(crate) mod memory;
 pub(crate) mod scoreboard;
 pub(crate) mod signals;
 pub(crate) mod upgrade;

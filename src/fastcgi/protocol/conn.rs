@@ -179,6 +179,35 @@ impl Connection {
         }
     }
 
+    /// Refuses the body being received (the owner can neither hold nor spill it): returns
+    /// the request with its params and no body, to be answered (503) and then
+    /// [`response_done`](Self::response_done); the rest of FCGI_STDIN is read and dropped, as
+    /// after a 413. `None` when no body is being received.
+    pub fn refuse_body(&mut self) -> Option<ReceivedRequest> {
+        if !matches!(self.state, State::Body { .. }) {
+            return None;
+        }
+        let State::Body {
+            id,
+            keep_conn,
+            params,
+            ..
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return None;
+        };
+        self.state = State::Responding {
+            keep_conn,
+            discard_stdin_of: Some(id),
+        };
+        Some(ReceivedRequest {
+            id,
+            keep_conn,
+            params,
+            body: Vec::new(),
+        })
+    }
+
     /// Where the connection stands, for the owner's timers and read interest.
     pub fn phase(&self) -> Phase {
         match self.state {

@@ -525,3 +525,27 @@ fn errors_display_in_lower_case() {
         assert!(text.starts_with(|c: char| c.is_lowercase()), "{text}");
     }
 }
+
+#[test]
+fn a_refused_body_is_answered_then_its_rest_dropped_and_the_connection_goes_on() {
+    let mut conn = Connection::new(LIMITS);
+    let pairs: [(&[u8], &[u8]); 1] = [(b"REQUEST_METHOD", b"POST")];
+    let mut head = [begin(1, role::RESPONDER, KEEP_CONN), params(1, &pairs)].concat();
+    push_stream(&mut head, kind::STDIN, 1, b"first part");
+    conn.receive(&head).unwrap();
+    assert_eq!(conn.next_event(), None);
+    let refused = conn.refuse_body().expect("a body was being received");
+    assert_eq!((refused.id, refused.body.len()), (1, 0));
+    assert_eq!(
+        refused.params.iter().count(),
+        1,
+        "the params stay for the answer"
+    );
+    assert_eq!(conn.refuse_body(), None, "refused once");
+    conn.response_done().unwrap();
+    conn.receive(&stdin(1, b"the rest")).unwrap();
+    assert_eq!(conn.next_event(), None, "the rest of the body is dropped");
+    conn.receive(&request(2, KEEP_CONN, b"next")).unwrap();
+    let next = expect_request(&mut conn, "the request after");
+    assert_eq!(&next.body[..], b"next");
+}

@@ -4,7 +4,7 @@
 //! their threads could not send at once, and answering without a handler (413, 431, 503,
 //! the status and ping pages).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::time::Instant;
 
 use mio::Interest;
@@ -14,28 +14,12 @@ use crate::fastcgi::net::listen::{Peer, Stream};
 use crate::fastcgi::ops::access::{AccessParts, RequestId};
 use crate::fastcgi::protocol::answer::write_fastcgi_response;
 use crate::fastcgi::protocol::conn::{Connection, Event, Phase, ReceivedRequest};
+use crate::fastcgi::serve::drive::{Outcome, drive, furthest_behind, oldest_idle};
 use crate::fastcgi::serve::server::Server;
 use crate::fastcgi::serve::slot::Slot;
 use crate::fastcgi::work::answers;
 use crate::fastcgi::work::job::Job;
-
-/// Stop reading from a connection whose replies pile up unread (GET_VALUES floods).
-const OUTPUT_HIGH_WATER: usize = 64 * 1024;
-
-/// Reads of one connection in a row before the loop turns to others (64 KiB each): a fast
-/// sender of a large body cannot keep the loop from the rest.
-const READS_IN_A_ROW: usize = 16;
-
-/// What driving a connection came to.
-enum Outcome {
-    /// Waits for more bytes (or room to write).
-    Wait,
-    /// Had its turn with bytes still to read: driven again after the other connections.
-    Yield,
-    Event(Event),
-    /// Close; the reason is logged as a warning when there is one.
-    Close(Option<String>),
-}
+use crate::fastcgi::work::spill::SpillError;
 
 impl Server {
     pub(crate) fn accept_all(&mut self) {
@@ -45,7 +29,9 @@ impl Server {
     }
 
     /// Accepts while there is room. At --max-connections, the connection idle longest
-    /// between requests is closed for each new one; when none may be, the rest stay in the
+    /// between requests is closed for each new one, else the one furthest behind
+    /// `--body-min-rate` sending its params or body (a trickler that reconnects cannot keep
+    /// the slots: a slow but steady sender is never behind); when none may be, the rest stay in the
     /// kernel's backlog (admission control) until a slot frees.
     pub(crate) fn accept(&mut self, n: usize) {
         loop {
@@ -53,7 +39,8 @@ impl Server {
                 return;
             }
             let full = self.table.live() >= self.settings.max_connections;
-            if full && oldest_idle(self.table.slots()).is_none() {
+            let room = full.then(|| self.room_to_make()).flatten();
+            if full && room.is_none() {
                 self.admission.block();
                 return;
             }
@@ -67,11 +54,19 @@ impl Server {
                 }
                 Ok((stream, _)) => {
                     self.admission.accepted();
-                    if full && let Some(index) = oldest_idle(self.table.slots()) {
-                        log::debug!(
-                            "closed an idle connection to make room (--max-connections {})",
-                            self.settings.max_connections
-                        );
+                    if let Some((index, idle)) = room {
+                        if idle {
+                            log::debug!(
+                                "closed an idle connection to make room (--max-connections {})",
+                                self.settings.max_connections
+                            );
+                        } else {
+                            log::debug!(
+                                "closed a connection behind --body-min-rate to make room \
+                                 (--max-connections {})",
+                                self.settings.max_connections
+                            );
+                        }
                         self.close(index, None);
                     }
                     self.add(stream);
@@ -89,6 +84,15 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// At `--max-connections`, the connection to close for a new one: the one idle longest
+    /// (`true`), else the one furthest behind `--body-min-rate` in its params or body.
+    pub(crate) fn room_to_make(&self) -> Option<(usize, bool)> {
+        let slots = self.table.slots();
+        oldest_idle(slots).map(|index| (index, true)).or_else(|| {
+            furthest_behind(slots, self.settings.timers.body_min_rate).map(|index| (index, false))
+        })
     }
 
     /// EMFILE, ENFILE, ENOBUFS...: close an idle connection and try again (`true`), or stop
@@ -160,7 +164,7 @@ impl Server {
             if slot.stream.is_none() {
                 return; // a handler runs on it
             }
-            let outcome = drive(slot, buf, &self.pool.budget, self.clock.now());
+            let outcome = drive(slot, buf, &self.pool, self.clock.now());
             if slot.out_held > 0 && slot.conn.output().is_empty() {
                 self.pool
                     .output_budget
@@ -197,6 +201,7 @@ impl Server {
                     return;
                 }
                 Outcome::Close(reason) => return self.close(index, reason),
+                Outcome::Refused(request, err) => self.refuse(index, &request, &err),
                 Outcome::Event(Event::BodyTooLarge(request)) => {
                     slot.body.forget(&self.pool.budget);
                     let response = answers::too_large_response(
@@ -224,26 +229,33 @@ impl Server {
                         let response = self.ops_page(page, &request.params);
                         let seq = self.next_seq();
                         self.answer_here(index, &request, seq, response, received);
-                    } else {
-                        return self.dispatch(index, request);
+                    } else if self.dispatch(index, request) {
+                        return;
                     }
                 }
             }
         }
     }
 
-    fn dispatch(&mut self, index: usize, mut request: ReceivedRequest) {
+    /// Queues a complete request for a handler; `false` when it was answered here instead
+    /// (its body could be neither budgeted nor spilled) and the connection goes on.
+    fn dispatch(&mut self, index: usize, mut request: ReceivedRequest) -> bool {
         let Some(slot) = self.table.get_mut(index) else {
-            return;
+            return true;
         };
-        let Some((spool, held)) = slot
-            .body
-            .settle(&mut slot.conn, &mut request, &self.pool.budget)
-        else {
-            return self.close(index, None);
-        };
+        let (spool, held) =
+            match slot
+                .body
+                .settle(&mut request, &self.pool.budget, &self.pool.spill)
+            {
+                Ok(settled) => settled,
+                Err(err) => {
+                    self.refuse(index, &request, &err);
+                    return false;
+                }
+            };
         let Some(stream) = slot.stream.take() else {
-            return;
+            return true;
         };
         slot.phase = Phase::Responding;
         slot.deadline = None;
@@ -260,6 +272,19 @@ impl Server {
         });
         let waiting = self.ready.len().saturating_sub(self.crew.free());
         self.pool.metrics.queued(waiting);
+        true
+    }
+
+    /// Answers 503 to a request whose body could be neither budgeted nor spilled (the
+    /// warning rate-limited); the rest of its body, if any, is read and dropped.
+    fn refuse(&mut self, index: usize, request: &ReceivedRequest, err: &SpillError) {
+        if let Some(slot) = self.table.get_mut(index) {
+            slot.body.forget(&self.pool.budget);
+        }
+        self.pool.spill.warn(err);
+        let response = answers::spill_refused_response(&self.pool.app);
+        let seq = self.next_seq();
+        self.answer_here(index, request, seq, response, self.clock.now());
     }
 
     /// A number for a request answered here.
@@ -318,89 +343,4 @@ impl Server {
             log::warn!("dropped connection: {err}");
         }
     }
-}
-
-/// Flushes replies and reads requests on one connection until it must wait or has news.
-fn drive(
-    slot: &mut Slot,
-    buf: &mut [u8],
-    budget: &crate::fastcgi::work::spool::Budget,
-    now: Instant,
-) -> Outcome {
-    let Some(stream) = slot.stream.as_ref() else {
-        return Outcome::Wait;
-    };
-    let mut reads = 0;
-    loop {
-        while !slot.conn.output().is_empty() {
-            match (&mut &*stream).write(slot.conn.output()) {
-                Ok(0) => return Outcome::Close(Some("the web server stopped reading".into())),
-                Ok(n) => {
-                    slot.conn.consume_output(n);
-                    slot.last_write = now;
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Outcome::Close(Some(format!("write failed: {err}"))),
-            }
-        }
-        if slot.conn.output().is_empty()
-            && let Some(request) = slot.pending.take()
-        {
-            return Outcome::Event(Event::Request(request));
-        }
-        if let Some(event) = slot.conn.next_event() {
-            return Outcome::Event(event);
-        }
-        if slot.conn.phase() == Phase::Closed && slot.conn.output().is_empty() {
-            return Outcome::Close(None);
-        }
-        if !slot.conn.wants_input() || slot.conn.output().len() >= OUTPUT_HIGH_WATER {
-            return Outcome::Wait;
-        }
-        if reads == READS_IN_A_ROW {
-            return Outcome::Yield;
-        }
-        if !slot.unread {
-            return Outcome::Wait;
-        }
-        reads += 1;
-        match (&mut &*stream).read(buf) {
-            Ok(0) => {
-                return match slot.conn.receive_eof() {
-                    Ok(()) if slot.conn.output().is_empty() => Outcome::Close(None),
-                    // Replies owed before the web server's EOF are still sent.
-                    Ok(()) => Outcome::Wait,
-                    Err(err) => Outcome::Close(Some(err.to_string())),
-                };
-            }
-            Ok(n) => {
-                slot.unread = n == buf.len() || slot.hup;
-                slot.last_active = now;
-                slot.phase_bytes += n as u64;
-                if let Err(err) = slot.conn.receive(buf.get(..n).unwrap_or_default()) {
-                    return Outcome::Close(Some(err.to_string()));
-                }
-                slot.body.account(&mut slot.conn, budget);
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                slot.unread = slot.hup;
-                return Outcome::Wait;
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Outcome::Close(Some(format!("read failed: {err}"))),
-        }
-    }
-}
-
-/// The evictable connection unused longest.
-pub(crate) fn oldest_idle(slots: &[Option<Slot>]) -> Option<usize> {
-    let now = Instant::now();
-    slots
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-        .filter(|(_, s)| s.evictable(now))
-        .min_by_key(|(_, s)| s.last_active)
-        .map(|(i, _)| i)
 }

@@ -1,6 +1,6 @@
 //! One process's event loop and its threads. `start` opens the listeners and runs the loop;
 //! `server` holds its owned parts and turns events into work; `connections` reads, feeds and
-//! writes connections, `slot` is one connection's side, `timers` closes stalled ones and
+//! writes connections (`drive` drives one), `slot` is one connection's side, `timers` closes stalled ones and
 //! answers requests that waited too long, `threads` runs the leader/follower threads,
 //! `timeout` answers handlers past `--request-timeout`, `drain` carries out what the
 //! lifecycle decides, `pages` gathers the status page. The loop's parts, each with its own
@@ -12,6 +12,7 @@ pub(crate) mod clock;
 pub(crate) mod connections;
 pub(crate) mod crew;
 pub(crate) mod drain;
+pub(crate) mod drive;
 pub(crate) mod pages;
 pub(crate) mod ready;
 pub(crate) mod server;

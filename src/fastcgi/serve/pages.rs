@@ -2,16 +2,20 @@
 //! them itself when their request is complete, under the server's lock, like its own 503:
 //! never queued behind busy handlers, so the page answers while every worker is stuck, which
 //! is when an operator needs it. The figures that are a state (connections by state, busy
-//! and idle workers, the queue) are gathered here when the page is asked.
+//! and idle workers, the queue, the health) are gathered here when the page is asked; the
+//! ping answers 503 when no handler can run (see `ops::health`).
 
+use crate::error::HttpError;
 use crate::gateway::Params;
 use crate::ops::{self, Page};
 use crate::response::HttpResponse;
 
+use crate::fastcgi::ops::health::{Health, Signs};
 use crate::fastcgi::ops::status::{
     ByState, Status, render_json, render_prometheus, resident_bytes,
 };
 use crate::fastcgi::protocol::conn::Phase;
+use crate::fastcgi::work::running::Running;
 
 use super::server::Server;
 
@@ -19,7 +23,16 @@ impl Server {
     /// The answer to a request for one of the runtime's pages.
     pub(crate) fn ops_page(&self, page: Page, params: &Params) -> HttpResponse {
         match page {
-            Page::Ping => ops::ping_response(&self.pool.app, params),
+            Page::Ping => match self.health().unable {
+                None => ops::ping_response(&self.pool.app, params),
+                Some(reason) => {
+                    self.pool
+                        .app
+                        .error_response(HttpError::service_unavailable(format!(
+                            "Cannot serve now: {reason}"
+                        )))
+                }
+            },
             Page::Status => ops::refuse_method(&self.pool.app, params).unwrap_or_else(|| {
                 let status = self.status();
                 if ops::wants_prometheus(params) {
@@ -62,6 +75,23 @@ impl Server {
             queue: waiting.saturating_sub(self.crew.free()),
             resident_bytes: resident_bytes(),
             pool: crate::fastcgi::process::scoreboard::pool_status(),
+            health: self.health(),
+        }
+    }
+
+    /// Whether a handler can run now (see `ops::health`).
+    fn health(&self) -> Health {
+        let (stuck, stuck_holding_slots) = self.running.as_ref().map_or((0, 0), Running::stuck_now);
+        let health = Health::judge(Signs {
+            workers: self.settings.workers,
+            free: self.crew.free(),
+            stuck,
+            stuck_holding_slots,
+            queue_overdue: self.ready.overdue(self.settings.queue_wait),
+        });
+        Health {
+            store: self.pool.app.session_store_health(),
+            ..health
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The ready queue, one part of the event loop: complete requests waiting for a handler slot,
-//! oldest first. Past `--queue-wait` a request leaves it for a 503 instead of a handler.
+//! oldest first. Past `--queue-wait` a request leaves it for a 503 instead of a handler (and
+//! the ping says so for a `--queue-wait`).
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::fastcgi::work::job::Job;
 
@@ -10,6 +11,8 @@ use crate::fastcgi::work::job::Job;
 #[derive(Debug, Default)]
 pub(crate) struct Ready {
     jobs: VecDeque<Job>,
+    /// When requests were last taken out for waiting past `--queue-wait`.
+    last_stale: Option<Instant>,
 }
 
 impl Ready {
@@ -38,6 +41,19 @@ impl Ready {
         {
             stale.extend(self.jobs.pop_front());
         }
+        if !stale.is_empty() {
+            self.last_stale = Some(Instant::now());
+        }
         stale
+    }
+
+    /// Whether requests wait past `wait` now, or did within the last `wait` (the health
+    /// the ping reports).
+    pub(crate) fn overdue(&self, wait: Duration) -> bool {
+        self.last_stale.is_some_and(|at| at.elapsed() <= wait)
+            || self
+                .jobs
+                .front()
+                .is_some_and(|job| job.received.elapsed() > wait)
     }
 }

@@ -1,7 +1,8 @@
 //! One process's event loop, made of owned parts: the connection table (`table`), admission
 //! (`admission`: the listeners, `--max-connections`), the ready queue (`ready`), the thread
 //! counts (`crew`), the clock and timers' dates (`clock`), the lifecycle (`process::lifecycle`:
-//! signals, upgrade, shutdown), with the settings and what the handlers' threads share
+//! signals, upgrade, shutdown), memory given back after a flood (`process::memory`), with the
+//! settings and what the handlers' threads share
 //! (`work::job::Pool`). Whichever thread leads (see `threads`) waits for socket events and,
 //! under the server's lock, hands them here: a connection's bytes are read and fed to its
 //! state machine without blocking (`connections`), so idle, stalled and slow-reading
@@ -23,9 +24,11 @@ use crate::fastcgi::ops::access::AccessLog;
 use crate::fastcgi::ops::metrics::Metrics;
 use crate::fastcgi::process::fdlimit;
 use crate::fastcgi::process::lifecycle::{Lifecycle, READY_TOKEN, SIGNALS};
+use crate::fastcgi::process::memory::Trim;
 use crate::fastcgi::process::upgrade::Exe;
 use crate::fastcgi::work::job::Pool;
 use crate::fastcgi::work::running::{self, Running};
+use crate::fastcgi::work::spill::Spill;
 use crate::fastcgi::work::spool::Budget;
 
 use super::admission::Admission;
@@ -61,6 +64,8 @@ pub(crate) struct Server {
     pub(crate) clock: Clock,
     /// The process's lifecycle: signals, upgrade, shutdown.
     pub(crate) lifecycle: Lifecycle,
+    /// Memory given back to the system once a flood has passed.
+    pub(crate) trim: Trim,
 }
 
 impl Server {
@@ -100,6 +105,8 @@ impl Server {
                 format!("--access-log {}: {err}", options.access_log),
             )
         })?;
+        let spill = Spill::open(options.spill_dir.as_deref(), options.spill_disk)
+            .map_err(|err| io::Error::other(err.to_string()))?;
         let running = Running::new(running::Limits {
             slow: options.slow_log,
             timeout: options.request_timeout,
@@ -109,6 +116,7 @@ impl Server {
             app,
             waker,
             budget: Arc::new(Budget::new(options.body_memory)),
+            spill,
             output_budget: Arc::new(Budget::new(options.body_memory.max(OUTPUT_MEMORY_MIN))),
             max_body,
             send_timeout: options.send_timeout,
@@ -127,6 +135,7 @@ impl Server {
             seq: 0,
             clock,
             lifecycle,
+            trim: Trim::default(),
         };
         Ok((server, poll))
     }

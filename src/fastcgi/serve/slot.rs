@@ -7,11 +7,17 @@ use std::time::{Duration, Instant};
 use crate::fastcgi::config::settings::Timers;
 use crate::fastcgi::net::listen::Stream;
 use crate::fastcgi::protocol::conn::{Connection, Phase, ReceivedRequest};
+use crate::fastcgi::work::spill::{Spill, SpillError};
 use crate::fastcgi::work::spool::{Budget, Spool};
 
 /// A connection that has sent nothing for this long may be closed to make room, like one
 /// idle between requests: a web server sends its request as soon as it connects.
 pub const FRESH_GRACE: Duration = Duration::from_secs(1);
+
+/// A connection sending its params or body is judged against the minimum rate after this
+/// long in that phase (a web server sends both at once; a wave of tricklers that just
+/// reconnected must not hold every slot for long).
+pub const RATE_GRACE: Duration = Duration::from_millis(250);
 
 /// One connection owned by the event side; `stream` is `None` while a handler runs on it.
 pub struct Slot {
@@ -95,12 +101,39 @@ impl Slot {
 
     /// Idle between requests with nothing to send: a web server reopens such a connection
     /// cheaply, so it may be closed to make room. A new one is not, until it has stayed
-    /// silent for [`FRESH_GRACE`]: its request is on the way.
+    /// silent for [`FRESH_GRACE`]: its request is on the way. Nor is one with bytes that may
+    /// wait unread (a connection accepted while the loop was busy, its request not read
+    /// yet): closing it would reset a request.
     pub fn evictable(&self, now: Instant) -> bool {
         self.stream.is_some()
             && self.phase == Phase::Idle
+            && !self.unread
+            && !self.hup
             && self.flushed()
             && (!self.fresh || now.saturating_duration_since(self.phase_started) >= FRESH_GRACE)
+    }
+
+    /// How many bytes the connection is behind `min_rate` bytes a second since it began
+    /// sending its params or body (after [`RATE_GRACE`] in that phase), `None` when it is
+    /// not behind: a slow but steady sender never is. At `--max-connections`, the one
+    /// furthest behind is closed to make room, as an idle one is.
+    pub fn behind(&self, now: Instant, min_rate: u64) -> Option<u64> {
+        if self.stream.is_none() || self.unread || !self.flushed() {
+            return None;
+        }
+        if !matches!(self.phase, Phase::Head | Phase::Body) {
+            return None;
+        }
+        let elapsed = now.saturating_duration_since(self.phase_started);
+        if elapsed < RATE_GRACE {
+            return None;
+        }
+        let due = u64::try_from(elapsed.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(min_rate)
+            / 1000;
+        due.checked_sub(self.phase_bytes)
+            .filter(|behind| *behind > 0)
     }
 
     /// Sets the phase and its deadline after reading or writing: the params and the body
@@ -135,77 +168,74 @@ impl Slot {
 
 impl BodyHold {
     /// After bytes arrived: body bytes held past the memory budget go to the spool (all of
-    /// this body from then on). When no spool can be made, the bytes stay in memory over the
-    /// budget: slower for everyone, never a wrong answer.
-    pub fn account(&mut self, conn: &mut Connection, budget: &Budget) {
+    /// this body from then on). An error when they can go neither there nor to a spool (no
+    /// file, a full disk, `--spill-disk` reached): the body is then refused (a 503), never
+    /// kept in memory over the budget; what it held is given back.
+    pub fn account(
+        &mut self,
+        conn: &mut Connection,
+        budget: &Budget,
+        spill: &Spill,
+    ) -> Result<(), SpillError> {
         let buffered = conn.body_buffered();
         let Some(more) = buffered.checked_sub(self.held).filter(|more| *more > 0) else {
-            return;
+            return Ok(());
         };
         if self.spool.is_none() && budget.try_take(more) {
             self.held = buffered;
-            return;
-        }
-        if self.spool.is_none() {
-            match Spool::create() {
-                Ok(spool) => self.spool = Some(spool),
-                Err(err) => {
-                    log::warn!("cannot spill a request body to a file: {err}; kept in memory");
-                    budget.force_take(more);
-                    self.held = buffered;
-                    return;
-                }
-            }
+            return Ok(());
         }
         let bytes = conn.take_body();
-        self.write_spool(conn, &bytes, budget);
+        self.write_spool(&bytes, budget, spill)
     }
 
     /// The request is complete: its body's budget bytes and spool move to the job. Returns
-    /// the spool (with the request's body appended) and the budget bytes the body holds;
-    /// `None` when the spool could not be written (the connection is then closed).
+    /// the spool (with the request's body appended) and the budget bytes the body holds; an
+    /// error (and nothing held) when the body can be neither budgeted nor spilled.
     pub fn settle(
         &mut self,
-        conn: &mut Connection,
         request: &mut ReceivedRequest,
         budget: &Budget,
-    ) -> Option<(Option<Spool>, usize)> {
+        spill: &Spill,
+    ) -> Result<(Option<Spool>, usize), SpillError> {
         if self.spool.is_none() {
             let more = request.body.len().saturating_sub(self.held);
             if budget.try_take(more) {
                 self.held = 0;
-                return Some((None, request.body.len()));
-            }
-            match Spool::create() {
-                Ok(spool) => self.spool = Some(spool),
-                Err(err) => {
-                    log::warn!("cannot spill a request body to a file: {err}; kept in memory");
-                    budget.force_take(more);
-                    self.held = 0;
-                    return Some((None, request.body.len()));
-                }
+                return Ok((None, request.body.len()));
             }
         }
         let body = std::mem::take(&mut request.body);
-        self.write_spool(conn, &body, budget);
-        self.spool.take().map(|spool| (Some(spool), 0))
+        self.write_spool(&body, budget, spill)?;
+        Ok((self.spool.take(), 0))
     }
 
-    /// Drops the body's budget bytes and spool (a 413, a 431, a closed connection).
+    /// Drops the body's budget bytes and spool (a 413, a 431, a refusal, a closed connection).
     pub fn forget(&mut self, budget: &Budget) {
         budget.release(std::mem::take(&mut self.held));
         self.spool = None;
     }
 
-    fn write_spool(&mut self, conn: &mut Connection, bytes: &[u8], budget: &Budget) {
+    /// Moves the body to the spool (made now if there is none yet), with `bytes` after what
+    /// the connection held; on an error, everything the body held is given back.
+    fn write_spool(
+        &mut self,
+        bytes: &[u8],
+        budget: &Budget,
+        spill: &Spill,
+    ) -> Result<(), SpillError> {
+        let written = match self.spool.as_mut() {
+            Some(spool) => spool.append(bytes),
+            None => spill.spool().and_then(|mut spool| {
+                let written = spool.append(bytes);
+                self.spool = Some(spool);
+                written
+            }),
+        };
         budget.release(std::mem::take(&mut self.held));
-        if let Some(spool) = self.spool.as_mut()
-            && let Err(err) = spool.append(bytes)
-        {
-            // A full disk: the request cannot be answered as sent; close rather than guess.
-            log::warn!("dropped connection: cannot spill its request body: {err}");
-            conn.close();
+        if written.is_err() {
             self.spool = None;
         }
+        written
     }
 }

@@ -1,7 +1,8 @@
 //! The event side's timers, at each turn: requests that waited past `--queue-wait` get a
 //! 503 without a handler, stalled and idle connections are closed (whole-params and
 //! whole-body deadlines, so a trickle cannot hold a slot; the send timeout), accepting
-//! resumes when room or a descriptor frees, and the running handlers are checked against
+//! resumes when room or a descriptor frees, memory is given back once a flood has passed, and
+//! the running handlers are checked against
 //! `--slow-log` and `--request-timeout`.
 
 use std::time::Instant;
@@ -10,7 +11,7 @@ use crate::fastcgi::protocol::conn::Phase;
 use crate::fastcgi::work::answers;
 use crate::fastcgi::work::job::Job;
 
-use super::connections::oldest_idle;
+use super::drive::{furthest_behind, oldest_idle};
 use super::server::Server;
 
 impl Server {
@@ -42,17 +43,23 @@ impl Server {
             self.check_running(now);
         }
         let table = &self.table;
+        let rate = self.settings.timers.body_min_rate;
         if self.admission.resume(
             now,
             (table.live(), self.settings.max_connections),
             now >= self.clock.next_sweep(),
-            || oldest_idle(table.slots()).is_some(),
+            || {
+                oldest_idle(table.slots()).is_some()
+                    || furthest_behind(table.slots(), rate).is_some()
+            },
         ) {
             self.accept_all();
         }
         if !self.clock.sweep(now) {
             return;
         }
+        let quiet = self.ready.len() == 0 && self.crew.free() == self.settings.workers;
+        self.trim.sweep(self.table.live(), quiet);
         let wait = self.settings.queue_wait;
         for job in self.ready.take_stale(wait) {
             self.answer_busy(job);

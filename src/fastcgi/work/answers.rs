@@ -1,7 +1,7 @@
 //! The answers a request gets on the FastCGI side: the app's (through the gateway's one entry,
 //! so both transports apply the same body rules) and the server's own, given without a
 //! handler: 413 for a body over the limit, 431 for params over theirs, 503 for a request no
-//! handler took in time.
+//! handler took in time or a body with no room in memory or on disk.
 
 use std::time::Duration;
 
@@ -34,6 +34,13 @@ pub fn headers_too_large_response(app: &App, reason: &RecordError) -> HttpRespon
     app.error_response(HttpError::new(
         431,
         format!("Request headers are over the limit: {reason}"),
+    ))
+}
+
+/// The 503 for a body that could be neither held in memory nor spilled to disk.
+pub fn spill_refused_response(app: &App) -> HttpResponse {
+    app.error_response(HttpError::service_unavailable(
+        "Server busy: no room for the request body now; try again later",
     ))
 }
 

@@ -11,6 +11,7 @@ use crate::fastcgi::ops::access::AccessLog;
 use crate::fastcgi::ops::metrics::Metrics;
 use crate::fastcgi::protocol::conn::ReceivedRequest;
 
+use super::spill::Spill;
 use super::spool::{Budget, Spool};
 
 /// A complete request waiting for a worker, with the connection it came on.
@@ -61,6 +62,8 @@ pub struct Pool {
     pub waker: Arc<mio::Waker>,
     /// Request bodies held in memory, all connections together.
     pub budget: Arc<Budget>,
+    /// Where bodies past `budget` spill, and the disk budget they share.
+    pub spill: Spill,
     /// Ends of answers the event loop holds for slow readers, all connections together.
     pub output_budget: Arc<Budget>,
     /// `--max-body`.

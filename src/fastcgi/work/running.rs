@@ -273,6 +273,14 @@ impl Running {
         expired
     }
 
+    /// Handlers still running past `--request-timeout` (answered 504), and of them those that
+    /// keep their worker slot (no new thread replaced them: past `--max-stuck`).
+    pub(crate) fn stuck_now(&self) -> (usize, usize) {
+        let stuck = self.entries.iter().filter(|e| e.in_use && e.timed_out);
+        let holding = stuck.clone().filter(|e| !e.replaced).count();
+        (stuck.count(), holding)
+    }
+
     /// `--request-timeout` (zero when off).
     pub(crate) fn timeout(&self) -> Duration {
         self.limits.timeout.unwrap_or_default()

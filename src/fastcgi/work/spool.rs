@@ -3,10 +3,12 @@
 //! many large bodies at once cost disk pages, not resident memory, and every request is still
 //! answered as it would be alone (the handler reads its body back whole).
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::FromRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Body bytes held in memory by every connection and queued request together, at most
@@ -36,11 +38,6 @@ impl Budget {
             .is_ok()
     }
 
-    /// Takes `count` bytes even past the limit (when nothing else can hold them).
-    pub fn force_take(&self, count: usize) {
-        self.used.fetch_add(count, Ordering::AcqRel);
-    }
-
     /// Gives back `count` bytes taken before.
     pub fn release(&self, count: usize) {
         let _ = self
@@ -57,26 +54,69 @@ impl Budget {
     }
 }
 
+/// Why a body could not be spilled.
+#[derive(Debug)]
+pub enum SpillError {
+    /// The spill folder is missing or not writable (at start).
+    Dir(PathBuf, io::Error),
+    /// No spill file could be made (EMFILE, the folder gone, ...).
+    Create(io::Error),
+    /// The spill file could not take the bytes (a full disk, a file-size limit).
+    Write(io::Error),
+    /// The bytes would pass `--spill-disk`.
+    Disk(u64),
+}
+
+impl fmt::Display for SpillError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpillError::Dir(dir, err) => write!(
+                f,
+                "spill folder {}: {err} (it must exist and be writable by this user: set \
+                 --spill-dir or TMPDIR)",
+                dir.display()
+            ),
+            SpillError::Create(err) => write!(f, "cannot create a spill file: {err}"),
+            SpillError::Write(err) => write!(f, "cannot write a spill file: {err}"),
+            SpillError::Disk(limit) => {
+                write!(f, "spilled bodies would pass --spill-disk ({limit} bytes)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SpillError {}
+
 /// A request body spilled to an unlinked temporary file: written as it arrives, read back
-/// whole when the handler runs, gone from the disk when dropped.
+/// whole when the handler runs, gone from the disk (and from the disk budget) when dropped.
 #[derive(Debug)]
 pub struct Spool {
     file: File,
     len: u64,
+    /// The disk budget its bytes are taken from (see `spill`), and its limit.
+    disk: Arc<Budget>,
+    disk_limit: u64,
 }
 
 impl Spool {
-    /// An empty spool in the temporary directory (`TMPDIR`, else /tmp).
-    pub fn create() -> io::Result<Spool> {
-        let file = unlinked_file(&std::env::temp_dir())?;
-        Ok(Spool { file, len: 0 })
+    /// An empty spool in `dir`, its bytes taken from `disk` (of `disk_limit` bytes).
+    pub fn create(dir: &Path, disk: Arc<Budget>, disk_limit: u64) -> Result<Spool, SpillError> {
+        let file = unlinked_file(dir).map_err(SpillError::Create)?;
+        Ok(Spool {
+            file,
+            len: 0,
+            disk,
+            disk_limit,
+        })
     }
 
-    /// Appends body bytes.
-    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
+    /// Appends body bytes, if the disk budget has room for them and the file takes them.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), SpillError> {
+        if !self.disk.try_take(bytes.len()) {
+            return Err(SpillError::Disk(self.disk_limit));
+        }
         self.len += bytes.len() as u64;
-        Ok(())
+        self.file.write_all(bytes).map_err(SpillError::Write)
     }
 
     /// Bytes written so far.
@@ -102,9 +142,16 @@ impl Spool {
     }
 }
 
+impl Drop for Spool {
+    fn drop(&mut self) {
+        self.disk
+            .release(usize::try_from(self.len).unwrap_or(usize::MAX));
+    }
+}
+
 /// A file in `dir` with no name: O_TMPFILE where the file system has it, else a fresh name
 /// created exclusively and unlinked at once. Readable by this process only (0600).
-fn unlinked_file(dir: &Path) -> io::Result<File> {
+pub(super) fn unlinked_file(dir: &Path) -> io::Result<File> {
     use std::os::unix::ffi::OsStrExt;
     let mut path = dir.as_os_str().as_bytes().to_vec();
     path.push(0);
