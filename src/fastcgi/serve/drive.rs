@@ -84,6 +84,7 @@ pub(crate) fn drive(slot: &mut Slot, buf: &mut [u8], pool: &Pool, now: Instant) 
                 slot.unread = n == buf.len() || slot.hup;
                 slot.last_active = now;
                 slot.phase_bytes += n as u64;
+                slot.sent += n as u64;
                 if let Err(err) = slot.conn.receive(buf.get(..n).unwrap_or_default()) {
                     return Outcome::Close(Some(err.to_string()));
                 }

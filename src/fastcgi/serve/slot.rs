@@ -31,6 +31,11 @@ pub struct Slot {
     pub phase_started: Instant,
     /// Bytes read since it entered `phase`.
     pub phase_bytes: u64,
+    /// When the request being received began (its params and body are one window for the
+    /// minimum-rate rule, so the bytes of the read that ended the params count for the body).
+    pub sending_since: Instant,
+    /// Bytes read since the request being received began (0 between requests).
+    pub sent: u64,
     /// When bytes last arrived: the order in which the web server last used connections
     /// (not when responses finished, which handlers finish in any order).
     pub last_active: Instant,
@@ -81,6 +86,8 @@ impl Slot {
             phase: Phase::Idle,
             phase_started: now,
             phase_bytes: 0,
+            sending_since: now,
+            sent: 0,
             last_active: now,
             last_write: now,
             fresh: true,
@@ -113,10 +120,11 @@ impl Slot {
             && (!self.fresh || now.saturating_duration_since(self.phase_started) >= FRESH_GRACE)
     }
 
-    /// How many bytes the connection is behind `min_rate` bytes a second since it began
-    /// sending its params or body (after [`RATE_GRACE`] in that phase), `None` when it is
-    /// not behind: a slow but steady sender never is. At `--max-connections`, the one
-    /// furthest behind is closed to make room, as an idle one is.
+    /// How many bytes the connection is behind `min_rate` bytes a second since its request
+    /// began (params and body together, after [`RATE_GRACE`]), `None` when it is not behind:
+    /// a slow but steady sender never is, nor one that sent a large part at once and waits
+    /// for its turn. At `--max-connections`, the one furthest behind is closed to make room,
+    /// as an idle one is.
     pub fn behind(&self, now: Instant, min_rate: u64) -> Option<u64> {
         if self.stream.is_none() || self.unread || !self.flushed() {
             return None;
@@ -124,7 +132,7 @@ impl Slot {
         if !matches!(self.phase, Phase::Head | Phase::Body) {
             return None;
         }
-        let elapsed = now.saturating_duration_since(self.phase_started);
+        let elapsed = now.saturating_duration_since(self.sending_since);
         if elapsed < RATE_GRACE {
             return None;
         }
@@ -132,8 +140,7 @@ impl Slot {
             .unwrap_or(u64::MAX)
             .saturating_mul(min_rate)
             / 1000;
-        due.checked_sub(self.phase_bytes)
-            .filter(|behind| *behind > 0)
+        due.checked_sub(self.sent).filter(|behind| *behind > 0)
     }
 
     /// Sets the phase and its deadline after reading or writing: the params and the body
@@ -143,6 +150,13 @@ impl Slot {
     pub fn rearm(&mut self, now: Instant, timers: &Timers) {
         let phase = self.conn.phase();
         if phase != self.phase {
+            let sending = |p: Phase| matches!(p, Phase::Head | Phase::Body);
+            if !sending(phase) {
+                self.sent = 0;
+            } else if !sending(self.phase) {
+                // A request begins: the bytes of this read are already in `sent`.
+                self.sending_since = now;
+            }
             self.phase = phase;
             self.phase_started = now;
             self.phase_bytes = 0;
