@@ -60,7 +60,12 @@ impl Pool {
         let mut command = Command::new(&bin);
         command
             .args(["fastcgi", "--listen", &backend.to_string()])
-            .args(["--processes", &POOL.to_string(), "--workers", "16"])
+            .args(["--processes", &POOL.to_string()])
+            .args(if extra.contains(&"--workers") {
+                &[][..]
+            } else {
+                &["--workers", "16"][..]
+            })
             .args(extra)
             .env("RUST_LOG", "info");
         let master = Proc::start("pycnic", command, &prefix.join("pycnic.log"));
@@ -168,7 +173,11 @@ fn killed_workers(prefix: &Prefix) -> BTreeSet<i32> {
 /// process's requests are lost, every other gets its 200, new requests are answered and the
 /// pool is back to its size.
 fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
-    let pool = Pool::start(tag, &[]);
+    // A handler thread for every request the setup may send to one process: the kernel may
+    // hand most new connections to one worker (the pool does not yet steer them to an idle
+    // one), and a request queued there past --queue-wait would get a 503 instead of running.
+    let workers = MAX_IN_FLIGHT.to_string();
+    let pool = Pool::start(tag, &["--workers", &workers]);
     let before = pool.workers();
     assert_eq!(
         before.len(),
