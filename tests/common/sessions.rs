@@ -196,3 +196,31 @@ pub fn session_set_cookie_line(resp: &CgiResponse) -> Option<String> {
         .find(|v| v.starts_with("session="))
         .map(str::to_string)
 }
+
+/// FastCGI params: name and value bytes, in order.
+pub type Params = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The FastCGI params and body of one request to the sessions example: a POST carries the
+/// seed's login as JSON; `cookie` is sent as the session cookie.
+pub fn fcgi_request(method: &str, target: &str, cookie: Option<&str>) -> (Params, &'static [u8]) {
+    let mut params = super::fcgi_client::http_params(method, target);
+    let body: &'static [u8] = if method == "POST" {
+        LOGIN.as_bytes()
+    } else {
+        b""
+    };
+    if !body.is_empty() {
+        params.push((b"CONTENT_TYPE".to_vec(), b"application/json".to_vec()));
+        params.push((
+            b"CONTENT_LENGTH".to_vec(),
+            body.len().to_string().into_bytes(),
+        ));
+    }
+    if let Some(value) = cookie {
+        params.push((
+            b"HTTP_COOKIE".to_vec(),
+            format!("session={value}").into_bytes(),
+        ));
+    }
+    (params, body)
+}

@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::{fcgi_client, sessions};
-use fcgi_client::{Client, Server, as_refs, http_params};
-use sessions::{Fixture, Kind, LOGIN, new_key, sessions_bin};
+use fcgi_client::{Client, Server, as_refs};
+use sessions::{Fixture, Kind, new_key, sessions_bin};
 use std::os::unix::fs::PermissionsExt;
 
 fn serve(fx: &Fixture) -> Server {
@@ -20,25 +20,7 @@ fn serve(fx: &Fixture) -> Server {
 /// One request on its own connection: status and the new session cookie, if any.
 fn ask(server: &Server, method: &str, target: &str, cookie: Option<&str>) -> (u16, Option<String>) {
     let mut client: Client = server.connect();
-    let mut params = http_params(method, target);
-    let body: &[u8] = if method == "POST" {
-        LOGIN.as_bytes()
-    } else {
-        b""
-    };
-    if !body.is_empty() {
-        params.push((b"CONTENT_TYPE".to_vec(), b"application/json".to_vec()));
-        params.push((
-            b"CONTENT_LENGTH".to_vec(),
-            body.len().to_string().into_bytes(),
-        ));
-    }
-    if let Some(value) = cookie {
-        params.push((
-            b"HTTP_COOKIE".to_vec(),
-            format!("session={value}").into_bytes(),
-        ));
-    }
+    let (params, body) = sessions::fcgi_request(method, target, cookie);
     let reply = client.request(1, false, &as_refs(&params), body);
     let lines = reply.header_lines();
     let set = sessions::session_cookie(lines.iter().filter_map(|l| l.split_once(": ")));

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use fcgi_client::{Client, Server, as_refs, http_params};
-use sessions::{Fixture, Kind, LOGIN, sessions_bin};
+use fcgi_client::{Client, Server, as_refs};
+use sessions::{Fixture, Kind, sessions_bin};
 
 /// The example under FastCGI with the fixture's environment (overrides last).
 fn serve(fx: &Fixture, overrides: &[(&str, &str)]) -> Server {
@@ -43,25 +43,7 @@ fn ask(
     let stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     stream.set_read_timeout(Some(bound)).unwrap();
     let mut client = Client::Tcp(stream);
-    let mut params = http_params(method, target);
-    let body: &[u8] = if method == "POST" {
-        LOGIN.as_bytes()
-    } else {
-        b""
-    };
-    if !body.is_empty() {
-        params.push((b"CONTENT_TYPE".to_vec(), b"application/json".to_vec()));
-        params.push((
-            b"CONTENT_LENGTH".to_vec(),
-            body.len().to_string().into_bytes(),
-        ));
-    }
-    if let Some(value) = cookie {
-        params.push((
-            b"HTTP_COOKIE".to_vec(),
-            format!("session={value}").into_bytes(),
-        ));
-    }
+    let (params, body) = sessions::fcgi_request(method, target, cookie);
     client
         .send(&fcgi_client::request_bytes(
             1,
