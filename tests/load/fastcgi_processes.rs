@@ -18,8 +18,12 @@ const POOL: usize = 4;
 /// How long the requests kept in flight sleep: past the time the test takes to spread them
 /// over every worker and commit the fault (the test fails with the logs if it is not).
 const IN_FLIGHT_MS: u64 = 10_000;
-/// The most requests sent to get one in flight on every worker.
-const MAX_IN_FLIGHT: usize = 48;
+/// Handler slots per worker in the fault tests: few, so that what spreads the requests in
+/// flight over the pool is each worker leaving a new connection to a peer with more slots to
+/// spare, not chance; one more than the requests kept in flight on each, for the fault's.
+const HANDLERS: usize = 3;
+/// Requests kept in flight on each worker.
+const IN_FLIGHT_EACH: usize = 2;
 
 /// `target/debug/examples/faults`, built (or found fresh) once per test process: it runs the
 /// library as it is now, so a stale copy must not be used.
@@ -171,13 +175,12 @@ fn killed_workers(prefix: &Prefix) -> BTreeSet<i32> {
 
 /// With requests in flight on every worker, `fault` kills the worker that runs it: only that
 /// process's requests are lost, every other gets its 200, new requests are answered and the
-/// pool is back to its size.
+/// pool is back to its size. The requests in flight are sent one at a time, each running
+/// before the next is sent (--workers 3): a worker leaves a new connection to a peer with
+/// more slots to spare, so each worker runs exactly two of them.
 fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
-    // A handler thread for every request the setup may send to one process: the kernel may
-    // hand most new connections to one worker (the pool does not yet steer them to an idle
-    // one), and a request queued there past --queue-wait would get a 503 instead of running.
-    let workers = MAX_IN_FLIGHT.to_string();
-    let pool = Pool::start(tag, &["--workers", &workers]);
+    let handlers = HANDLERS.to_string();
+    let pool = Pool::start(tag, &["--workers", &handlers]);
     let before = pool.workers();
     assert_eq!(
         before.len(),
@@ -186,9 +189,8 @@ fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
         pool.prefix.logs()
     );
 
-    // Requests in flight until every worker runs at least one.
     let mut in_flight = Vec::new();
-    for id in 0..MAX_IN_FLIGHT {
+    for id in 0..POOL * IN_FLIGHT_EACH {
         let addr = pool.addr;
         in_flight.push(std::thread::spawn(move || {
             let resp = send(addr, &Req::get(format!("/sleep?ms={IN_FLIGHT_MS}&id={id}")));
@@ -197,16 +199,17 @@ fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
         pool.wait(&format!("request {id} running"), || {
             sleep_starts(&pool.prefix).contains_key(&id)
         });
-        let busy: BTreeSet<i32> = sleep_starts(&pool.prefix).into_values().collect();
-        if busy.len() == POOL {
-            break;
-        }
     }
-    let busy: BTreeSet<i32> = sleep_starts(&pool.prefix).into_values().collect();
+    let mut per_worker: BTreeMap<i32, usize> = BTreeMap::new();
+    for pid in sleep_starts(&pool.prefix).into_values() {
+        *per_worker.entry(pid).or_default() += 1;
+    }
+    let expected: BTreeMap<i32, usize> = before.iter().map(|pid| (*pid, IN_FLIGHT_EACH)).collect();
     assert_eq!(
-        busy,
-        before,
-        "{MAX_IN_FLIGHT} requests did not reach every worker\n{}",
+        per_worker,
+        expected,
+        "each worker runs {IN_FLIGHT_EACH} of the requests in flight (a worker leaves new \
+         connections to a peer with more slots to spare)\n{}",
         pool.prefix.logs()
     );
 
@@ -605,7 +608,12 @@ fn the_status_page_adds_up_every_worker_and_counts_a_dead_workers_requests() {
     pool.wait("the pool back to its size", || pool.workers().len() == POOL);
     let (failed, _) = load(pool.addr, "/pid", 100);
     assert!(failed.is_empty(), "{failed:?}");
-    let status = || send(pool.addr, &Req::get("/status")).json();
+    let pages_before = std::cell::Cell::new(0u64);
+    let status = || {
+        let page = send(pool.addr, &Req::get("/status")).json();
+        pages_before.set(pages_before.get() + 1);
+        page
+    };
     // A request is counted once its answer is sent, which the client may see first.
     pool.wait("the pool's total at 300", || {
         status()["processes"]["requests_total"] == 300
@@ -613,6 +621,20 @@ fn the_status_page_adds_up_every_worker_and_counts_a_dead_workers_requests() {
     let page = status();
     let processes = &page["processes"];
     assert_eq!(processes["requests_total"], 300, "{page}");
+    // The page's own figures are the pool's too: every 200 the workers sent, the dead one's
+    // included, and every status page before this one (a page is counted once sent).
+    assert_eq!(
+        page["requests"]["2xx"],
+        300 + pages_before.get() - 1,
+        "the pool's answers, the dead worker's included: {page}"
+    );
+    assert_eq!(page["requests"]["5xx"], 0, "{page}");
+    assert_eq!(
+        page["workers"]["total"],
+        POOL * 16,
+        "every worker's handler slots: {page}"
+    );
+    assert_eq!(page["workers"]["busy"], 0, "{page}");
     // nginx may send /abort again over another kept-alive connection (see above): the
     // status counts every death the master saw.
     let deaths = log_of(&pool.prefix)

@@ -17,34 +17,30 @@
 //!
 //! Request-time percentiles are over a window of the last [`WINDOW`] answers (a ring of
 //! microsecond counts, written with one atomic store per answer), sorted when the page is
-//! asked. What is a state rather than an event (connections by state, busy workers, the
+//! asked. The counters live in a [`Tally`]: this process's own, or under a master the
+//! worker's slot on the scoreboard, so any worker's page adds up the pool's. What is a state rather than an event (connections by state, busy workers, the
 //! queue now) is not counted here: the page computes it from the server when asked.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// How many of the latest answers the request-time percentiles cover.
-pub(crate) const WINDOW: usize = 1024;
+pub(crate) use super::tally::WINDOW;
+use super::tally::{Counter, Tally, Totals};
 
 /// The status classes, 1xx to 5xx.
 pub(crate) const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// Where the counters live: this process's heap, or its worker slot on the scoreboard.
+enum Home {
+    Own(Box<Tally>),
+    Shared(&'static Tally),
+}
 
 /// The server's counters; see the module documentation.
 pub(crate) struct Metrics {
     on: bool,
     started: Instant,
     started_unix: f64,
-    accepted: AtomicU64,
-    classes: [AtomicU64; 5],
-    busy: AtomicU64,
-    too_large: AtomicU64,
-    headers_too_large: AtomicU64,
-    timed_out: AtomicU64,
-    slow: AtomicU64,
-    time_sum_micros: AtomicU64,
-    queue_peak: AtomicUsize,
-    window: Box<[AtomicU32]>,
-    next: AtomicU64,
+    tally: Home,
 }
 
 /// The counters read at one moment, for the status page.
@@ -83,37 +79,64 @@ impl Counts {
     pub(crate) fn total(&self) -> u64 {
         self.classes.iter().sum()
     }
+
+    /// The figures of `totals`, with the percentiles of `window` (answers' times in
+    /// microseconds, sorted here, on the page's time) and the time since `started`.
+    pub(crate) fn of(totals: Totals, mut window: Vec<u32>, started: (Instant, f64)) -> Counts {
+        window.sort_unstable();
+        let quantiles = [0.5, 0.9, 0.99].map(|q| (q, quantile(&window, q)));
+        Counts {
+            uptime: started.0.elapsed().as_secs_f64(),
+            started_unix: started.1,
+            accepted: totals.get(Counter::Accepted),
+            classes: totals.classes(),
+            busy: totals.get(Counter::Busy),
+            too_large: totals.get(Counter::TooLarge),
+            headers_too_large: totals.get(Counter::HeadersTooLarge),
+            timed_out: totals.get(Counter::TimedOut),
+            slow: totals.get(Counter::Slow),
+            time_sum: totals.get(Counter::TimeSumMicros) as f64 / 1e6,
+            queue_peak: usize::try_from(totals.get(Counter::QueuePeak)).unwrap_or(usize::MAX),
+            quantiles,
+            window_len: window.len(),
+        }
+    }
 }
 
 impl Metrics {
-    /// Counters that count when `on` (the status page is configured).
+    /// Counters of their own that count when `on` (the status page is configured).
     pub(crate) fn new(on: bool) -> Metrics {
+        Metrics::with(on, Home::Own(Tally::boxed()))
+    }
+
+    /// Counters in `tally` (a worker's slot on the scoreboard, which its pool adds up).
+    pub(crate) fn shared(on: bool, tally: &'static Tally) -> Metrics {
+        Metrics::with(on, Home::Shared(tally))
+    }
+
+    fn with(on: bool, tally: Home) -> Metrics {
         let started_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        let window = if on { WINDOW } else { 0 };
         Metrics {
             on,
             started: Instant::now(),
             started_unix,
-            accepted: AtomicU64::new(0),
-            classes: Default::default(),
-            busy: AtomicU64::new(0),
-            too_large: AtomicU64::new(0),
-            headers_too_large: AtomicU64::new(0),
-            timed_out: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
-            time_sum_micros: AtomicU64::new(0),
-            queue_peak: AtomicUsize::new(0),
-            window: (0..window).map(|_| AtomicU32::new(0)).collect(),
-            next: AtomicU64::new(0),
+            tally,
+        }
+    }
+
+    fn tally(&self) -> &Tally {
+        match &self.tally {
+            Home::Own(tally) => tally,
+            Home::Shared(tally) => tally,
         }
     }
 
     /// A connection was accepted.
     pub(crate) fn accepted(&self) {
         if self.on {
-            self.accepted.fetch_add(1, Relaxed);
+            self.tally().add(Counter::Accepted, 1);
         }
     }
 
@@ -130,38 +153,32 @@ impl Metrics {
         if !self.on {
             return;
         }
-        let class = usize::from(status / 100).clamp(1, 5) - 1;
-        if let Some(counter) = self.classes.get(class) {
-            counter.fetch_add(1, Relaxed);
-        }
+        let tally = self.tally();
+        tally.add_class(usize::from(status / 100).clamp(1, 5) - 1);
         match status {
-            503 => _ = self.busy.fetch_add(1, Relaxed),
-            413 => _ = self.too_large.fetch_add(1, Relaxed),
-            431 => _ = self.headers_too_large.fetch_add(1, Relaxed),
+            503 => tally.add(Counter::Busy, 1),
+            413 => tally.add(Counter::TooLarge, 1),
+            431 => tally.add(Counter::HeadersTooLarge, 1),
             _ => {}
         }
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.time_sum_micros.fetch_add(micros, Relaxed);
-        let at = self.next.fetch_add(1, Relaxed) % WINDOW as u64;
-        if let Some(cell) = usize::try_from(at).ok().and_then(|at| self.window.get(at)) {
-            cell.store(u32::try_from(micros).unwrap_or(u32::MAX), Relaxed);
-        }
+        tally.add(Counter::TimeSumMicros, micros);
+        tally.record_time(micros);
     }
 
     /// The queue of requests waiting for a handler is `len` long: kept if the longest yet.
     pub(crate) fn queued(&self, len: usize) {
         if self.on && len > 0 {
-            self.queue_peak.fetch_max(len, Relaxed);
+            self.tally().queue_seen(len as u64);
         }
     }
 
     /// A request passed `--slow-log` while in its handler (count it once per request). For
     /// the slow-request log to call; shown as `slow_requests` and
     /// `pycnic_slow_requests_total`.
-    #[allow(dead_code)] // wired to --slow-log at merge
     pub(crate) fn slow_request(&self) {
         if self.on {
-            self.slow.fetch_add(1, Relaxed);
+            self.tally().add(Counter::Slow, 1);
         }
     }
 
@@ -170,40 +187,25 @@ impl Metrics {
     /// the request timeout to call; shown as `answers."504"` and
     /// `pycnic_answers_by_code_total{code="504"}` (a 504 an app handler returns itself is
     /// counted by class only).
-    #[allow(dead_code)] // wired to --request-timeout at merge
     pub(crate) fn timed_out(&self) {
         if self.on {
-            self.timed_out.fetch_add(1, Relaxed);
+            self.tally().add(Counter::TimedOut, 1);
         }
     }
 
-    /// The counters now, with the window's percentiles (sorted here, on the page's time).
+    /// When the counting started: the monotonic instant and the Unix seconds.
+    pub(crate) fn started(&self) -> (Instant, f64) {
+        (self.started, self.started_unix)
+    }
+
+    /// This process's counters now, with the window's percentiles.
     pub(crate) fn read(&self) -> Counts {
-        let answers = self.next.load(Relaxed);
-        let filled = usize::try_from(answers).map_or(WINDOW, |n| n.min(self.window.len()));
-        let mut recent: Vec<u32> = self
-            .window
-            .iter()
-            .take(filled)
-            .map(|cell| cell.load(Relaxed))
-            .collect();
-        recent.sort_unstable();
-        let quantiles = [0.5, 0.9, 0.99].map(|q| (q, quantile(&recent, q)));
-        Counts {
-            uptime: self.started.elapsed().as_secs_f64(),
-            started_unix: self.started_unix,
-            accepted: self.accepted.load(Relaxed),
-            classes: std::array::from_fn(|n| self.classes.get(n).map_or(0, |c| c.load(Relaxed))),
-            busy: self.busy.load(Relaxed),
-            too_large: self.too_large.load(Relaxed),
-            headers_too_large: self.headers_too_large.load(Relaxed),
-            timed_out: self.timed_out.load(Relaxed),
-            slow: self.slow.load(Relaxed),
-            time_sum: self.time_sum_micros.load(Relaxed) as f64 / 1e6,
-            queue_peak: self.queue_peak.load(Relaxed),
-            quantiles,
-            window_len: filled,
+        let tally = self.tally();
+        let mut window = Vec::with_capacity(WINDOW);
+        if self.on {
+            tally.window_into(&mut window);
         }
+        Counts::of(tally.totals(), window, self.started())
     }
 }
 

@@ -16,33 +16,8 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 use super::health::Health;
+use super::load::Load;
 use super::metrics::{CLASSES, Counts, WINDOW};
-
-/// Connections open, by state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ByState {
-    pub(crate) idle: usize,
-    pub(crate) receiving: usize,
-    pub(crate) queued: usize,
-    pub(crate) in_handler: usize,
-    pub(crate) writing: usize,
-}
-
-impl ByState {
-    fn pairs(&self) -> [(&'static str, usize); 5] {
-        [
-            ("idle", self.idle),
-            ("receiving", self.receiving),
-            ("queued", self.queued),
-            ("in_handler", self.in_handler),
-            ("writing", self.writing),
-        ]
-    }
-
-    fn open(&self) -> usize {
-        self.pairs().iter().map(|(_, n)| n).sum()
-    }
-}
 
 /// Everything the status page shows, read at one moment.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -50,11 +25,8 @@ pub(crate) struct Status {
     /// The app's version (its `--version`), else pycnic's.
     pub(crate) version: String,
     pub(crate) counts: Counts,
-    pub(crate) connections: ByState,
-    pub(crate) workers_busy: usize,
-    pub(crate) workers_total: usize,
-    /// Complete requests waiting for a free handler now.
-    pub(crate) queue: usize,
+    /// Connections by state, handler slots busy of all, the queue now.
+    pub(crate) load: Load,
     pub(crate) resident_bytes: Option<u64>,
     /// Whether a handler can run now, and the stuck handlers.
     pub(crate) health: Health,
@@ -81,8 +53,8 @@ pub(crate) fn render_json(status: &Status) -> Vec<u8> {
     }
     let mut connections = serde_json::Map::new();
     connections.insert("accepted".into(), counts.accepted.into());
-    connections.insert("open".into(), status.connections.open().into());
-    for (state, n) in status.connections.pairs() {
+    connections.insert("open".into(), status.load.connections.open().into());
+    for (state, n) in status.load.connections.pairs() {
         connections.insert(state.into(), n.into());
     }
     let mut time = serde_json::Map::new();
@@ -108,11 +80,11 @@ pub(crate) fn render_json(status: &Status) -> Vec<u8> {
         },
         "slow_requests": counts.slow,
         "workers": {
-            "busy": status.workers_busy,
-            "idle": status.workers_total.saturating_sub(status.workers_busy),
-            "total": status.workers_total,
+            "busy": status.load.busy,
+            "idle": status.load.total.saturating_sub(status.load.busy),
+            "total": status.load.total,
         },
-        "queue": { "now": status.queue, "peak": counts.queue_peak },
+        "queue": { "now": status.load.queue, "peak": counts.queue_peak },
         "request_time_seconds": time,
         "resident_memory_bytes": status.resident_bytes,
     });
@@ -209,7 +181,7 @@ pub(crate) fn render_prometheus(status: &Status) -> String {
         counts.accepted,
     );
     out.family("pycnic_connections", "gauge", "Open connections by state.");
-    for (state, n) in status.connections.pairs() {
+    for (state, n) in status.load.connections.pairs() {
         out.sample("pycnic_connections", &[("state", state)], n);
     }
     out.family(
@@ -240,14 +212,14 @@ pub(crate) fn render_prometheus(status: &Status) -> String {
         counts.slow,
     );
     out.family("pycnic_workers", "gauge", "Handler slots by state.");
-    let idle = status.workers_total.saturating_sub(status.workers_busy);
-    out.sample("pycnic_workers", &[("state", "busy")], status.workers_busy);
+    let idle = status.load.total.saturating_sub(status.load.busy);
+    out.sample("pycnic_workers", &[("state", "busy")], status.load.busy);
     out.sample("pycnic_workers", &[("state", "idle")], idle);
     out.one(
         "pycnic_queue_length",
         "gauge",
         "Complete requests waiting for a free handler.",
-        status.queue,
+        status.load.queue,
     );
     out.one(
         "pycnic_queue_length_max",

@@ -1,6 +1,7 @@
 //! Tests of `status.rs`.
 
 use super::*;
+use crate::fastcgi::ops::load::ByState;
 
 fn sample() -> Status {
     Status {
@@ -20,16 +21,18 @@ fn sample() -> Status {
             quantiles: [(0.5, 0.001), (0.9, 0.25), (0.99, 0.5)],
             window_len: 11,
         },
-        connections: ByState {
-            idle: 3,
-            receiving: 1,
-            queued: 2,
-            in_handler: 2,
-            writing: 1,
+        load: Load {
+            connections: ByState {
+                idle: 3,
+                receiving: 1,
+                queued: 2,
+                in_handler: 2,
+                writing: 1,
+            },
+            busy: 2,
+            total: 4,
+            queue: 2,
         },
-        workers_busy: 2,
-        workers_total: 4,
-        queue: 2,
         resident_bytes: Some(4096),
         health: Default::default(),
         pool: None,

@@ -41,7 +41,7 @@ use mio::{Interest, Registry, Token};
 pub(crate) use crate::fastcgi::net::inherit::{FDS_VAR, PARENT_VAR};
 use crate::fastcgi::net::listen::Listener;
 
-use super::scoreboard::SCOREBOARD_VAR;
+use super::scoreboard::layout::SCOREBOARD_VAR;
 use super::worker::WORKER_VAR;
 
 /// The write end of the pipe on which the new process says it serves.

@@ -78,6 +78,11 @@ impl Admission {
         self.blocked = true;
     }
 
+    /// Whether accepting stopped at --max-connections.
+    pub(crate) fn blocked(&self) -> bool {
+        self.blocked
+    }
+
     /// A connection was accepted: descriptors are there again.
     pub(crate) fn accepted(&mut self) {
         self.starved_since_live = None;

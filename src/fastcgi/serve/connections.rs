@@ -32,10 +32,15 @@ impl Server {
     /// between requests is closed for each new one, else the one furthest behind
     /// `--body-min-rate` sending its params or body (a trickler that reconnects cannot keep
     /// the slots: a slow but steady sender is never behind); when none may be, the rest stay in the
-    /// kernel's backlog (admission control) until a slot frees.
+    /// kernel's backlog (admission control) until a slot frees. Under a master, a worker
+    /// with no handler slot for it leaves a new connection to a peer that has one (`peers`).
     pub(crate) fn accept(&mut self, n: usize) {
+        let mut taken = 0;
         loop {
             if self.lifecycle.shutdown().is_some() || self.admission.paused() {
+                return;
+            }
+            if self.leave_to_peer(taken) {
                 return;
             }
             let full = self.table.live() >= self.settings.max_connections;
@@ -53,6 +58,7 @@ impl Server {
                     drop(stream);
                 }
                 Ok((stream, _)) => {
+                    taken += 1;
                     self.admission.accepted();
                     if let Some((index, idle)) = room {
                         if idle {
@@ -71,7 +77,10 @@ impl Server {
                     }
                     self.add(stream);
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.nothing_left_to_peers();
+                    return;
+                }
                 Err(err)
                     if matches!(
                         err.kind(),

@@ -3,7 +3,8 @@
 //! writes connections (`drive` drives one), `slot` is one connection's side, `timers` closes stalled ones and
 //! answers requests that waited too long, `threads` runs the leader/follower threads,
 //! `timeout` answers handlers past `--request-timeout`, `drain` carries out what the
-//! lifecycle decides, `pages` gathers the status page. The loop's parts, each with its own
+//! lifecycle decides, `pages` gathers the status page, `peers` is this worker among its pool's
+//! (its load on the scoreboard, connections left to a peer with room). The loop's parts, each with its own
 //! fields: `table` (the connections), `admission`, `ready` (the queue), `crew` (the thread
 //! counts), `clock`.
 
@@ -14,6 +15,7 @@ pub(crate) mod crew;
 pub(crate) mod drain;
 pub(crate) mod drive;
 pub(crate) mod pages;
+pub(crate) mod peers;
 pub(crate) mod ready;
 pub(crate) mod server;
 pub(crate) mod slot;

@@ -11,9 +11,10 @@ use crate::ops::{self, Page};
 use crate::response::HttpResponse;
 
 use crate::fastcgi::ops::health::{Health, Signs};
-use crate::fastcgi::ops::status::{
-    ByState, Status, render_json, render_prometheus, resident_bytes,
-};
+use crate::fastcgi::ops::load::{ByState, Load};
+use crate::fastcgi::ops::metrics::Counts;
+use crate::fastcgi::ops::status::{Status, render_json, render_prometheus, resident_bytes};
+use crate::fastcgi::process::scoreboard::{mine, view};
 use crate::fastcgi::protocol::conn::Phase;
 use crate::fastcgi::work::running::Running;
 
@@ -45,8 +46,30 @@ impl Server {
         }
     }
 
-    /// The server's status now.
+    /// The server's status now; under a master, the pool's (every worker's figures added
+    /// up from the scoreboard, this one's written there first).
     fn status(&self) -> Status {
+        let load = self.load();
+        mine::publish_connections(load.connections);
+        let mut status = Status {
+            version: self.settings.version.clone(),
+            counts: self.pool.metrics.read(),
+            load,
+            resident_bytes: resident_bytes(),
+            pool: None,
+            health: self.health(),
+        };
+        if let Some(pool) = view::pool_view() {
+            status.counts = Counts::of(pool.totals, pool.window, self.pool.metrics.started());
+            status.load = pool.load;
+            status.pool = Some(pool.pool);
+        }
+        status
+    }
+
+    /// This process's load now: connections by state (a scan of the table), handler slots
+    /// busy, the queue.
+    pub(crate) fn load(&self) -> Load {
         let waiting = self.ready.len();
         let mut connections = ByState::default();
         let mut without_socket = 0;
@@ -66,16 +89,11 @@ impl Server {
         connections.queued = waiting;
         connections.in_handler = without_socket - waiting.min(without_socket);
         let total = self.settings.workers;
-        Status {
-            version: self.settings.version.clone(),
-            counts: self.pool.metrics.read(),
+        Load {
             connections,
-            workers_busy: total.saturating_sub(self.crew.free()),
-            workers_total: total,
+            busy: total.saturating_sub(self.crew.free()),
+            total,
             queue: waiting.saturating_sub(self.crew.free()),
-            resident_bytes: resident_bytes(),
-            pool: crate::fastcgi::process::scoreboard::pool_status(),
-            health: self.health(),
         }
     }
 

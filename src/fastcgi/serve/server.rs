@@ -1,7 +1,8 @@
 //! One process's event loop, made of owned parts: the connection table (`table`), admission
 //! (`admission`: the listeners, `--max-connections`), the ready queue (`ready`), the thread
 //! counts (`crew`), the clock and timers' dates (`clock`), the lifecycle (`process::lifecycle`:
-//! signals, upgrade, shutdown), memory given back after a flood (`process::memory`), with the
+//! signals, upgrade, shutdown), memory given back after a flood (`process::memory`), this
+//! worker among its pool's (`peers`), with the
 //! settings and what the handlers' threads share
 //! (`work::job::Pool`). Whichever thread leads (see `threads`) waits for socket events and,
 //! under the server's lock, hands them here: a connection's bytes are read and fed to its
@@ -25,6 +26,7 @@ use crate::fastcgi::ops::metrics::Metrics;
 use crate::fastcgi::process::fdlimit;
 use crate::fastcgi::process::lifecycle::{Lifecycle, READY_TOKEN, SIGNALS};
 use crate::fastcgi::process::memory::Trim;
+use crate::fastcgi::process::scoreboard::mine;
 use crate::fastcgi::process::upgrade::Exe;
 use crate::fastcgi::work::job::Pool;
 use crate::fastcgi::work::running::{self, Running};
@@ -34,6 +36,7 @@ use crate::fastcgi::work::spool::Budget;
 use super::admission::Admission;
 use super::clock::Clock;
 use super::crew::Crew;
+use super::peers::Peers;
 use super::ready::Ready;
 use super::table::Table;
 
@@ -66,6 +69,8 @@ pub(crate) struct Server {
     pub(crate) lifecycle: Lifecycle,
     /// Memory given back to the system once a flood has passed.
     pub(crate) trim: Trim,
+    /// Under a master: its load written for its peers, connections left to them.
+    pub(crate) peers: Peers,
 }
 
 impl Server {
@@ -120,7 +125,11 @@ impl Server {
             output_budget: Arc::new(Budget::new(options.body_memory.max(OUTPUT_MEMORY_MIN))),
             max_body,
             send_timeout: options.send_timeout,
-            metrics: Metrics::new(options.status_path.is_some()),
+            metrics: match mine::tally() {
+                // A worker counts on the scoreboard, where its pool's page adds it up.
+                Some(tally) => Metrics::shared(options.status_path.is_some(), tally),
+                None => Metrics::new(options.status_path.is_some()),
+            },
             access,
         });
         let server = Server {
@@ -136,6 +145,7 @@ impl Server {
             clock,
             lifecycle,
             trim: Trim::default(),
+            peers: Peers::new(),
         };
         Ok((server, poll))
     }
@@ -153,6 +163,9 @@ impl Server {
             wake_at = wake_at.min(due);
         }
         if let Some(at) = self.admission.retry_at() {
+            wake_at = wake_at.min(at);
+        }
+        if let Some(at) = self.peers.due() {
             wake_at = wake_at.min(at);
         }
         if let Some(shutdown) = self.lifecycle.shutdown().filter(|s| !s.grace_over) {
@@ -185,6 +198,7 @@ impl Server {
             self.pump(index);
         }
         self.tick();
+        self.publish_load();
         self.lifecycle.tick(&self.registry);
         let Some(shutdown) = self.lifecycle.shutdown() else {
             return;

@@ -30,7 +30,7 @@ pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::pro
         return std::process::ExitCode::FAILURE;
     }
     if let Some(slot) = slot {
-        scoreboard::join(slot);
+        scoreboard::mine::join(slot);
     }
     let handover = Handover::take();
     let nofile = fdlimit::raise_nofile_limit();

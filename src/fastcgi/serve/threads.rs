@@ -272,6 +272,7 @@ impl Server {
         let slot_free = self.end_run(done.ticket);
         if slot_free {
             self.crew.give_slot();
+            self.publish_load();
         }
         if done.late {
             drop(done.stream);

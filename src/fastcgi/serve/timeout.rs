@@ -43,7 +43,7 @@ impl Server {
         } = running.pop(index, &self.pool.app);
         if replaced {
             self.crew.stuck_returned();
-            crate::fastcgi::process::scoreboard::publish_stuck(running.stuck);
+            crate::fastcgi::process::scoreboard::mine::publish_stuck(running.stuck);
         }
         !(timed_out && replaced)
     }
@@ -122,7 +122,7 @@ impl Server {
             self.crew.replace_stuck();
         }
         if let Some(running) = self.running.as_ref() {
-            crate::fastcgi::process::scoreboard::publish_stuck(running.stuck);
+            crate::fastcgi::process::scoreboard::mine::publish_stuck(running.stuck);
         }
     }
 }

@@ -55,9 +55,11 @@ impl Server {
         ) {
             self.accept_all();
         }
+        self.take_what_was_left();
         if !self.clock.sweep(now) {
             return;
         }
+        self.publish_connections();
         let quiet = self.ready.len() == 0 && self.crew.free() == self.settings.workers;
         self.trim.sweep(self.table.live(), quiet);
         let wait = self.settings.queue_wait;

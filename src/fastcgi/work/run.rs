@@ -16,7 +16,7 @@ use crate::error::HttpError;
 
 use crate::fastcgi::net::write::{self, SocketWriter};
 use crate::fastcgi::ops::access::{AccessParts, RequestId};
-use crate::fastcgi::process::scoreboard::Running;
+use crate::fastcgi::process::scoreboard::mine::Running;
 use crate::fastcgi::protocol::answer as framing;
 
 use super::answers::answer;

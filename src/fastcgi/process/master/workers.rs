@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 
-use crate::fastcgi::process::scoreboard::Board;
+use crate::fastcgi::process::scoreboard::board::Board;
 use crate::fastcgi::process::upgrade::{self, Exe};
 
 use super::pool::{self, LogLimit, Reason};
@@ -303,10 +303,12 @@ impl Workers {
         reaped
     }
 
-    /// A worker is gone: its requests are added to the total, its line freed.
+    /// A worker is gone: its requests and status-page counters are added to the pool's, its
+    /// line freed.
     fn retire(&mut self, worker: &Worker) -> u64 {
         let finished = self.board.requests(worker.board);
         self.finished_before += finished;
+        self.board.fold(worker.board);
         self.board.clear(worker.board, 0);
         self.free_lines.push(worker.board);
         finished

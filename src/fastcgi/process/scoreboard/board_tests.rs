@@ -1,7 +1,10 @@
-//! Tests of `scoreboard.rs`: a board written through a second mapping of its memfd, as a
+//! Tests of `board.rs`: a board written through a second mapping of its memfd, as a
 //! worker writes it.
 
 use super::*;
+use crate::fastcgi::ops::tally::Counter;
+use crate::fastcgi::process::scoreboard::layout::TEXT_BYTES;
+use crate::fastcgi::process::scoreboard::mine::Running;
 
 /// A writer's view of slot `index` of `board`, as `join` maps it in a worker.
 fn writer(board: &Board, index: usize) -> (Mapping, &'static Slot) {
@@ -38,5 +41,21 @@ fn the_master_reads_what_a_worker_runs_and_has_finished() {
 #[test]
 fn a_process_that_is_no_worker_records_nothing() {
     let running = Running::begin(b"GET", b"/");
-    assert!(running.slot.is_none() && running.entry.is_none());
+    assert!(running.is_nothing());
+}
+
+#[test]
+fn a_gone_workers_counters_stay_in_the_header_when_its_slot_is_cleared() {
+    let board = Board::create(2).expect("a board");
+    let (_map, slot) = writer(&board, 1);
+    slot.tally().add(Counter::Accepted, 4);
+    slot.tally().add_class(1);
+    slot.load().set_handlers(1, 2, 0, 1);
+    board.fold(1);
+    board.clear(1, 0);
+    assert_eq!(slot.tally().totals().get(Counter::Accepted), 0);
+    assert_eq!(slot.load().spare(), 0);
+    let gone = board.map.header().gone().totals();
+    assert_eq!(gone.get(Counter::Accepted), 4);
+    assert_eq!(gone.classes(), [0, 1, 0, 0, 0]);
 }

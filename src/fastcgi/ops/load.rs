@@ -1,0 +1,138 @@
+//! A worker's load now, what the status page shows as states rather than counts: connections
+//! by state, handler slots busy of all, requests queued for one, and the slots to spare
+//! (free slots no queued request will take). [`Load`] is read from the server when the page
+//! is asked; [`LoadCell`] is its `#[repr(C)]` form in a worker's slot of the scoreboard
+//! (atomics, valid when zero-filled), which the worker writes and its peers read: to add up
+//! the pool's page, and to leave a new connection to a peer with slots to spare.
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+/// Connections open, by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ByState {
+    pub(crate) idle: usize,
+    pub(crate) receiving: usize,
+    pub(crate) queued: usize,
+    pub(crate) in_handler: usize,
+    pub(crate) writing: usize,
+}
+
+impl ByState {
+    /// The states by name, in the page's order.
+    pub(crate) fn pairs(&self) -> [(&'static str, usize); 5] {
+        [
+            ("idle", self.idle),
+            ("receiving", self.receiving),
+            ("queued", self.queued),
+            ("in_handler", self.in_handler),
+            ("writing", self.writing),
+        ]
+    }
+
+    /// Connections open in all.
+    pub(crate) fn open(&self) -> usize {
+        self.pairs().iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// A worker's load, or a pool's added up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Load {
+    pub(crate) connections: ByState,
+    /// Handler slots running a request.
+    pub(crate) busy: usize,
+    /// Handler slots in all (`--workers`).
+    pub(crate) total: usize,
+    /// Complete requests waiting for a free slot.
+    pub(crate) queue: usize,
+}
+
+impl Load {
+    /// These and `other` together.
+    pub(crate) fn plus(self, other: Load) -> Load {
+        let (a, b) = (self.connections, other.connections);
+        Load {
+            connections: ByState {
+                idle: a.idle + b.idle,
+                receiving: a.receiving + b.receiving,
+                queued: a.queued + b.queued,
+                in_handler: a.in_handler + b.in_handler,
+                writing: a.writing + b.writing,
+            },
+            busy: self.busy + other.busy,
+            total: self.total + other.total,
+            queue: self.queue + other.queue,
+        }
+    }
+}
+
+const CELLS: usize = 9;
+
+/// A [`Load`] in shared memory, plus the slots to spare. The worker writes the handler
+/// figures whenever they change and the connection states at its timers' sweep (and when
+/// its own page is asked); a reader may see one from a moment before the other.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct LoadCell {
+    /// idle, receiving, queued, in_handler, writing, busy, total, queue, spare.
+    cells: [AtomicU32; CELLS],
+}
+
+const SPARE: usize = 8;
+
+fn to_cell(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl LoadCell {
+    /// Writes the handler figures: `busy` of `total` slots, `queue` waiting, `spare` slots
+    /// a new connection would find (0 while this worker takes none: draining, at its
+    /// connection limit).
+    pub(crate) fn set_handlers(&self, busy: usize, total: usize, queue: usize, spare: usize) {
+        for (at, n) in [(5, busy), (6, total), (7, queue), (SPARE, spare)] {
+            if let Some(cell) = self.cells.get(at) {
+                cell.store(to_cell(n), Relaxed);
+            }
+        }
+    }
+
+    /// Writes the connections by state.
+    pub(crate) fn set_connections(&self, by: ByState) {
+        for (cell, (_, n)) in self.cells.iter().zip(by.pairs()) {
+            cell.store(to_cell(n), Relaxed);
+        }
+    }
+
+    /// The slots to spare.
+    pub(crate) fn spare(&self) -> u32 {
+        self.cells.get(SPARE).map_or(0, |c| c.load(Relaxed))
+    }
+
+    /// The load as last written.
+    pub(crate) fn read(&self) -> Load {
+        let n = |at: usize| self.cells.get(at).map_or(0, |c| c.load(Relaxed) as usize);
+        Load {
+            connections: ByState {
+                idle: n(0),
+                receiving: n(1),
+                queued: n(2),
+                in_handler: n(3),
+                writing: n(4),
+            },
+            busy: n(5),
+            total: n(6),
+            queue: n(7),
+        }
+    }
+
+    /// Back to nothing (a new worker takes the slot).
+    pub(crate) fn clear(&self) {
+        for cell in &self.cells {
+            cell.store(0, Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;
