@@ -4,7 +4,7 @@
 //! answers requests that waited too long, `threads` runs the leader/follower threads,
 //! `timeout` answers handlers past `--request-timeout`, `drain` carries out what the
 //! lifecycle decides, `pages` gathers the status page, `peers` is this worker among its pool's
-//! (its load on the scoreboard, connections left to a peer with room). The loop's parts, each with its own
+//! (its load on the scoreboard, connections left to a peer with room; `steer` acts on it). The loop's parts, each with its own
 //! fields: `table` (the connections), `admission`, `ready` (the queue), `crew` (the thread
 //! counts), `clock`.
 
@@ -20,6 +20,7 @@ pub(crate) mod ready;
 pub(crate) mod server;
 pub(crate) mod slot;
 pub(crate) mod start;
+pub(crate) mod steer;
 pub(crate) mod table;
 pub(crate) mod threads;
 pub(crate) mod timeout;
