@@ -771,3 +771,40 @@ fn a_worker_whose_stuck_threads_reach_max_stuck_is_replaced_and_its_process_ends
     let page = send(pool.addr, &Req::get("/status")).json();
     assert_eq!(page["processes"]["restarts"]["stuck"], 1, "{page}");
 }
+
+#[test]
+fn a_workers_stray_output_goes_to_the_log_and_never_into_an_answer() {
+    let _serial = crate::load::serial();
+    let pool = Pool::start("processes-print", &[]);
+    let workers = pool.workers();
+    let answer = send(pool.addr, &Req::get("/print"));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let body = answer.json();
+    let pid = body["pid"].as_i64().unwrap_or(0) as i32;
+    assert!(
+        workers.contains(&pid) && body.as_object().map(|o| o.len()) == Some(1),
+        "the answer is the handler's JSON alone, from a worker: {body}"
+    );
+    assert!(
+        !answer.text().contains("stray output"),
+        "a print reached the answer: {}",
+        answer.text()
+    );
+    let printed_by = |stream: &str| {
+        log_of(&pool.prefix)
+            .lines()
+            .filter_map(|line| line.strip_prefix(&format!("stray output on {stream} from pid ")))
+            .filter_map(|pid| pid.trim().parse::<i32>().ok())
+            .collect::<Vec<i32>>()
+    };
+    pool.wait("the worker's prints in the log", || {
+        !printed_by("stdout").is_empty() && !printed_by("stderr").is_empty()
+    });
+    for stream in ["stdout", "stderr"] {
+        let pids = printed_by(stream);
+        assert!(
+            pids.iter().all(|pid| workers.contains(pid)),
+            "{stream} printed by a worker of the pool: {pids:?} of {workers:?}"
+        );
+    }
+}
