@@ -35,7 +35,13 @@ pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::pro
     let handover = Handover::take();
     let nofile = fdlimit::raise_nofile_limit();
     fdlimit::return_large_buffers();
-    let fd0_start = handover.is_none() && options.listen.is_empty() && !inherit::from_systemd();
+    // A web server's (or spawn-fcgi's) socket on fd 0, first started or handed over by an
+    // upgrade of such a start (the socket stays on fd 0), so an upgrade keeps the pool's shape.
+    let fd0_start = options.listen.is_empty()
+        && match &handover {
+            None => !inherit::from_systemd(),
+            Some(handover) => handover.fds == [0],
+        };
     let processes = options.process_count(fd0_start);
     if !worker && processes > 1 {
         return match open_listeners(options, handover.as_ref()) {
