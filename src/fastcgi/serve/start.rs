@@ -1,5 +1,6 @@
-//! Starting the server: a master over worker processes (`--processes` 2 or more, see
-//! `process::master`), or one server process (a worker, or `--processes 1`): the descriptor limit raised, the listening sockets opened
+//! Starting the server: a master over worker processes (`--processes` 2 or more, 2 by
+//! default, see `process::master`), or one server process (a worker, `--processes 1`, or a
+//! start on fd 0 without the option): the descriptor limit raised, the listening sockets opened
 //! (handed over by an upgrading pycnic, bound from `--listen`, or inherited), the event loop
 //! built on them, the start announced (pid file, sd_notify, the old process told), then the
 //! threads run until the lifecycle ends; the exit status says whether the drain was clean.
