@@ -26,7 +26,7 @@ pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::pro
     let exe = Exe::record();
     let slot = worker::slot();
     let worker = slot.is_some();
-    if worker && !worker::die_with_master() {
+    if (worker && !worker::die_with_master()) || (!worker && worker::orphaned()) {
         log::error!("fastcgi worker: the master is gone");
         return std::process::ExitCode::FAILURE;
     }
