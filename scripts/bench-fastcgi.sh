@@ -4,7 +4,8 @@
 # does:
 #   limit    scripts/bench/minimal_fcgi.c: one thread, one epoll loop, one write per answer;
 #            the most any FastCGI app can reach behind this nginx on this machine
-#   pycnic   target/release/pycnic fastcgi (the seed binary)
+#   pycnic   target/release/pycnic fastcgi (the seed binary), as it runs by default: a master
+#            over 2 worker processes (PYCNIC_PROCESSES=1 benchmarks one process)
 #   libfcgi  scripts/bench/libfcgi_login.c: the classic C libfcgi accept loop (needs
 #            libfcgi-dev; skipped when missing), one process per mode
 #   php-fpm  a PHP script under php-fpm, pm static, 4 children per mode (skipped when missing,
@@ -199,7 +200,16 @@ echo "every configuration answers $want: ${configs[*]}"
 
 write_wrk_report
 
-rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+# pycnic's resident memory in kB: the process and, under a master (the default pool; the
+# environment is passed on, so PYCNIC_PROCESSES=1 benchmarks one process), its workers, summed.
+rss() {
+    local p total=0 kb
+    for p in "$1" $(pgrep -P "$1"); do
+        kb=$(awk -v k="$2" '$1 == k":" {print $2}' "/proc/$p/status" 2>/dev/null)
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
 idle_rss=$(rss "$app_pid" VmRSS)
 
 levels=("$conns")
@@ -323,7 +333,9 @@ for mode, level, rows in summary:
     print(f"| {mode_label[mode]} @ {level} | {cell(rows, 'limit', False)} | {cell(rows, 'pycnic')} "
           f"| {cell(rows, 'libfcgi')} | {cell(rows, 'php-fpm')} |")
 PY
-echo "pycnic resident memory: idle ${idle_rss} kB, peak under load ${peak_rss} kB"
+workers=$(pgrep -c -P "$app_pid" || true)
+if [ "${workers:-0}" -gt 0 ]; then shape="a master and $workers workers, summed"; else shape="one process"; fi
+echo "pycnic resident memory ($shape): idle ${idle_rss} kB, peak under load ${peak_rss} kB"
 echo "(medians of $rounds interleaved ${seconds}s runs, each round's order rotated; x limit: median of the rounds' paired ratios;"
 echo " $runs runs in all; wrk -t1 on CPU 1;"
 echo " nginx worker_processes 1 and the apps on CPU 0; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -114,9 +114,12 @@ write_wrk_report
 # The app's own CPU time so far, in ns, all its threads (/proc/PID/task/*/schedstat): divided
 # by the requests of a run, the app's CPU per request, measured rather than inferred.
 app_cpu_ns() {
-    local total=0 t
-    for t in /proc/"$1"/task/*/schedstat; do
-        read -r ns _ < "$t" 2>/dev/null && total=$((total + ns))
+    local total=0 t p
+    # The app's threads, and under a master (the default pool) its workers' threads too.
+    for p in "$1" $(pgrep -P "$1"); do
+        for t in /proc/"$p"/task/*/schedstat; do
+            read -r ns _ < "$t" 2>/dev/null && total=$((total + ns))
+        done
     done
     echo "$total"
 }

@@ -24,7 +24,11 @@ rm -f "$socket"
 # could write. CHANGE: the folder (one per app).
 store_dir=@STORE_DIR@
 install -d -m 0700 -o @APP_USER@ -g @APP_GROUP@ "$store_dir"
-# Settings reach the app as environment variables.
+# Settings reach the app as environment variables. A socket on fd 0 alone means one process;
+# PYCNIC_PROCESSES=2 makes the process spawn-fcgi starts (whose pid a supervisor watches, with
+# -n) a master over 2 worker processes, so a crashing handler costs one worker's requests.
+# CHANGE: the worker processes (1: one process with no master).
+export PYCNIC_PROCESSES=2
 export PYCNIC_MAX_BODY=10M
 export PYCNIC_SESSION_STORE="sqlite:$store_dir/sessions.sqlite3"
 exec spawn-fcgi -n -s "$socket" -M 0660 -U @APP_USER@ -G @WEB_GROUP@ \

@@ -125,3 +125,27 @@ fn mod_cgid_under_the_event_mpm_serves_every_case() {
 fn mod_cgi_under_the_prefork_mpm_serves_every_case() {
     every_case("apache mod_cgi (prefork)", |app| apache_cgi("prefork", app));
 }
+
+/// conf/spawn-fcgi/pycnic-spawn-fcgi.sh: the app spawn-fcgi starts on fd 0 is a master over 2
+/// worker processes (the script's PYCNIC_PROCESSES=2).
+#[test]
+fn spawn_fcgi_starts_the_app_as_a_master_over_two_workers() {
+    let deployment = apache_proxy_fcgi_unix(App::Seed);
+    deployment.check(|addr| {
+        assert_eq!(send(addr, &Req::get("/login")).status, 200);
+        let pid = deployment.proc("pycnic").pid();
+        wait_for_shape("spawn-fcgi", pid, "pycnic", &[2], &deployment.prefix);
+    });
+}
+
+/// conf/apache/pycnic-fcgid.conf: the process mod_fcgid starts on fd 0 for a request is one
+/// process with no master (mod_fcgid counts and stops the processes it starts).
+#[test]
+fn mod_fcgid_starts_the_app_as_one_process_without_a_master() {
+    let deployment = apache_fcgid(App::Seed);
+    deployment.check(|addr| {
+        assert_eq!(send(addr, &Req::get("/login")).status, 200);
+        let apache = deployment.proc("apache2").pid();
+        wait_for_shape("mod_fcgid", apache, "pycnic", &[0], &deployment.prefix);
+    });
+}

@@ -245,3 +245,56 @@ fn tcp_listen_on_ipv4_and_ipv6_loopback() {
         assert_eq!(server.connect().get("/login").status(), 200, "[::1]");
     }
 }
+
+/// The shape of `server` (see `app_shape`) once it is `want`, or as it is after the bounded wait.
+fn shape_becomes(server: &Server, want: &[usize]) -> Vec<usize> {
+    let mut shape = Vec::new();
+    wait_until(|| {
+        shape = crate::e2e::app_shape(server.pid(), "pycnic");
+        shape == want
+    });
+    shape
+}
+
+#[test]
+fn by_default_a_listening_app_is_a_master_over_two_workers_and_an_fd_0_start_one_process() {
+    let dir = TempDir::new("shape");
+    let socket = dir.path().join("shape.sock");
+    let listen = format!("unix:{}", socket.display());
+    let pool = Server::spawn(
+        &pycnic_bin(),
+        &["fastcgi", "--listen", &listen],
+        &[],
+        Stdio::null(),
+    );
+    assert!(wait_for_unix(&socket), "{}", pool.stderr());
+    assert_eq!(Client::unix(&socket).get("/login").status(), 200);
+    assert_eq!(
+        shape_becomes(&pool, &[2]),
+        [2],
+        "--listen: {}",
+        pool.stderr()
+    );
+
+    let one = Server::on_fd0(&pycnic_bin(), &["fastcgi", "--processes", "1"], &[]);
+    assert_eq!(one.connect().get("/login").status(), 200);
+    assert_eq!(
+        shape_becomes(&one, &[0]),
+        [0],
+        "--processes 1: {}",
+        one.stderr()
+    );
+
+    let fd0 = Server::on_fd0(&pycnic_bin(), &[], &[]);
+    assert_eq!(fd0.connect().get("/login").status(), 200);
+    assert_eq!(shape_becomes(&fd0, &[0]), [0], "fd 0: {}", fd0.stderr());
+
+    let asked = Server::on_fd0(&pycnic_bin(), &[], &[("PYCNIC_PROCESSES", "2")]);
+    assert_eq!(asked.connect().get("/login").status(), 200);
+    assert_eq!(
+        shape_becomes(&asked, &[2]),
+        [2],
+        "fd 0 with PYCNIC_PROCESSES=2: {}",
+        asked.stderr()
+    );
+}

@@ -82,3 +82,15 @@ fn mod_fastcgi_with_bin_path_starting_the_app_serves_every_case() {
 fn mod_fastcgi_with_a_host_and_port_backend_serves_every_case() {
     every_case("lighttpd mod_fastcgi host/port", lighttpd_fastcgi_tcp);
 }
+
+/// conf/lighttpd/pycnic-fastcgi-spawn.conf: the process lighttpd starts on fd 0 is a master
+/// over 2 worker processes (the template's PYCNIC_PROCESSES=2).
+#[test]
+fn bin_path_starts_the_app_as_a_master_over_two_workers() {
+    let deployment = lighttpd_fastcgi_spawn(App::Seed);
+    deployment.check(|addr| {
+        assert_eq!(send(addr, &Req::get("/login")).status, 200);
+        let lighttpd = deployment.proc("lighttpd").pid();
+        wait_for_shape("bin-path", lighttpd, "pycnic", &[2], &deployment.prefix);
+    });
+}

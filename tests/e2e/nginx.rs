@@ -155,3 +155,32 @@ fn systemd_units_pass_systemd_analyze_verify() {
     let paths: Vec<&std::path::Path> = units.iter().map(|p| p.as_path()).collect();
     verify_units(&paths);
 }
+
+/// conf/systemd/pycnic-tcp.service runs a master over 2 worker processes.
+#[test]
+fn the_tcp_unit_runs_the_app_as_a_master_over_two_workers() {
+    let deployment = nginx_tcp(App::Seed);
+    deployment.check(|addr| {
+        assert_eq!(send(addr, &Req::get("/login")).status, 200);
+        let pid = deployment.proc("pycnic").pid();
+        wait_for_shape(
+            "pycnic-tcp.service",
+            pid,
+            "pycnic",
+            &[2],
+            &deployment.prefix,
+        );
+    });
+}
+
+/// conf/systemd/pycnic.socket + pycnic.service: the app systemd starts on the first
+/// connection is a master over 2 worker processes.
+#[test]
+fn the_socket_activated_unit_runs_the_app_as_a_master_over_two_workers() {
+    let deployment = nginx_unix(App::Seed);
+    deployment.check(|addr| {
+        assert_eq!(send(addr, &Req::get("/login")).status, 200);
+        let pid = deployment.proc("pycnic").pid();
+        wait_for_shape("pycnic.service", pid, "pycnic", &[2], &deployment.prefix);
+    });
+}

@@ -135,6 +135,9 @@ fn at_the_timeout_stuck_handlers_get_504_capacity_is_kept_and_the_cap_is_logged(
     let deployment = deploy(
         "ops-timeout",
         &[
+            // One process: the test counts the threads of the server's own pid.
+            "--processes",
+            "1",
             "--request-timeout",
             "1",
             "--workers",

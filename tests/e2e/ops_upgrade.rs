@@ -405,6 +405,8 @@ fn a_socket_on_fd_0_is_handed_over() {
     assert_eq!(old, first);
     let fd0 = fs::read_link(format!("/proc/{new}/fd/0")).unwrap();
     assert_eq!(fd0, socket_inode, "the new process has the socket on fd 0");
+    // A start on fd 0 is one process with no master, and its upgrade keeps that shape.
+    assert_eq!(app_shape(new, "pycnic"), [0], "one process, no workers");
     let held = descriptors(new);
     assert_eq!(
         held.iter().filter(|fd| **fd == socket_inode).count(),

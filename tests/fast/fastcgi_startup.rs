@@ -177,3 +177,78 @@ fn an_unknown_socket_group_is_refused_before_anything_is_bound() {
     assert!(stderr.contains("no-such-group-pycnic"), "{stderr}");
     assert!(!socket.exists(), "nothing bound");
 }
+
+/// Starts bare `pycnic` on a listening socket on fd 0 with a worker's environment naming a
+/// master that is not its parent (the master died before the worker checked), and the
+/// master's scoreboard (a memfd of that name, inherited at fd 7) when `scoreboard` holds.
+fn worker_whose_master_is_gone(scoreboard: bool) -> Server {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a test port");
+    let addr = listener.local_addr().expect("local addr");
+    // SAFETY: memfd_create with a NUL-terminated name; close-on-exec, so no other child of
+    // this test process inherits it.
+    let board = unsafe { libc::memfd_create(c"pycnic-scoreboard".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(board >= 0, "memfd_create");
+    // SAFETY: the descriptor was just created and nothing else owns it.
+    let board = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(board) };
+    let board_fd = board.as_raw_fd();
+    let dir = TempDir::new("orphan");
+    let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
+    let mut command = Command::new(pycnic_bin());
+    command
+        .env("RUST_LOG", "info")
+        .env("PYCNIC_PROCESSES", "2")
+        .env("PYCNIC_WORKER", "0")
+        // pid 1 is never this test's process, so never the child's parent.
+        .env("PYCNIC_UPGRADE_PARENT", "1")
+        .env("PYCNIC_SCOREBOARD", "7")
+        .stdin(Stdio::from(OwnedFd::from(listener)))
+        .stdout(Stdio::null())
+        .stderr(log);
+    if scoreboard {
+        // SAFETY: dup2 is async-signal-safe; it puts the memfd at fd 7 without FD_CLOEXEC, as
+        // a master passes it.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(board_fd, 7) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = command.spawn().expect("start pycnic");
+    drop(board);
+    Server {
+        child: Some(child),
+        addr: Some(addr),
+        dir,
+    }
+}
+
+#[test]
+fn a_worker_whose_master_died_before_it_started_exits_instead_of_serving_alone() {
+    let mut orphan = worker_whose_master_is_gone(true);
+    let status = orphan.wait_exit().expect("exits at once");
+    assert!(!status.success(), "{}", orphan.stderr());
+    assert!(
+        orphan.stderr().contains("the master is gone"),
+        "{}",
+        orphan.stderr()
+    );
+    assert!(
+        !orphan.stderr().contains("starts 2 worker processes"),
+        "it must not become a master of its own: {}",
+        orphan.stderr()
+    );
+    // The same environment without the scoreboard is a process the app started, which
+    // inherits the variables: it starts as the options say (here a pool on fd 0).
+    let inherited = worker_whose_master_is_gone(false);
+    assert_eq!(
+        inherited.connect().get("/login").status(),
+        200,
+        "{}",
+        inherited.stderr()
+    );
+}

@@ -202,9 +202,11 @@ fn parse_count(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Worker processes when `--processes` is not given: one process, no master, until the
-/// status page adds up a pool's workers (docs/processes.md).
-pub const DEFAULT_PROCESSES: usize = 1;
+/// Worker processes when `--processes` is not given: a master over 2 workers, so that a
+/// worker's crash (an abort, a stack overflow) always leaves one to answer while the master
+/// starts its successor (docs/processes.md). A start on fd 0 keeps one process instead (see
+/// [`FastcgiOptions::process_count`]); `--processes 1` asks for one process without a master.
+pub const DEFAULT_PROCESSES: usize = 2;
 
 /// `pycnic fastcgi`: serve FastCGI (Responder role) to nginx, Apache or lighttpd.
 #[derive(clap::Args, Clone, Debug)]
@@ -234,7 +236,7 @@ pub struct FastcgiOptions {
 
     /// Worker processes under a master (see docs/processes.md): 2 or more start a master
     /// that owns the sockets and respawns a worker that dies; 1 is one process with no master
-    /// [default: 1, and always 1 for a start on fd 0 (mod_fcgid) without the option].
+    /// [default: 2, but 1 for a start on fd 0 (mod_fcgid, spawn-fcgi) without the option].
     #[arg(long, env = "PYCNIC_PROCESSES", value_name = "N", value_parser = parse_count)]
     pub processes: Option<usize>,
 

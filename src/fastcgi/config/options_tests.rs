@@ -120,7 +120,7 @@ fn sizes_parse_with_binary_suffixes_and_refuse_nonsense() {
 }
 
 #[test]
-fn processes_default_to_one_and_an_fd0_start_keeps_one_unless_asked() {
+fn processes_default_to_a_pool_of_two_and_an_fd0_start_keeps_one_unless_asked() {
     use clap::Parser;
     #[derive(clap::Parser)]
     struct Cli {
@@ -128,8 +128,12 @@ fn processes_default_to_one_and_an_fd0_start_keeps_one_unless_asked() {
         options: FastcgiOptions,
     }
     let plain = Cli::parse_from(["x"]).options;
-    assert_eq!(plain.process_count(false), DEFAULT_PROCESSES);
+    assert_eq!(DEFAULT_PROCESSES, 2);
+    assert_eq!(plain.process_count(false), 2);
     assert_eq!(plain.process_count(true), 1);
+    let one = Cli::parse_from(["x", "--processes", "1"]).options;
+    assert_eq!(one.process_count(false), 1);
+    assert_eq!(one.process_count(true), 1);
     let asked = Cli::parse_from(["x", "--processes", "4"]).options;
     assert_eq!(asked.process_count(false), 4);
     assert_eq!(asked.process_count(true), 4);

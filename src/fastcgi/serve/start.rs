@@ -1,5 +1,6 @@
-//! Starting the server: a master over worker processes (`--processes` 2 or more, see
-//! `process::master`), or one server process (a worker, or `--processes 1`): the descriptor limit raised, the listening sockets opened
+//! Starting the server: a master over worker processes (`--processes` 2 or more, 2 by
+//! default, see `process::master`), or one server process (a worker, `--processes 1`, or a
+//! start on fd 0 without the option): the descriptor limit raised, the listening sockets opened
 //! (handed over by an upgrading pycnic, bound from `--listen`, or inherited), the event loop
 //! built on them, the start announced (pid file, sd_notify, the old process told), then the
 //! threads run until the lifecycle ends; the exit status says whether the drain was clean.
@@ -25,7 +26,7 @@ pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::pro
     let exe = Exe::record();
     let slot = worker::slot();
     let worker = slot.is_some();
-    if worker && !worker::die_with_master() {
+    if (worker && !worker::die_with_master()) || (!worker && worker::orphaned()) {
         log::error!("fastcgi worker: the master is gone");
         return std::process::ExitCode::FAILURE;
     }
@@ -35,7 +36,13 @@ pub fn serve(app: Arc<App>, options: &FastcgiOptions, max_body: u64) -> std::pro
     let handover = Handover::take();
     let nofile = fdlimit::raise_nofile_limit();
     fdlimit::return_large_buffers();
-    let fd0_start = handover.is_none() && options.listen.is_empty() && !inherit::from_systemd();
+    // A web server's (or spawn-fcgi's) socket on fd 0, first started or handed over by an
+    // upgrade of such a start (the socket stays on fd 0), so an upgrade keeps the pool's shape.
+    let fd0_start = options.listen.is_empty()
+        && match &handover {
+            None => !inherit::from_systemd(),
+            Some(handover) => handover.fds == [0],
+        };
     let processes = options.process_count(fd0_start);
     if !worker && processes > 1 {
         return match open_listeners(options, handover.as_ref()) {

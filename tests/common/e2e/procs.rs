@@ -168,3 +168,77 @@ pub fn app_command(binary: &Path, args: &[&str]) -> Command {
     );
     command
 }
+
+/// How an app started under `root` runs: for each process named `name` (`/proc/PID/comm`)
+/// among `root` and its descendants whose parent is not so named, how many children so named
+/// it has, sorted. `[2]`: one pycnic master with 2 workers; `[0]`: one process with no master.
+pub fn app_shape(root: i32, name: &str) -> Vec<usize> {
+    // (pid, parent) of every live process.
+    let mut all: Vec<(i32, i32, bool)> = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": the name may hold spaces and parentheses.
+        let (Some(open), Some((head, rest))) = (stat.find('('), stat.rsplit_once(')')) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let (Some(state), Some(parent)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Ok(parent) = parent.parse::<i32>() else {
+            continue;
+        };
+        if state == "Z" || state == "X" {
+            continue;
+        }
+        all.push((pid, parent, &head[open + 1..] == name));
+    }
+    let mut tree = vec![root];
+    let mut next = 0;
+    while next < tree.len() {
+        let parent = tree[next];
+        tree.extend(all.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        next += 1;
+    }
+    let named: Vec<(i32, i32)> = all
+        .iter()
+        .filter(|p| p.2 && tree.contains(&p.0))
+        .map(|p| (p.0, p.1))
+        .collect();
+    let is_named = |pid: i32| named.iter().any(|p| p.0 == pid);
+    let mut shape: Vec<usize> = named
+        .iter()
+        .filter(|p| !is_named(p.1))
+        .map(|top| named.iter().filter(|p| p.1 == top.0).count())
+        .collect();
+    shape.sort_unstable();
+    shape
+}
+
+/// Waits (bounded, [`READY_WITHIN`]) until [`app_shape`] of `root` is `want`; fails with the
+/// shape seen last and the logs.
+pub fn wait_for_shape(what: &str, root: i32, name: &str, want: &[usize], prefix: &Prefix) {
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        let shape = app_shape(root, name);
+        if shape == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {name} processes under pid {root} run as {shape:?} (workers per top \
+             process), not {want:?}\n{}",
+            prefix.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -93,6 +93,15 @@ pub(crate) fn early_deaths(before: u32, lived: Duration) -> u32 {
     }
 }
 
+/// Whether a worker's end during the pool's drain was clean: exit status 0, or killed by
+/// SIGTERM before it said it serves. A worker installs its signal handlers before it says so
+/// (and before it accepts a connection), so a SIGTERM that reaches it earlier (the master's
+/// drain, or systemd's to the whole control group, right after the start) ends it with
+/// nothing to finish, as one process stopped at that moment exits 0.
+pub(crate) fn drained_cleanly(status: ExitStatus, served: bool) -> bool {
+    status.success() || (!served && status.signal() == Some(libc::SIGTERM))
+}
+
 /// How a worker ended, for the log: "killed by signal 6 (SIGABRT), core dumped" or
 /// "exited with status 3".
 pub(crate) fn cause(status: ExitStatus) -> String {

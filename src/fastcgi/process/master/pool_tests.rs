@@ -36,6 +36,23 @@ fn a_death_names_the_signal_or_the_status() {
 }
 
 #[test]
+fn a_drain_is_clean_when_workers_exit_0_or_sigterm_ended_one_before_it_served() {
+    use std::os::unix::process::ExitStatusExt;
+    let exited = |code: i32| ExitStatus::from_raw(code << 8);
+    let killed = ExitStatus::from_raw;
+    assert!(drained_cleanly(exited(0), true));
+    assert!(drained_cleanly(exited(0), false));
+    assert!(
+        !drained_cleanly(exited(1), true),
+        "the timeout cut requests off"
+    );
+    assert!(drained_cleanly(killed(libc::SIGTERM), false));
+    assert!(!drained_cleanly(killed(libc::SIGTERM), true));
+    assert!(!drained_cleanly(killed(libc::SIGKILL), false));
+    assert!(!drained_cleanly(killed(libc::SIGABRT | 0x80), false));
+}
+
+#[test]
 fn log_lines_come_in_a_burst_then_one_per_interval_counting_the_rest() {
     let start = Instant::now();
     let every = Duration::from_secs(10);

@@ -262,7 +262,7 @@ impl Workers {
             let pid = dead.child.id();
             let lived = now.saturating_duration_since(dead.started);
             reaped.before_serving |= !serving;
-            reaped.unclean |= !status.success();
+            reaped.unclean |= !pool::drained_cleanly(status, serving);
             let at_limit = status.success() && dead.max_requests.is_some_and(|m| finished >= m);
             if stopping || at_limit {
                 log::info!(
