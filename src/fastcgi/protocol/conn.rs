@@ -9,7 +9,9 @@
 use std::collections::VecDeque;
 
 use super::pairs::{Pairs, ParamsDecoder, push_get_values_result};
-use super::record::{BeginRequest, Record, RecordError, kind, parse_record, push_unknown_type};
+use super::record::{
+    BeginRequest, HEADER_LEN, Header, Record, RecordError, kind, parse_record, push_unknown_type,
+};
 pub use crate::fastcgi::protocol::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
 
 #[derive(Debug)]
@@ -77,8 +79,28 @@ impl Connection {
         if matches!(self.state, State::Closed) {
             return Ok(());
         }
-        self.input.extend_from_slice(bytes);
-        self.process()
+        let mut rest = bytes;
+        if !self.input.is_empty() {
+            // A record begun in an earlier read: complete it with only the bytes it lacks
+            // (its header first, then the rest of it), so what stays held is one record.
+            for _ in 0..2 {
+                let lacking = record_lacks(&self.input);
+                self.input.reserve_exact(lacking);
+                let (head, tail) = rest.split_at(lacking.min(rest.len()));
+                self.input.extend_from_slice(head);
+                rest = tail;
+            }
+            self.process()?;
+            if !self.input.is_empty() || !self.wants_input() {
+                self.input.extend_from_slice(rest);
+                return Ok(());
+            }
+        }
+        // The records in this read are handled where they lie; only an unfinished one (or,
+        // once a request is handed out, what follows it) is copied, into a buffer of its size.
+        let (used, result) = self.process_slice(rest);
+        self.hold(rest.get(used..).unwrap_or_default());
+        result
     }
 
     /// The web server closed its side. Fine between requests; an error inside one.
@@ -229,8 +251,30 @@ impl Connection {
         self.state = State::Closed;
     }
 
+    /// Handles the records held in `input` (see [`Connection::process_slice`]).
     fn process(&mut self) -> Result<(), ConnError> {
         let input = std::mem::take(&mut self.input);
+        let (used, result) = self.process_slice(&input);
+        self.input = input;
+        self.input.drain(..used.min(self.input.len()));
+        if self.input.is_empty() {
+            self.input = Vec::new();
+        }
+        result
+    }
+
+    /// Holds `rest` as the input still to handle, in a buffer of its size (none when empty):
+    /// a connection keeps at most one unfinished record between reads, not a read's worth.
+    fn hold(&mut self, rest: &[u8]) {
+        self.input.clear();
+        self.input.shrink_to(rest.len());
+        self.input.reserve_exact(rest.len());
+        self.input.extend_from_slice(rest);
+    }
+
+    /// Handles every complete record of `input` while the machine wants input; returns the
+    /// bytes used. An error closes the connection.
+    fn process_slice(&mut self, input: &[u8]) -> (usize, Result<(), ConnError>) {
         let mut pos = 0;
         let mut result = Ok(());
         while self.wants_input() {
@@ -249,12 +293,10 @@ impl Connection {
                 }
             }
         }
-        self.input = input;
-        self.input.drain(..pos.min(self.input.len()));
         if result.is_err() {
             self.state = State::Closed;
         }
-        result
+        (pos, result)
     }
 
     fn handle(&mut self, record: Record<'_>) -> Result<(), ConnError> {
@@ -294,6 +336,17 @@ pub(super) fn unexpected(record_type: u8, request_id: u16) -> ConnError {
     ConnError::Unexpected {
         record_type,
         request_id,
+    }
+}
+
+/// How many more bytes the record begun in `input` needs before it can be parsed: the rest
+/// of its header, else the rest of the record (0 once it is whole).
+fn record_lacks(input: &[u8]) -> usize {
+    match input.first_chunk::<HEADER_LEN>() {
+        None => HEADER_LEN - input.len(),
+        Some(head) => {
+            Header::parse(*head).map_or(0, |header| header.record_len().saturating_sub(input.len()))
+        }
     }
 }
 

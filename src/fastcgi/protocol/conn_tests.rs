@@ -149,6 +149,47 @@ fn byte_at_a_time_gives_the_same_requests() {
     assert_eq!(bodies, vec![vec![7; 70], vec![]]);
 }
 
+/// Reads of any size, across records of 65535 bytes (padded), give the same requests; between
+/// reads the connection holds at most the one record it has begun, in a buffer of that size
+/// (it held a whole read's worth, 128 KiB per connection under a flood).
+#[test]
+fn between_reads_only_an_unfinished_record_is_held() {
+    let body: Vec<u8> = (0..200_000u32).map(|n| n as u8).collect();
+    let bytes = [request(1, KEEP_CONN, &body), request(2, KEEP_CONN, b"end")].concat();
+    let limits = ConnLimits {
+        max_body: 300_000,
+        ..LIMITS
+    };
+    for size in [1, 7, 8, 9, 1000, 65_536, 70_000, bytes.len()] {
+        let mut conn = Connection::new(limits);
+        let mut bodies = Vec::new();
+        for chunk in bytes.chunks(size) {
+            conn.receive(chunk).unwrap();
+            while let Some(Event::Request(got)) = conn.next_event() {
+                bodies.push(got.body);
+                conn.response_done().unwrap();
+            }
+            let record = HEADER_LEN + 65_535 + 1;
+            assert!(
+                conn.input.len() < record && conn.input.capacity() <= record,
+                "reads of {size}: {} bytes held in {}",
+                conn.input.len(),
+                conn.input.capacity()
+            );
+        }
+        assert_eq!(
+            bodies,
+            vec![body.clone(), b"end".to_vec()],
+            "reads of {size}"
+        );
+        assert_eq!(
+            conn.input.capacity(),
+            0,
+            "reads of {size}: nothing held at the end"
+        );
+    }
+}
+
 #[test]
 fn duplicate_and_non_utf8_params_are_kept_in_order() {
     let mut conn = Connection::new(LIMITS);
