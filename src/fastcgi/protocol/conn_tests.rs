@@ -190,6 +190,33 @@ fn between_reads_only_an_unfinished_record_is_held() {
     }
 }
 
+/// A declared body's buffer is allocated once, of the declared size, from its first byte (it
+/// grew by doubling, each step a copy); an undeclared one grows as it arrives.
+#[test]
+fn a_declared_body_gets_its_whole_buffer_at_once() {
+    let limits = ConnLimits {
+        max_body: 300_000,
+        ..LIMITS
+    };
+    let declared = 200_000usize.to_string();
+    for length in [Some(declared.as_str()), None] {
+        let mut conn = Connection::new(limits);
+        let mut pairs: Vec<(&[u8], &[u8])> = vec![(b"REQUEST_METHOD", b"POST")];
+        if let Some(length) = length {
+            pairs.push((b"CONTENT_LENGTH", length.as_bytes()));
+        }
+        let head = [begin(1, role::RESPONDER, 0), params(1, &pairs)].concat();
+        conn.receive(&head).unwrap();
+        conn.receive(&record(kind::STDIN, 1, &[7; 10])).unwrap();
+        assert_eq!(conn.body_buffered(), 10);
+        let capacity = conn.take_body().capacity();
+        match length {
+            Some(_) => assert_eq!(capacity, 200_000),
+            None => assert!(capacity < 1000, "{capacity}: grows as it arrives"),
+        }
+    }
+}
+
 #[test]
 fn duplicate_and_non_utf8_params_are_kept_in_order() {
     let mut conn = Connection::new(LIMITS);

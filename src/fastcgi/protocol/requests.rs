@@ -128,16 +128,26 @@ impl Connection {
             params,
             body: Vec::new(),
         };
-        if let ContentLength::Bytes(len) = content_length(&request.params)
-            && len > self.limits.max_body
-        {
+        let declared = match content_length(&request.params) {
+            ContentLength::Bytes(len) => Some(len),
+            ContentLength::Absent | ContentLength::Invalid => None,
+        };
+        if declared.is_some_and(|len| len > self.limits.max_body) {
             self.too_large(request);
         } else {
+            // A declared body gets its buffer once, of its size (at most --max-body): grown
+            // by doubling, it left a trail of freed copies in the heap, and a large one
+            // comes from its own mapping, whose untouched pages cost nothing and which goes
+            // back to the system when freed. Without room for it, it grows as it arrives.
+            let mut body = request.body;
+            if let Some(len) = declared.and_then(|len| usize::try_from(len).ok()) {
+                let _ = body.try_reserve_exact(len);
+            }
             self.state = State::Body {
                 id,
                 keep_conn,
                 params: request.params,
-                body: request.body,
+                body,
                 received: 0,
             };
         }
