@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 
 use super::pairs::{Pairs, ParamsDecoder, push_get_values_result};
 use super::record::{
-    BeginRequest, HEADER_LEN, Header, Record, RecordError, kind, parse_record, push_unknown_type,
+    BeginRequest, HEADER_LEN, Header, MAX_CONTENT_LEN, Record, RecordError, kind, parse_record,
+    push_unknown_type,
 };
 pub use crate::fastcgi::protocol::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
 
@@ -181,7 +182,11 @@ impl Connection {
             Some(id) => State::Discarding { id, keep_conn },
             None => between_requests(keep_conn),
         };
-        self.process()
+        let processed = self.process();
+        if self.input.is_empty() {
+            self.input = Vec::new();
+        }
+        processed
     }
 
     /// Body bytes of the request being received that are held here (not yet taken).
@@ -257,17 +262,21 @@ impl Connection {
         let (used, result) = self.process_slice(&input);
         self.input = input;
         self.input.drain(..used.min(self.input.len()));
-        if self.input.is_empty() {
-            self.input = Vec::new();
-        }
         result
     }
 
-    /// Holds `rest` as the input still to handle, in a buffer of its size (none when empty):
-    /// a connection keeps at most one unfinished record between reads, not a read's worth.
+    /// Holds `rest` as the input still to handle: a connection keeps at most one unfinished
+    /// record between reads, not a read's worth, in a buffer no larger than a record (the
+    /// one it has, reused while a body streams in) and none once nothing is left.
     fn hold(&mut self, rest: &[u8]) {
         self.input.clear();
-        self.input.shrink_to(rest.len());
+        if rest.is_empty() {
+            self.input = Vec::new();
+            return;
+        }
+        if self.input.capacity() > MAX_RECORD_LEN {
+            self.input.shrink_to(rest.len());
+        }
         self.input.reserve_exact(rest.len());
         self.input.extend_from_slice(rest);
     }
@@ -338,6 +347,9 @@ pub(super) fn unexpected(record_type: u8, request_id: u16) -> ConnError {
         request_id,
     }
 }
+
+/// The longest record: header, content and padding.
+const MAX_RECORD_LEN: usize = HEADER_LEN + MAX_CONTENT_LEN + 255;
 
 /// How many more bytes the record begun in `input` needs before it can be parsed: the rest
 /// of its header, else the rest of the record (0 once it is whole).
