@@ -342,7 +342,10 @@ fn spilled_bytes_stay_within_the_spill_disk_budget() {
         let dir = spill.path().to_path_buf();
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                most.fetch_max(spilled_bytes(pid, &dir), Ordering::Relaxed);
+                most.fetch_max(
+                    while_stopped(pid, || spilled_bytes(pid, &dir)),
+                    Ordering::Relaxed,
+                );
                 std::thread::sleep(Duration::from_millis(5));
             }
         })
@@ -366,6 +369,38 @@ fn spilled_bytes_stay_within_the_spill_disk_budget() {
     assert!(most > 0, "bodies were spilled (the sampler saw them)");
     assert!(most <= DISK, "{most} spilled bytes at once, over {DISK}");
     assert!(refused > 0, "bodies past the disk budget were refused");
+}
+
+/// `measure` while every thread of `pid` is stopped (SIGSTOP, then SIGCONT), so that a sum
+/// over its files is one moment's: read file by file while the server runs, it could count a
+/// file just before it was freed and then the bytes another file took in its place.
+fn while_stopped<T>(pid: i32, measure: impl FnOnce() -> T) -> T {
+    // SAFETY: kill(2) on the server this test started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    for _ in 0..10_000 {
+        if all_threads_stopped(pid) {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    let measured = measure();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    measured
+}
+
+/// Whether every thread of `pid` is stopped (state `T` in /proc/PID/task/TID/stat), or it
+/// is gone.
+fn all_threads_stopped(pid: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).map_or(true, |stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+    })
 }
 
 /// Bytes in the files `pid` holds open in `dir` (spill files are unlinked: they are seen
