@@ -127,7 +127,8 @@ impl Connection {
         let mut rest = bytes;
         if !self.input.is_empty() {
             // A record begun in an earlier read: complete it with only the bytes it lacks
-            // (its header first, then the rest of it), so what stays held is one record.
+            // (its header first, then the rest of it unless it is a body record, which is
+            // taken piece by piece), so what stays held is one record at most.
             for _ in 0..2 {
                 let lacking = match self.stdin_left {
                     Some(_) => 0,
@@ -145,7 +146,7 @@ impl Connection {
             }
         }
         // The records in this read are handled where they lie; only an unfinished one (or,
-        // once a request is handed out, what follows it) is copied, into a buffer of its size.
+        // once a request is handed out, what follows it) is copied, to be held.
         let (used, result) = self.process_slice(rest);
         self.hold(rest.get(used..).unwrap_or_default());
         result
@@ -315,7 +316,7 @@ impl Connection {
 
     /// Holds `rest` as the input still to handle: a connection keeps at most one unfinished
     /// record between reads, not a read's worth, in a buffer no larger than a record (the
-    /// one it has, reused while a body streams in) and none once nothing is left.
+    /// one it has, reused from read to read) and none once nothing is left.
     fn hold(&mut self, rest: &[u8]) {
         self.input.clear();
         if rest.is_empty() {
