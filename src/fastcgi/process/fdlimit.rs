@@ -40,7 +40,8 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
 /// Large buffers (request bodies, answers) come from mmap and go back to the system when
 /// freed. glibc otherwise raises its mmap threshold up to 32 MiB after the first large free,
 /// and then keeps freed 10 MiB bodies in per-thread heaps: a burst of large requests would
-/// leave the process's resident memory at its peak.
+/// leave the process's resident memory at its peak. A request body's first buffer is
+/// reserved up to this size (`protocol::requests`), so a large one grows in its own mapping.
 pub fn return_large_buffers() {
     #[cfg(target_env = "gnu")]
     // SAFETY: mallopt only sets an allocator parameter; called before the workers start.

@@ -5,11 +5,19 @@
 //! One request at a time (FCGI_MPXS_CONNS = 0). After it hands out a request the machine
 //! pauses until [`Connection::response_done`], so bytes the web server sent early wait in the
 //! buffer and are read in order afterwards.
+//!
+//! Memory: the records of a read are handled where they lie (the owner's read buffer), and a
+//! body's FCGI_STDIN records piece by piece as their bytes come, so between reads a
+//! connection holds only an unfinished header or non-body record (params: at most one record,
+//! 64 KiB) and, paused, what followed its request; nothing once it is idle.
 
 use std::collections::VecDeque;
 
 use super::pairs::{Pairs, ParamsDecoder, push_get_values_result};
-use super::record::{BeginRequest, Record, RecordError, kind, parse_record, push_unknown_type};
+use super::record::{
+    BeginRequest, HEADER_LEN, Header, MAX_CONTENT_LEN, Record, RecordError, kind, parse_record,
+    push_unknown_type,
+};
 pub use crate::fastcgi::protocol::event::{ConnError, ConnLimits, Event, Phase, ReceivedRequest};
 
 #[derive(Debug)]
@@ -56,6 +64,44 @@ pub struct Connection {
     pub(super) output_sent: usize,
     pub(super) events: VecDeque<Event>,
     pub(super) limits: ConnLimits,
+    /// What is still to come of an FCGI_STDIN record whose first part was handled.
+    stdin_left: Option<StdinLeft>,
+}
+
+/// The rest of an FCGI_STDIN record taken piece by piece: content bytes for the body of
+/// request `id`, then padding.
+#[derive(Clone, Copy, Debug)]
+struct StdinLeft {
+    id: u16,
+    content: usize,
+    padding: usize,
+}
+
+impl StdinLeft {
+    /// The record at the start of `input` when it is an FCGI_STDIN record of a request, with
+    /// content, whose header is here but not all of it.
+    fn begun(input: &[u8]) -> Option<StdinLeft> {
+        let header = Header::parse(*input.first_chunk::<HEADER_LEN>()?).ok()?;
+        (header.record_type == kind::STDIN
+            && header.request_id != 0
+            && header.content_length > 0
+            && input.len() < header.record_len())
+        .then_some(StdinLeft {
+            id: header.request_id,
+            content: usize::from(header.content_length),
+            padding: usize::from(header.padding_length),
+        })
+    }
+
+    /// What is left after `content` more bytes of content and `skipped` of padding.
+    fn after(self, content: usize, skipped: usize) -> Option<StdinLeft> {
+        let rest = StdinLeft {
+            content: self.content.saturating_sub(content),
+            padding: self.padding.saturating_sub(skipped),
+            ..self
+        };
+        (rest.content + rest.padding > 0).then_some(rest)
+    }
 }
 
 impl Connection {
@@ -68,6 +114,7 @@ impl Connection {
             output_sent: 0,
             events: VecDeque::new(),
             limits,
+            stdin_left: None,
         }
     }
 
@@ -77,13 +124,38 @@ impl Connection {
         if matches!(self.state, State::Closed) {
             return Ok(());
         }
-        self.input.extend_from_slice(bytes);
-        self.process()
+        let mut rest = bytes;
+        if !self.input.is_empty() {
+            // A record begun in an earlier read: complete it with only the bytes it lacks
+            // (its header first, then the rest of it unless it is a body record, which is
+            // taken piece by piece), so what stays held is one record at most.
+            for _ in 0..2 {
+                let lacking = match self.stdin_left {
+                    Some(_) => 0,
+                    None => record_lacks(&self.input),
+                };
+                self.input.reserve_exact(lacking);
+                let (head, tail) = rest.split_at(lacking.min(rest.len()));
+                self.input.extend_from_slice(head);
+                rest = tail;
+            }
+            self.process()?;
+            if !self.input.is_empty() || !self.wants_input() {
+                self.input.extend_from_slice(rest);
+                return Ok(());
+            }
+        }
+        // The records in this read are handled where they lie; only an unfinished one (or,
+        // once a request is handed out, what follows it) is copied, to be held.
+        let (used, result) = self.process_slice(rest);
+        self.hold(rest.get(used..).unwrap_or_default());
+        result
     }
 
     /// The web server closed its side. Fine between requests; an error inside one.
     pub fn receive_eof(&mut self) -> Result<(), ConnError> {
-        let inside = match (&self.state, self.input.is_empty()) {
+        let nothing_held = self.input.is_empty() && self.stdin_left.is_none();
+        let inside = match (&self.state, nothing_held) {
             (State::Idle | State::Closed | State::Responding { .. }, true) => None,
             (State::Idle, false) => Some("a record"),
             (State::Params { .. } | State::SkippingParams { .. }, _) => Some("request params"),
@@ -159,7 +231,11 @@ impl Connection {
             Some(id) => State::Discarding { id, keep_conn },
             None => between_requests(keep_conn),
         };
-        self.process()
+        let processed = self.process();
+        if self.input.is_empty() {
+            self.input = Vec::new();
+        }
+        processed
     }
 
     /// Body bytes of the request being received that are held here (not yet taken).
@@ -211,7 +287,7 @@ impl Connection {
     /// Where the connection stands, for the owner's timers and read interest.
     pub fn phase(&self) -> Phase {
         match self.state {
-            State::Idle if self.input.is_empty() => Phase::Idle,
+            State::Idle if self.input.is_empty() && self.stdin_left.is_none() => Phase::Idle,
             State::Idle | State::Params { .. } | State::SkippingParams { .. } => Phase::Head,
             State::Body { .. } | State::Discarding { .. } => Phase::Body,
             State::Responding { .. } => Phase::Responding,
@@ -229,32 +305,83 @@ impl Connection {
         self.state = State::Closed;
     }
 
+    /// Handles the records held in `input` (see [`Connection::process_slice`]).
     fn process(&mut self) -> Result<(), ConnError> {
         let input = std::mem::take(&mut self.input);
+        let (used, result) = self.process_slice(&input);
+        self.input = input;
+        self.input.drain(..used.min(self.input.len()));
+        result
+    }
+
+    /// Holds `rest` as the input still to handle: a connection keeps at most one unfinished
+    /// record between reads, not a read's worth, in a buffer no larger than a record (the
+    /// one it has, reused from read to read) and none once nothing is left.
+    fn hold(&mut self, rest: &[u8]) {
+        self.input.clear();
+        if rest.is_empty() {
+            self.input = Vec::new();
+            return;
+        }
+        if self.input.capacity() > MAX_RECORD_LEN {
+            self.input.shrink_to(rest.len());
+        }
+        self.input.reserve_exact(rest.len());
+        self.input.extend_from_slice(rest);
+    }
+
+    /// Handles every complete record of `input` while the machine wants input; returns the
+    /// bytes used. An error closes the connection.
+    fn process_slice(&mut self, input: &[u8]) -> (usize, Result<(), ConnError>) {
         let mut pos = 0;
         let mut result = Ok(());
         while self.wants_input() {
-            match input.get(pos..).map(parse_record) {
-                Some(Ok(Some((record, used)))) => {
+            let here = input.get(pos..).unwrap_or_default();
+            if let Some(left) = self.stdin_left {
+                // The rest of an FCGI_STDIN record begun earlier: its content goes to the
+                // body as it comes, its padding is skipped.
+                let content = left.content.min(here.len());
+                let skip = left.padding.min(here.len() - content);
+                if content + skip == 0 {
+                    break;
+                }
+                pos += content + skip;
+                self.stdin_left = left.after(content, skip);
+                if content > 0
+                    && let Err(err) = self.stdin(left.id, here.get(..content).unwrap_or_default())
+                {
+                    result = Err(err);
+                    break;
+                }
+                continue;
+            }
+            match parse_record(here) {
+                Ok(Some((record, used))) => {
                     pos += used;
                     if let Err(err) = self.handle(record) {
                         result = Err(err);
                         break;
                     }
                 }
-                Some(Ok(None)) | None => break,
-                Some(Err(err)) => {
+                Ok(None) => match StdinLeft::begun(here) {
+                    // An FCGI_STDIN record not all here is taken piece by piece: a
+                    // connection never holds a body's record between reads.
+                    Some(left) => {
+                        pos += HEADER_LEN;
+                        self.stdin_left = Some(left);
+                    }
+                    None => break,
+                },
+                Err(err) => {
                     result = Err(err.into());
                     break;
                 }
             }
         }
-        self.input = input;
-        self.input.drain(..pos.min(self.input.len()));
         if result.is_err() {
             self.state = State::Closed;
         }
-        result
+        (pos, result)
     }
 
     fn handle(&mut self, record: Record<'_>) -> Result<(), ConnError> {
@@ -294,6 +421,22 @@ pub(super) fn unexpected(record_type: u8, request_id: u16) -> ConnError {
     ConnError::Unexpected {
         record_type,
         request_id,
+    }
+}
+
+/// The longest record: header, content and padding.
+const MAX_RECORD_LEN: usize = HEADER_LEN + MAX_CONTENT_LEN + 255;
+
+/// How many more bytes the record begun in `input` needs before it can be parsed: the rest
+/// of its header, else the rest of the record (0 once it is whole).
+fn record_lacks(input: &[u8]) -> usize {
+    match input.first_chunk::<HEADER_LEN>() {
+        None => HEADER_LEN - input.len(),
+        // An FCGI_STDIN record is taken piece by piece: its header is enough.
+        Some(_) if StdinLeft::begun(input).is_some() => 0,
+        Some(head) => {
+            Header::parse(*head).map_or(0, |header| header.record_len().saturating_sub(input.len()))
+        }
     }
 }
 

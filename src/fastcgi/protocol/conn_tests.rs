@@ -149,6 +149,111 @@ fn byte_at_a_time_gives_the_same_requests() {
     assert_eq!(bodies, vec![vec![7; 70], vec![]]);
 }
 
+/// Reads of any size, across records of 65535 bytes (padded), give the same requests; between
+/// reads the connection holds at most the part of a header or of a (small) params record it
+/// has begun: a body's records are taken piece by piece (it held a whole read's worth, 128
+/// KiB per connection under a flood, then one record, 64 KiB).
+#[test]
+fn between_reads_only_an_unfinished_record_is_held() {
+    let body: Vec<u8> = (0..200_000u32).map(|n| n as u8).collect();
+    let bytes = [request(1, KEEP_CONN, &body), request(2, KEEP_CONN, b"end")].concat();
+    let limits = ConnLimits {
+        max_body: 300_000,
+        ..LIMITS
+    };
+    for size in [1, 7, 8, 9, 1000, 65_536, 70_000, bytes.len()] {
+        let mut conn = Connection::new(limits);
+        let mut bodies = Vec::new();
+        for chunk in bytes.chunks(size) {
+            conn.receive(chunk).unwrap();
+            while let Some(Event::Request(got)) = conn.next_event() {
+                bodies.push(got.body);
+                conn.response_done().unwrap();
+            }
+            assert!(
+                conn.input.len() < 64 && conn.input.capacity() < 64,
+                "reads of {size}: {} bytes held in {}",
+                conn.input.len(),
+                conn.input.capacity()
+            );
+        }
+        assert_eq!(
+            bodies,
+            vec![body.clone(), b"end".to_vec()],
+            "reads of {size}"
+        );
+        assert_eq!(
+            conn.input.capacity(),
+            0,
+            "reads of {size}: nothing held at the end"
+        );
+    }
+}
+
+/// A body record taken piece by piece that passes the limit halfway: 413 at once, the rest
+/// of the record (content and padding) dropped after the answer, and the next request on the
+/// connection read as usual, whatever the reads' sizes.
+#[test]
+fn a_body_record_over_the_limit_in_pieces_is_refused_and_the_next_request_read() {
+    let pairs: [(&[u8], &[u8]); 1] = [(b"CONTENT_LENGTH", b"")];
+    let mut bytes = [begin(1, role::RESPONDER, KEEP_CONN), params(1, &pairs)].concat();
+    let mut big = record(kind::STDIN, 1, &[5; 250]);
+    big[6] = 5;
+    big.extend([0; 5]);
+    bytes.extend(big);
+    bytes.extend(record(kind::STDIN, 1, b""));
+    bytes.extend(request(2, 0, b"next"));
+    for size in [1, 3, 9, 40, 120, bytes.len()] {
+        let mut conn = Connection::new(LIMITS);
+        let mut events = Vec::new();
+        for chunk in bytes.chunks(size) {
+            conn.receive(chunk).unwrap();
+            while let Some(event) = conn.next_event() {
+                events.push(match event {
+                    Event::BodyTooLarge(_) => "413".to_string(),
+                    Event::Request(got) => String::from_utf8(got.body).unwrap(),
+                    other => format!("{other:?}"),
+                });
+                conn.response_done().unwrap();
+            }
+        }
+        assert_eq!(events, ["413", "next"], "reads of {size}");
+        assert_eq!(conn.phase(), Phase::Closed, "reads of {size}");
+    }
+}
+
+/// A declared body's buffer is allocated once, of the declared size up to 1 MiB (from which
+/// it is a mapping that grows without copies), from its first byte (it grew by doubling,
+/// each step a copy); an undeclared one grows as it arrives.
+#[test]
+fn a_declared_body_gets_its_buffer_at_once() {
+    let limits = ConnLimits {
+        max_body: 10 << 20,
+        ..LIMITS
+    };
+    for (length, expected) in [
+        (Some(200_000), 200_000),
+        (Some(10 << 20), 1 << 20),
+        (None, 0),
+    ] {
+        let mut conn = Connection::new(limits);
+        let declared = length.map(|len: usize| len.to_string());
+        let mut pairs: Vec<(&[u8], &[u8])> = vec![(b"REQUEST_METHOD", b"POST")];
+        if let Some(declared) = &declared {
+            pairs.push((b"CONTENT_LENGTH", declared.as_bytes()));
+        }
+        let head = [begin(1, role::RESPONDER, 0), params(1, &pairs)].concat();
+        conn.receive(&head).unwrap();
+        conn.receive(&record(kind::STDIN, 1, &[7; 10])).unwrap();
+        assert_eq!(conn.body_buffered(), 10);
+        let capacity = conn.take_body().capacity();
+        match length {
+            Some(_) => assert_eq!(capacity, expected, "{length:?}"),
+            None => assert!(capacity < 1000, "{capacity}: grows as it arrives"),
+        }
+    }
+}
+
 #[test]
 fn duplicate_and_non_utf8_params_are_kept_in_order() {
     let mut conn = Connection::new(LIMITS);

@@ -10,6 +10,10 @@ use super::event::{ConnError, Event, ReceivedRequest};
 use super::pairs::{Pairs, ParamsDecoder};
 use super::record::{BeginRequest, ProtocolStatus, RecordError, kind, push_end_request, role};
 
+/// The size from which glibc gives a buffer a mapping of its own (the mmap threshold the
+/// server sets at start, `process::fdlimit`).
+const LARGE_BUFFER: usize = 1 << 20;
+
 impl Connection {
     pub(super) fn begin(&mut self, id: u16, begin: BeginRequest) -> Result<(), ConnError> {
         match self.current_id() {
@@ -128,16 +132,28 @@ impl Connection {
             params,
             body: Vec::new(),
         };
-        if let ContentLength::Bytes(len) = content_length(&request.params)
-            && len > self.limits.max_body
-        {
+        let declared = match content_length(&request.params) {
+            ContentLength::Bytes(len) => Some(len),
+            ContentLength::Absent | ContentLength::Invalid => None,
+        };
+        if declared.is_some_and(|len| len > self.limits.max_body) {
             self.too_large(request);
         } else {
+            // A declared body's buffer is allocated once, of its size, up to LARGE_BUFFER:
+            // grown by doubling from nothing, each step was a copy in the heap, which kept
+            // the freed ones. From LARGE_BUFFER on it is a mapping of its own, which grows
+            // without copies, whose untouched pages cost nothing and which goes back to the
+            // system when freed; reserving all of a large declared size at once would only
+            // take address space for bytes that may never come.
+            let mut body = request.body;
+            if let Some(len) = declared.and_then(|len| usize::try_from(len).ok()) {
+                let _ = body.try_reserve_exact(len.min(LARGE_BUFFER));
+            }
             self.state = State::Body {
                 id,
                 keep_conn,
                 params: request.params,
-                body: request.body,
+                body,
                 received: 0,
             };
         }

@@ -143,7 +143,11 @@ impl Spool {
 }
 
 impl Drop for Spool {
+    /// The file's bytes are freed (truncated) before its share of the disk budget is given
+    /// back: the file itself closes only after this, and another body could otherwise
+    /// spill into the budget while these bytes are still on the disk.
     fn drop(&mut self) {
+        let _ = self.file.set_len(0);
         self.disk
             .release(usize::try_from(self.len).unwrap_or(usize::MAX));
     }
