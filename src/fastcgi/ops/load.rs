@@ -1,9 +1,9 @@
 //! A worker's load now, what the status page shows as states rather than counts: connections
-//! by state, handler slots busy of all, requests queued for one, and the slots to spare
-//! (free slots no queued request will take). [`Load`] is read from the server when the page
-//! is asked; [`LoadCell`] is its `#[repr(C)]` form in a worker's slot of the scoreboard
-//! (atomics, valid when zero-filled), which the worker writes and its peers read: to add up
-//! the pool's page, and to leave a new connection to a peer with slots to spare.
+//! by state, handler slots busy of all, requests queued for one, and the room (free slots
+//! less the requests queued for them, below 0 when requests wait). [`Load`] is read from the
+//! server when the page is asked; [`LoadCell`] is its `#[repr(C)]` form in a worker's slot of
+//! the scoreboard (atomics, valid when zero-filled), which the worker writes and its peers
+//! read: to add up the pool's page, and to leave a new connection to a peer with more room.
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
@@ -68,31 +68,34 @@ impl Load {
 
 const CELLS: usize = 9;
 
-/// A [`Load`] in shared memory, plus the slots to spare. The worker writes the handler
+/// A [`Load`] in shared memory, plus the room. The worker writes the handler
 /// figures whenever they change and the connection states at its timers' sweep (and when
 /// its own page is asked); a reader may see one from a moment before the other.
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct LoadCell {
-    /// idle, receiving, queued, in_handler, writing, busy, total, queue, spare.
+    /// idle, receiving, queued, in_handler, writing, busy, total, queue, room (an i32's bits).
     cells: [AtomicU32; CELLS],
 }
 
-const SPARE: usize = 8;
+const ROOM: usize = 8;
 
 fn to_cell(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl LoadCell {
-    /// Writes the handler figures: `busy` of `total` slots, `queue` waiting, `spare` slots
-    /// a new connection would find (0 while this worker takes none: draining, at its
-    /// connection limit).
-    pub(crate) fn set_handlers(&self, busy: usize, total: usize, queue: usize, spare: usize) {
-        for (at, n) in [(5, busy), (6, total), (7, queue), (SPARE, spare)] {
+    /// Writes the handler figures: `busy` of `total` slots, `queue` waiting, the `room` a
+    /// new connection would find (free slots less queued requests; `i32::MIN` while this
+    /// worker takes none: draining, at its connection limit).
+    pub(crate) fn set_handlers(&self, busy: usize, total: usize, queue: usize, room: i32) {
+        for (at, n) in [(5, busy), (6, total), (7, queue)] {
             if let Some(cell) = self.cells.get(at) {
                 cell.store(to_cell(n), Relaxed);
             }
+        }
+        if let Some(cell) = self.cells.get(ROOM) {
+            cell.store(u32::from_ne_bytes(room.to_ne_bytes()), Relaxed);
         }
     }
 
@@ -103,9 +106,11 @@ impl LoadCell {
         }
     }
 
-    /// The slots to spare.
-    pub(crate) fn spare(&self) -> u32 {
-        self.cells.get(SPARE).map_or(0, |c| c.load(Relaxed))
+    /// The room, as last written (0 before).
+    pub(crate) fn room(&self) -> i32 {
+        self.cells
+            .get(ROOM)
+            .map_or(0, |c| i32::from_ne_bytes(c.load(Relaxed).to_ne_bytes()))
     }
 
     /// The load as last written.

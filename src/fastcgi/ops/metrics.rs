@@ -81,13 +81,19 @@ impl Counts {
     }
 
     /// The figures of `totals`, with the percentiles of `window` (answers' times in
-    /// microseconds, sorted here, on the page's time) and the time since `started`.
-    pub(crate) fn of(totals: Totals, mut window: Vec<u32>, started: (Instant, f64)) -> Counts {
+    /// microseconds, sorted here, on the page's time), `uptime` seconds since the start at
+    /// `started_unix`.
+    pub(crate) fn of(
+        totals: Totals,
+        mut window: Vec<u32>,
+        uptime: f64,
+        started_unix: f64,
+    ) -> Counts {
         window.sort_unstable();
         let quantiles = [0.5, 0.9, 0.99].map(|q| (q, quantile(&window, q)));
         Counts {
-            uptime: started.0.elapsed().as_secs_f64(),
-            started_unix: started.1,
+            uptime,
+            started_unix,
             accepted: totals.get(Counter::Accepted),
             classes: totals.classes(),
             busy: totals.get(Counter::Busy),
@@ -193,11 +199,6 @@ impl Metrics {
         }
     }
 
-    /// When the counting started: the monotonic instant and the Unix seconds.
-    pub(crate) fn started(&self) -> (Instant, f64) {
-        (self.started, self.started_unix)
-    }
-
     /// This process's counters now, with the window's percentiles.
     pub(crate) fn read(&self) -> Counts {
         let tally = self.tally();
@@ -205,7 +206,8 @@ impl Metrics {
         if self.on {
             tally.window_into(&mut window);
         }
-        Counts::of(tally.totals(), window, self.started())
+        let uptime = self.started.elapsed().as_secs_f64();
+        Counts::of(tally.totals(), window, uptime, self.started_unix)
     }
 }
 

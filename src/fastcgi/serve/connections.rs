@@ -35,12 +35,11 @@ impl Server {
     /// kernel's backlog (admission control) until a slot frees. Under a master, a worker
     /// with no handler slot for it leaves a new connection to a peer that has one (`peers`).
     pub(crate) fn accept(&mut self, n: usize) {
-        let mut taken = 0;
         loop {
             if self.lifecycle.shutdown().is_some() || self.admission.paused() {
                 return;
             }
-            if self.leave_to_peer(taken) {
+            if self.leave_to_peer() {
                 return;
             }
             let full = self.table.live() >= self.settings.max_connections;
@@ -58,7 +57,6 @@ impl Server {
                     drop(stream);
                 }
                 Ok((stream, _)) => {
-                    taken += 1;
                     self.admission.accepted();
                     if let Some((index, idle)) = room {
                         if idle {
@@ -135,6 +133,11 @@ impl Server {
         let conn = Connection::new(self.settings.limits);
         let slot = Slot::new(stream, conn, self.clock.now(), &self.settings.timers);
         self.table.put(index, slot);
+        self.peers.accepted();
+        if self.peers.in_pool {
+            // Its peers see the room this connection takes before they decide on the next.
+            self.write_load();
+        }
         self.pool.metrics.accepted();
     }
 
@@ -144,6 +147,9 @@ impl Server {
         };
         if let Some(reason) = reason {
             log::warn!("dropped connection: {reason}");
+        }
+        if slot.awaiting {
+            self.peers.arrived();
         }
         slot.body.forget(&self.pool.budget);
         self.pool.output_budget.release(slot.out_held);
@@ -194,6 +200,11 @@ impl Server {
                     return self.close(index, Some(format!("cannot watch it: {err}")));
                 }
                 slot.watch_writable = want_writable;
+            }
+            if matches!(outcome, Outcome::Event(_) | Outcome::Refused(..))
+                && std::mem::take(&mut slot.awaiting)
+            {
+                self.peers.arrived();
             }
             match outcome {
                 Outcome::Yield => {

@@ -60,7 +60,10 @@ impl Server {
             health: self.health(),
         };
         if let Some(pool) = view::pool_view() {
-            status.counts = Counts::of(pool.totals, pool.window, self.pool.metrics.started());
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            let uptime = now.map_or(0.0, |d| d.as_secs_f64()) - pool.started_unix;
+            status.counts =
+                Counts::of(pool.totals, pool.window, uptime.max(0.0), pool.started_unix);
             status.load = pool.load;
             status.pool = Some(pool.pool);
         }

@@ -43,6 +43,9 @@ pub struct Slot {
     pub last_write: Instant,
     /// No request has been answered on it yet.
     pub fresh: bool,
+    /// Accepted, and no request complete on it yet: one on its way (a pool counts it against
+    /// this worker's room, see `peers`).
+    pub awaiting: bool,
     /// Closed when it passes.
     pub deadline: Option<Instant>,
     /// A request received while earlier replies were still unsent: it goes to a handler once
@@ -91,6 +94,7 @@ impl Slot {
             last_active: now,
             last_write: now,
             fresh: true,
+            awaiting: true,
             deadline: Some(now + timers.header),
             pending: None,
             body: BodyHold::default(),

@@ -1,6 +1,6 @@
 //! The server's side of `peers`: writing this worker's load on the scoreboard for its peers,
-//! and leaving a new connection to a peer with more handler slots to spare (the rules are in
-//! `peers`' documentation).
+//! and leaving a new connection to a peer with more room (the rules are in `peers`'
+//! documentation).
 
 use crate::fastcgi::process::scoreboard::{mine, view};
 
@@ -8,17 +8,20 @@ use super::peers::LEAVE_AT_MOST;
 use super::server::Server;
 
 impl Server {
-    /// Handler slots a new connection would find here now: free ones no queued request will
-    /// take, less the connections just accepted (`taken`) whose requests are on the way; 0
-    /// while no connection is taken at all (draining, at `--max-connections`, accept paused).
-    fn spare(&self, taken: usize) -> usize {
+    /// The room a new connection would find here now: free handler slots less the requests
+    /// queued for them and the connections accepted whose first request is on its way
+    /// (below 0 when requests wait); the least there is while no connection is taken at all
+    /// (draining, at `--max-connections`, accept paused).
+    fn room(&self) -> i32 {
         if self.lifecycle.shutdown().is_some()
             || self.admission.paused()
             || self.admission.blocked()
         {
-            return 0;
+            return i32::MIN;
         }
-        self.crew.free().saturating_sub(self.ready.len() + taken)
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        count(self.crew.free())
+            .saturating_sub(count(self.ready.len()).saturating_add(count(self.peers.awaiting)))
     }
 
     /// Writes the handler figures if they changed; when a connection this worker left to a
@@ -27,20 +30,27 @@ impl Server {
         if !self.peers.in_pool {
             return;
         }
-        let total = self.settings.workers;
-        let free = self.crew.free();
-        let queue = self.ready.len().saturating_sub(free);
-        let spare = self.spare(0);
-        let now = [total.saturating_sub(free), total, queue, spare];
-        if self.peers.written != Some(now) {
-            mine::publish_handlers(now[0], now[1], now[2], now[3]);
-            self.peers.written = Some(now);
-        }
-        if spare > 0 && self.peers.leaving_since.is_some() && !view::peer_has_more_spare(spare) {
+        let room = self.write_load();
+        if self.peers.leaving_since.is_some() && !view::peer_has_more_room(room) {
             // Room here now, as much as anywhere: what waits is taken in.
             self.peers.leaving_since = None;
             self.accept_all();
         }
+    }
+
+    /// Writes the handler figures if they changed (a connection was just accepted, or a
+    /// turn ends); the room.
+    pub(crate) fn write_load(&mut self) -> i32 {
+        let total = self.settings.workers;
+        let free = self.crew.free();
+        let queue = self.ready.len().saturating_sub(free);
+        let room = self.room();
+        let now = (total.saturating_sub(free), total, queue, room);
+        if self.peers.in_pool && self.peers.written != Some(now) {
+            mine::publish_handlers(now.0, now.1, now.2, now.3);
+            self.peers.written = Some(now);
+        }
+        room
     }
 
     /// Writes the connections by state (at a sweep).
@@ -50,14 +60,10 @@ impl Server {
         }
     }
 
-    /// Whether to leave the next connection to a peer, `taken` connections accepted already
-    /// in this round: when a peer has more slots to spare than this worker would have, for
-    /// at most [`LEAVE_AT_MOST`].
-    pub(crate) fn leave_to_peer(&mut self, taken: usize) -> bool {
-        if !self.peers.in_pool
-            || self.peers.taking_all
-            || !view::peer_has_more_spare(self.spare(taken))
-        {
+    /// Whether to leave the next connection to a peer: when a peer has more room than this
+    /// worker, for at most [`LEAVE_AT_MOST`].
+    pub(crate) fn leave_to_peer(&mut self) -> bool {
+        if !self.peers.in_pool || self.peers.taking_all || !view::peer_has_more_room(self.room()) {
             return false;
         }
         let now = self.clock.now();

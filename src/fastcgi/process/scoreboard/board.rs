@@ -31,6 +31,7 @@ impl Board {
             return Err(io::Error::last_os_error());
         }
         let map = Mapping::map(fd.as_raw_fd(), slots)?;
+        map.header().set_started_now();
         Ok(Board { fd, map })
     }
 

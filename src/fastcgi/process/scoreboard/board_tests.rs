@@ -54,7 +54,7 @@ fn a_gone_workers_counters_stay_in_the_header_when_its_slot_is_cleared() {
     board.fold(1);
     board.clear(1, 0);
     assert_eq!(slot.tally().totals().get(Counter::Accepted), 0);
-    assert_eq!(slot.load().spare(), 0);
+    assert_eq!(slot.load().room(), 0);
     let gone = board.map.header().gone().totals();
     assert_eq!(gone.get(Counter::Accepted), 4);
     assert_eq!(gone.classes(), [0, 1, 0, 0, 0]);

@@ -44,7 +44,9 @@ pub(crate) struct Header {
     finished_before: AtomicU64,
     /// Workers replaced, by reason (`pool::Reason`'s order).
     restarts: [AtomicU64; RESTART_REASONS],
-    _pad: [AtomicU64; 8 - 1 - RESTART_REASONS],
+    /// When the pool started (the board was made), in microseconds since the Unix epoch.
+    started_micros: AtomicU64,
+    _pad: [AtomicU64; 8 - 2 - RESTART_REASONS],
     /// The status-page counters of workers that are gone.
     gone: Tally,
 }
@@ -71,6 +73,18 @@ impl Header {
         for (cell, n) in self.restarts.iter().zip(restarts) {
             cell.store(*n, Ordering::Relaxed);
         }
+    }
+
+    /// When the pool started, in seconds since the Unix epoch.
+    pub(crate) fn started_unix(&self) -> f64 {
+        self.started_micros.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    /// The pool starts now.
+    pub(crate) fn set_started_now(&self) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let micros = now.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.started_micros.store(micros, Ordering::Relaxed);
     }
 
     /// The counters of workers that are gone.

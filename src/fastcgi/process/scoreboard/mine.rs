@@ -81,9 +81,9 @@ pub(crate) fn publish_stuck(stuck: usize) {
 
 /// This worker's handler slots now (see `LoadCell::set_handlers`); nothing when this process
 /// is no worker.
-pub(crate) fn publish_handlers(busy: usize, total: usize, queue: usize, spare: usize) {
+pub(crate) fn publish_handlers(busy: usize, total: usize, queue: usize, room: i32) {
     if let Some(mine) = MINE.get() {
-        mine.slot.load().set_handlers(busy, total, queue, spare);
+        mine.slot.load().set_handlers(busy, total, queue, room);
     }
 }
 

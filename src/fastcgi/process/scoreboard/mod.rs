@@ -8,8 +8,8 @@
 //!   finished (and its `--max-requests`, past which it drains itself), its stuck threads, an
 //!   entry per request running now (method and target), its status-page counters (a
 //!   `Tally`) and its load now (a `LoadCell`: connections by state, handlers busy, queue,
-//!   slots to spare). The header holds what outlives a worker: the counters and requests of
-//!   workers that are gone, restarts by reason.
+//!   room for a new request). The header holds what outlives a worker: the pool's start, the counters
+//!   and requests of workers that are gone, restarts by reason.
 //! - `board`: the master's side. It reads a dead worker's slot (no writer is left, so the
 //!   read is whole: what it was running goes in the log), folds its counters into the
 //!   header, and clears the slot for the next worker.
@@ -17,8 +17,8 @@
 //!   worker a compare-and-swap to take an entry, the text's stores and an add; a process that
 //!   is no worker has no board and pays one load.
 //! - `view`: what a worker reads of its peers: the pool's status page (any worker's page adds
-//!   up every slot and the header), and whether a peer has handler slots to spare (so a
-//!   worker whose handlers are all busy leaves a new connection to it).
+//!   up every slot and the header), and whether a peer has more room (so a
+//!   worker leaves a new connection to it).
 
 pub(crate) mod board;
 pub(crate) mod layout;

@@ -1,6 +1,6 @@
 //! What a worker reads of its peers on the scoreboard: the pool's status page, added up
 //! from every slot and the header by whichever worker answers it (`pool_view`), and whether
-//! a peer has more handler slots to spare (`peer_has_more_spare`), for a worker to leave a
+//! a peer has more room (`peer_has_more_room`), for a worker to leave a
 //! new connection to it.
 
 use crate::fastcgi::ops::load::Load;
@@ -21,6 +21,8 @@ pub(crate) struct PoolView {
     pub(crate) window: Vec<u32>,
     /// The live workers' loads added up.
     pub(crate) load: Load,
+    /// When the pool started, in seconds since the Unix epoch.
+    pub(crate) started_unix: f64,
 }
 
 /// The pool's figures, read from the board by the worker that answers the page (`None`
@@ -60,18 +62,19 @@ pub(crate) fn pool_view() -> Option<PoolView> {
         totals,
         window,
         load,
+        started_unix: header.started_unix(),
     })
 }
 
-/// Whether another live worker of this pool has more handler slots to spare than `spare`
-/// now (false when this process is no worker).
-pub(crate) fn peer_has_more_spare(spare: usize) -> bool {
+/// Whether another live worker of this pool has more room than `room` now (false when this
+/// process is no worker).
+pub(crate) fn peer_has_more_room(room: i32) -> bool {
     let Some(mine) = mine() else {
         return false;
     };
-    mine.map().each().any(|(index, slot)| {
-        index != mine.index() && slot.pid() != 0 && slot.load().spare() as usize > spare
-    })
+    mine.map()
+        .each()
+        .any(|(index, slot)| index != mine.index() && slot.pid() != 0 && slot.load().room() > room)
 }
 
 /// A process's resident memory, from /proc/PID/statm.
