@@ -19,8 +19,8 @@ const POOL: usize = 4;
 /// over every worker and commit the fault (the test fails with the logs if it is not).
 const IN_FLIGHT_MS: u64 = 10_000;
 /// Handler slots per worker in the fault tests: few, so that what spreads the requests in
-/// flight over the pool is each worker leaving a new connection to a peer with more slots to
-/// spare, not chance; one more than the requests kept in flight on each, for the fault's.
+/// flight over the pool is each worker leaving a new connection to a peer with more room, not
+/// chance; one more than the requests kept in flight on each, for the fault's.
 const HANDLERS: usize = 3;
 /// Requests kept in flight on each worker.
 const IN_FLIGHT_EACH: usize = 2;
@@ -177,7 +177,7 @@ fn killed_workers(prefix: &Prefix) -> BTreeSet<i32> {
 /// process's requests are lost, every other gets its 200, new requests are answered and the
 /// pool is back to its size. The requests in flight are sent one at a time, each running
 /// before the next is sent (--workers 3): a worker leaves a new connection to a peer with
-/// more slots to spare, so each worker runs exactly two of them.
+/// more room, so each worker runs exactly two of them.
 fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
     let handlers = HANDLERS.to_string();
     let pool = Pool::start(tag, &["--workers", &handlers]);
@@ -209,7 +209,7 @@ fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
         per_worker,
         expected,
         "each worker runs {IN_FLIGHT_EACH} of the requests in flight (a worker leaves new \
-         connections to a peer with more slots to spare)\n{}",
+         connections to a peer with more room)\n{}",
         pool.prefix.logs()
     );
 

@@ -75,6 +75,24 @@ impl Listener {
     }
 }
 
+impl Listener {
+    /// Whether a connection waits to be accepted (a poll with no wait; false if it fails).
+    pub fn has_waiting(&self) -> bool {
+        let fd = match self {
+            Listener::Tcp(listener) => listener.as_raw_fd(),
+            Listener::Unix(listener, _) => listener.as_raw_fd(),
+        };
+        let mut pollfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, a zero timeout.
+        let ready = unsafe { libc::poll(&mut pollfd, 1, 0) };
+        ready > 0 && pollfd.revents & libc::POLLIN != 0
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         if let Listener::Unix(_, Some(path)) = self

@@ -66,7 +66,7 @@ impl Load {
     }
 }
 
-const CELLS: usize = 9;
+const CELLS: usize = 10;
 
 /// A [`Load`] in shared memory, plus the room. The worker writes the handler
 /// figures whenever they change and the connection states at its timers' sweep (and when
@@ -74,11 +74,13 @@ const CELLS: usize = 9;
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct LoadCell {
-    /// idle, receiving, queued, in_handler, writing, busy, total, queue, room (an i32's bits).
+    /// idle, receiving, queued, in_handler, writing, busy, total, queue, room (an i32's bits),
+    /// connections accepted (wrapping).
     cells: [AtomicU32; CELLS],
 }
 
 const ROOM: usize = 8;
+const ACCEPTS: usize = 9;
 
 fn to_cell(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -104,6 +106,18 @@ impl LoadCell {
         for (cell, (_, n)) in self.cells.iter().zip(by.pairs()) {
             cell.store(to_cell(n), Relaxed);
         }
+    }
+
+    /// Writes the connections this worker accepted (wrapping): a sign of life its peers read.
+    pub(crate) fn set_accepts(&self, accepts: u32) {
+        if let Some(cell) = self.cells.get(ACCEPTS) {
+            cell.store(accepts, Relaxed);
+        }
+    }
+
+    /// The connections accepted, as last written (wrapping).
+    pub(crate) fn accepts(&self) -> u32 {
+        self.cells.get(ACCEPTS).map_or(0, |c| c.load(Relaxed))
     }
 
     /// The room, as last written (0 before).

@@ -39,7 +39,7 @@ impl Server {
             if self.lifecycle.shutdown().is_some() || self.admission.paused() {
                 return;
             }
-            if self.leave_to_peer() {
+            if self.leave_to_peer(n) {
                 return;
             }
             let full = self.table.live() >= self.settings.max_connections;

@@ -13,10 +13,13 @@
 //!   a scan of the table).
 //! - Leaving: the kernel wakes every worker that watches the shared listening socket, so a
 //!   peer with more room is woken for the same connection and takes it, and this one does not
-//!   accept it (the peers with the most room, ties included, never leave one). If none has
-//!   within [`LEAVE_AT_MOST`] (a peer that died and is not reaped yet, or is stopped), this
-//!   worker takes it after all; a slot of its own freeing up takes in what waits as soon as
-//!   no peer has more room.
+//!   accept it (the peers with the most room, ties included, never leave one). After
+//!   [`LEAVE_AT_MOST`] this worker looks again: if its peers accepted any connection since,
+//!   they are alive and it applies the rule afresh to what waits (a peer whose room fell
+//!   below this worker's leaves a connection back to it, and no new connection wakes it);
+//!   if none did (a peer that died and is not reaped yet, or is stopped), it takes what
+//!   waits after all. A slot of its own freeing up takes in what waits as soon as no peer
+//!   has more room.
 //!
 //! A process that is no worker has no peers: it writes nothing and leaves nothing. This file
 //! holds the state (`Peers`, one of the server's parts); `steer` the server's methods.
@@ -42,6 +45,10 @@ pub(crate) struct Peers {
     pub(crate) taking_all: bool,
     /// Connections accepted with no request complete on them yet.
     pub(crate) awaiting: usize,
+    /// Connections accepted (wrapping), written for the peers.
+    pub(crate) accepts: u32,
+    /// The peers' accepted connections when this worker began leaving one to them.
+    pub(crate) peers_accepts_then: u64,
 }
 
 impl Peers {
@@ -56,6 +63,7 @@ impl Peers {
     /// A connection was accepted: a request is on its way.
     pub(crate) fn accepted(&mut self) {
         self.awaiting += 1;
+        self.accepts = self.accepts.wrapping_add(1);
     }
 
     /// A connection's first request is complete, or it closed before: no longer on its way.

@@ -50,6 +50,9 @@ impl Server {
             mine::publish_handlers(now.0, now.1, now.2, now.3);
             self.peers.written = Some(now);
         }
+        if self.peers.in_pool {
+            mine::publish_accepts(self.peers.accepts);
+        }
         room
     }
 
@@ -60,16 +63,26 @@ impl Server {
         }
     }
 
-    /// Whether to leave the next connection to a peer: when a peer has more room than this
-    /// worker, for at most [`LEAVE_AT_MOST`].
-    pub(crate) fn leave_to_peer(&mut self) -> bool {
+    /// Whether to leave the next connection on listener `n` to a peer: when a peer has more
+    /// room than this worker, for at most [`LEAVE_AT_MOST`] from when one was left waiting.
+    pub(crate) fn leave_to_peer(&mut self, n: usize) -> bool {
         if !self.peers.in_pool || self.peers.taking_all || !view::peer_has_more_room(self.room()) {
             return false;
         }
         let now = self.clock.now();
         match self.peers.leaving_since {
             None => {
-                self.peers.leaving_since = Some(now);
+                // The rule is asked again after each connection accepted, for a next one that
+                // may not be there: only one that waits starts the clock.
+                let waiting = self
+                    .admission
+                    .listeners()
+                    .get(n)
+                    .is_some_and(|listener| listener.has_waiting());
+                if waiting {
+                    self.peers.leaving_since = Some(now);
+                    self.peers.peers_accepts_then = view::peers_accepts();
+                }
                 true
             }
             Some(since) => now < since + LEAVE_AT_MOST,
@@ -81,14 +94,16 @@ impl Server {
         self.peers.leaving_since = None;
     }
 
-    /// At the timers' turn: a connection left to a peer for [`LEAVE_AT_MOST`] is taken in
-    /// here after all, with whatever else waits.
+    /// At the timers' turn, [`LEAVE_AT_MOST`] after this worker began leaving connections to
+    /// its peers: if they accepted any since, what waits is judged by the rule afresh;
+    /// if none did (dead or stopped), it is all taken in here.
     pub(crate) fn take_what_was_left(&mut self) {
         if self.peers.due().is_none_or(|due| self.clock.now() < due) {
             return;
         }
         self.peers.leaving_since = None;
-        self.peers.taking_all = true;
+        let peers_alive = view::peers_accepts() != self.peers.peers_accepts_then;
+        self.peers.taking_all = !peers_alive;
         self.accept_all();
         self.peers.taking_all = false;
     }

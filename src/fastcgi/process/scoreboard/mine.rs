@@ -87,6 +87,13 @@ pub(crate) fn publish_handlers(busy: usize, total: usize, queue: usize, room: i3
     }
 }
 
+/// The connections this worker accepted (wrapping); nothing when this process is no worker.
+pub(crate) fn publish_accepts(accepts: u32) {
+    if let Some(mine) = MINE.get() {
+        mine.slot.load().set_accepts(accepts);
+    }
+}
+
 /// This worker's connections by state now; nothing when this process is no worker.
 pub(crate) fn publish_connections(by: ByState) {
     if let Some(mine) = MINE.get() {
