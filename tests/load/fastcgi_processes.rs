@@ -110,6 +110,52 @@ impl Pool {
     }
 }
 
+/// Four clients sending `GET /pid` one after the other until stopped, each at most `most`
+/// times (bounded whatever happens).
+struct Clients {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<(usize, Vec<u16>)>>,
+}
+
+impl Clients {
+    fn start(addr: SocketAddr, most: usize) -> Clients {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..4)
+            .map(|_| {
+                let done = done.clone();
+                std::thread::spawn(move || {
+                    let (mut ok, mut failed) = (0usize, Vec::new());
+                    for _ in 0..most {
+                        if done.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        let resp = send(addr, &Req::get("/pid"));
+                        if resp.status == 200 {
+                            ok += 1;
+                        } else {
+                            failed.push(resp.status);
+                        }
+                    }
+                    (ok, failed)
+                })
+            })
+            .collect();
+        Clients { done, threads }
+    }
+
+    /// Stops them: the 200s counted, the other statuses.
+    fn stop(self) -> (usize, Vec<u16>) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (mut ok, mut failed) = (0, Vec::new());
+        for client in self.threads {
+            let (o, f) = client.join().expect("a client thread");
+            ok += o;
+            failed.extend(f);
+        }
+        (ok, failed)
+    }
+}
+
 fn log_of(prefix: &Prefix) -> String {
     std::fs::read_to_string(prefix.join("pycnic.log")).unwrap_or_default()
 }
@@ -332,41 +378,14 @@ fn sigterm_drains_every_worker_and_the_master_exits_0() {
 fn a_crash_loop_keeps_ordinary_requests_answered_and_the_masters_log_bounded() {
     let _serial = crate::load::serial();
     let pool = Pool::start("processes-crash-loop", &[]);
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            let (addr, done) = (pool.addr, done.clone());
-            std::thread::spawn(move || {
-                let (mut ok, mut failed) = (0usize, Vec::new());
-                // Bounded: at most this many requests per client whatever happens.
-                for _ in 0..20_000 {
-                    if done.load(std::sync::atomic::Ordering::SeqCst) {
-                        break;
-                    }
-                    let resp = send(addr, &Req::get("/pid"));
-                    if resp.status == 200 {
-                        ok += 1;
-                    } else {
-                        failed.push(resp.status);
-                    }
-                }
-                (ok, failed)
-            })
-        })
-        .collect();
+    let clients = Clients::start(pool.addr, 20_000);
     let began = Instant::now();
     let mut aborts = Vec::new();
     for _ in 0..100 {
         aborts.push(send(pool.addr, &Req::get("/abort")).status);
         std::thread::sleep(Duration::from_millis(100));
     }
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (mut ok, mut failed) = (0, Vec::new());
-    for client in clients {
-        let (o, f) = client.join().expect("a client thread");
-        ok += o;
-        failed.extend(f);
-    }
+    let (ok, failed) = clients.stop();
     let elapsed = began.elapsed();
     assert!(
         aborts.iter().all(|status| *status == 502),
@@ -412,27 +431,7 @@ fn sigusr2_upgrades_the_whole_pool_five_times_under_load_with_no_failed_request(
     ));
     let pid_file = prefix_pid.to_string_lossy().into_owned();
     let mut pool = Pool::start("processes-upgrade", &["--pid-file", &pid_file]);
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            let (addr, done) = (pool.addr, done.clone());
-            std::thread::spawn(move || {
-                let (mut ok, mut failed) = (0usize, Vec::new());
-                for _ in 0..200_000 {
-                    if done.load(std::sync::atomic::Ordering::SeqCst) {
-                        break;
-                    }
-                    let resp = send(addr, &Req::get("/pid"));
-                    if resp.status == 200 {
-                        ok += 1;
-                    } else {
-                        failed.push(resp.status);
-                    }
-                }
-                (ok, failed)
-            })
-        })
-        .collect();
+    let clients = Clients::start(pool.addr, 200_000);
     let mut masters = vec![pool.master.pid()];
     for round in 0..5 {
         let old = *masters.last().expect("a master");
@@ -460,13 +459,7 @@ fn sigusr2_upgrades_the_whole_pool_five_times_under_load_with_no_failed_request(
         });
         masters.push(new);
     }
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (mut ok, mut failed) = (0, Vec::new());
-    for client in clients {
-        let (o, f) = client.join().expect("a client thread");
-        ok += o;
-        failed.extend(f);
-    }
+    let (ok, failed) = clients.stop();
     let last = *masters.last().expect("a master");
     // SAFETY: the last master, started by this test's chain of upgrades.
     unsafe { libc::kill(last, libc::SIGTERM) };

@@ -36,7 +36,17 @@ pub(crate) struct Status {
 
 /// Resident memory from `/proc/self/statm` (its second field, in pages).
 pub(crate) fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    resident_bytes_at("/proc/self/statm")
+}
+
+/// A process's resident memory, from /proc/PID/statm (a worker's, read by its master or a
+/// peer's status page).
+pub(crate) fn process_resident_bytes(pid: u32) -> Option<u64> {
+    resident_bytes_at(&format!("/proc/{pid}/statm"))
+}
+
+fn resident_bytes_at(statm: &str) -> Option<u64> {
+    let statm = std::fs::read_to_string(statm).ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.
     let page_size = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;

@@ -12,6 +12,7 @@ use mio::Interest;
 use crate::fastcgi::config::options::peer_allowed;
 use crate::fastcgi::net::listen::{Peer, Stream};
 use crate::fastcgi::ops::access::{AccessParts, RequestId};
+use crate::fastcgi::process::scoreboard::mine;
 use crate::fastcgi::protocol::answer::write_fastcgi_response;
 use crate::fastcgi::protocol::conn::{Connection, Event, Phase, ReceivedRequest};
 use crate::fastcgi::serve::drive::{Outcome, drive, furthest_behind, oldest_idle};
@@ -135,8 +136,10 @@ impl Server {
         self.table.put(index, slot);
         self.peers.accepted();
         if self.peers.in_pool {
-            // Its peers see the room this connection takes before they decide on the next.
+            // Its peers see the room this connection takes before they decide on the next,
+            // and that this worker accepts.
             self.write_load();
+            mine::publish_accepts(self.peers.accepts);
         }
         self.pool.metrics.accepted();
     }

@@ -50,9 +50,6 @@ impl Server {
             mine::publish_handlers(now.0, now.1, now.2, now.3);
             self.peers.written = Some(now);
         }
-        if self.peers.in_pool {
-            mine::publish_accepts(self.peers.accepts);
-        }
         room
     }
 

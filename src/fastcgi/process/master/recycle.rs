@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::Registry;
 
-use crate::fastcgi::process::scoreboard::view::process_resident_bytes;
+use crate::fastcgi::ops::status::process_resident_bytes;
 
 use super::pool::Reason;
 use super::workers::{Outgoing, Workers, signal_child};

@@ -5,6 +5,7 @@
 
 use crate::fastcgi::ops::load::Load;
 use crate::fastcgi::ops::pool::{PoolStatus, WorkerLine};
+use crate::fastcgi::ops::status::process_resident_bytes;
 use crate::fastcgi::ops::tally::Totals;
 
 use super::layout::REASONS;
@@ -89,13 +90,4 @@ pub(crate) fn peers_accepts() -> u64 {
         .fold(0u64, |sum, (_, slot)| {
             sum.wrapping_add(u64::from(slot.load().accepts()))
         })
-}
-
-/// A process's resident memory, from /proc/PID/statm.
-pub(crate) fn process_resident_bytes(pid: u32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
-    pages.checked_mul(page)
 }
