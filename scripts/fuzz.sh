@@ -44,6 +44,14 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 export RUSTC_BOOTSTRAP=1
+# LLVM's libFuzzer as Debian ships it (libclang-rt-NN-dev, scripts/install-deps.sh), the newest
+# there is: libfuzzer-sys links it instead of compiling its own copy of libFuzzer's C++, the
+# longest step of the build. Without it, libfuzzer-sys builds its own, as before.
+if [[ -z ${CUSTOM_LIBFUZZER_PATH:-} ]]; then
+    prebuilt=$(compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-$(uname -m).a" \
+        | sort -V | tail -n 1 || true)
+    if [[ -n $prebuilt ]]; then export CUSTOM_LIBFUZZER_PATH=$prebuilt; fi
+fi
 if [[ -n $build_only ]]; then
     cargo fuzz build
     echo "fuzz.sh: built every target" >&2

@@ -23,6 +23,8 @@
 #   php-cli               `php -S`, the peer of scripts/bench-serve.sh
 #   logrotate             tests/e2e/ops_runtime.rs runs conf/logrotate/pycnic with it
 #   chromium-headless-shell  headless Chromium (no UI): tests/e2e/browser_cors.rs drives it
+#   libclang-rt-19-dev    LLVM's libFuzzer, prebuilt: scripts/fuzz.sh links the fuzz targets
+#                         with it instead of compiling libFuzzer's C++ (a minute of the gate)
 set -euo pipefail
 
 check_only=
@@ -53,6 +55,8 @@ need_cmd php || missing+=(php-cli)
 need_cmd redis-server || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 need_cmd memcached || [ -x /usr/bin/memcached ] || missing+=(memcached)
 need_cmd chromium-headless-shell || need_cmd chromium || missing+=(chromium-headless-shell)
+compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-$(uname -m).a" >/dev/null \
+    || missing+=(libclang-rt-19-dev)
 
 if [ -n "$check_only" ]; then
     cargo fuzz --version >/dev/null 2>&1 || missing+=("cargo-fuzz (cargo install cargo-fuzz --locked)")

@@ -121,7 +121,12 @@ fn systemd_socket_activate_starts_bare_pycnic_with_listen_fds() {
         addr: None,
         dir: TempDir::new("systemd-log"),
     };
-    assert!(wait_until(|| socket.exists()), "socket created");
+    // Connectable, not just there: the socket file exists from bind(), a moment before
+    // listen(). The probe is the first connection: pycnic, exec'd for it, sees it close.
+    assert!(
+        wait_until(|| std::os::unix::net::UnixStream::connect(&socket).is_ok()),
+        "socket listening"
+    );
     let mut client = Client::unix(&socket);
     assert_eq!(client.get("/login").json(), json!({"session_id": null}));
     assert_eq!(

@@ -58,6 +58,16 @@ fn main() -> ExitCode {
 }
 "#;
 
+/// The checkout's `[profile.dev]` (its Cargo.toml), given to the app's cargo so that the
+/// dependencies compile with the same settings as the checkout's, and the ones the checkout
+/// already built in `target/` are reused: with cargo's default profile (full debug info) every
+/// dependency was checked and built again, most of this test's time. What the test asserts
+/// (clippy's verdict, the names) does not depend on debug info.
+const CHECKOUT_PROFILE: [&str; 2] = [
+    "profile.dev.debug=\"line-tables-only\"",
+    "profile.dev.package.\"*\".debug=false",
+];
+
 /// A temporary directory, removed on drop.
 struct TempDir(PathBuf);
 
@@ -70,6 +80,11 @@ impl Drop for TempDir {
 fn cargo(dir: &Path, target: &Path, args: &[&str]) -> std::process::Output {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     Command::new(cargo)
+        .args(
+            CHECKOUT_PROFILE
+                .iter()
+                .flat_map(|setting| ["--config", setting]),
+        )
         .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
