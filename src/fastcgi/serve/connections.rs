@@ -281,6 +281,7 @@ impl Server {
         let Some(stream) = slot.stream.take() else {
             return true;
         };
+        let alone = slot.conn.holds_nothing_more();
         slot.phase = Phase::Responding;
         slot.deadline = None;
         self.seq += 1;
@@ -293,6 +294,7 @@ impl Server {
             received: self.clock.now(),
             seq: self.seq,
             ticket: None,
+            alone,
         });
         let waiting = self.ready.len().saturating_sub(self.crew.free());
         self.pool.metrics.queued(waiting);

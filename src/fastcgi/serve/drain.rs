@@ -7,6 +7,7 @@
 //! kept for the web server's next request, which then goes to a process that stays; idle
 //! connections are kept for the grace (a request may be on its way) and closed when it ends.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::fastcgi::process::lifecycle::Asked;
@@ -76,6 +77,7 @@ impl Server {
             self.table.live()
         );
         self.lifecycle.begin_shutdown(Instant::now());
+        self.pool.draining.store(true, Ordering::Release);
         self.admission.close_listeners(&self.registry);
         for index in self.table.indexes_where(|slot| !slot.idle()) {
             if let Some(slot) = self.table.get_mut(index) {

@@ -129,6 +129,13 @@ impl Slot {
         self.close_when_done |= draining;
     }
 
+    /// The answer it carried when the drain began had been sent in full already (a handler's
+    /// thread sent it before it knew): the web server may be sending its next request on it,
+    /// so it is as one idle when the drain began, kept for the grace.
+    pub fn answered_before_drain(&mut self) {
+        self.close_when_done = false;
+    }
+
     /// While the process drains: whether to close it now. It must be idle with nothing to
     /// send (a request read is always answered, and its END_REQUEST written in full); then it
     /// is closed if it carried a request during the drain, or once the grace is over.

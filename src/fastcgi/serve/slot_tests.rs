@@ -149,3 +149,19 @@ fn a_connection_that_answered_before_the_drain_is_kept_for_the_grace() {
     );
     assert!(slot.drained(true), "idle, kept past the grace");
 }
+
+#[test]
+fn a_connection_whose_answer_was_out_before_the_drain_is_kept_for_the_grace() {
+    let (mut slot, _peer) = slot();
+    receive_request(&mut slot, &get(), false);
+    // The handler's thread sent the whole answer, then the drain began before it gave the
+    // connection back.
+    slot.drain_begins();
+    slot.answered_before_drain();
+    slot.conn.response_done().expect("the response is done");
+    assert!(
+        !slot.drained(false),
+        "closed within the grace after an answer sent before the drain"
+    );
+    assert!(slot.drained(true), "kept past the grace");
+}
