@@ -70,9 +70,11 @@ pub fn write_now(stream: &Stream, bytes: &[u8]) -> io::Result<usize> {
 }
 
 /// Before the last answer on a TCP connection: hold its tail (TCP_CORK) so that [`end`]'s FIN
-/// leaves in the same segment. A web server then reads the answer and the connection's end
-/// together, and never takes the connection for another request. [`release`] undoes it when
-/// the connection is not ended after all.
+/// leaves in the same segment (Linux adds the FIN to a segment not yet sent). A web server
+/// then reads the answer and the connection's end together, and does not keep the connection
+/// for another request (nginx drops a cached upstream connection at EOF). Nothing to hold on
+/// a unix socket, where the FIN follows by one call. [`release`] undoes it when the
+/// connection is not ended after all.
 pub fn hold_last(stream: &Stream) {
     set_cork(stream, true);
 }
