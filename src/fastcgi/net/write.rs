@@ -130,3 +130,7 @@ fn set_cork(stream: &Stream, on: bool) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;
