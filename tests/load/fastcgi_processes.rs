@@ -520,35 +520,49 @@ fn max_requests_recycles_workers_with_no_failed_request() {
         failed.len(),
         pool.prefix.logs()
     );
-    // The issue asks for >= 10 distinct pids; a worker at its limit drains, and the drain's
-    // grace (200 ms of requests already on their way over kept-alive connections) lets a
-    // fast client push a few hundred more through it, so fewer workers are used than the
-    // limit alone would give (docs/processes.md). What is asserted: workers were replaced,
-    // and every replaced worker exited 0 after its limit.
+    // A worker at its limit drains, and a draining worker closes each kept-alive connection
+    // as soon as the answer it carries is sent, so nginx takes its next requests to the
+    // workers that stay: 2000 requests at about 100 each (plus the jitter, and what a worker
+    // finishes between its limit and its drain) take at least 10 workers. Every replaced
+    // worker exited 0 after its limit.
     let recycled: Vec<String> = log_of(&pool.prefix)
         .lines()
         .filter(|l| l.contains(", max-requests)"))
         .map(str::to_string)
         .collect();
+    let finished: Vec<u64> = recycled
+        .iter()
+        .map(|line| {
+            line.split(" and ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next()?.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
     eprintln!(
-        "max-requests: 2000 requests answered by {} worker pids; {} replaced",
+        "max-requests: 2000 requests answered by {} worker pids; {} replaced, after {finished:?} \
+         requests",
         pids.len(),
         recycled.len()
     );
+    // A request nginx sent on a connection a draining worker had closed shows here (nginx
+    // sends a GET again on another connection, so it is not failed; a POST would be).
+    let nginx_log =
+        std::fs::read_to_string(pool.prefix.join("nginx-error.log")).unwrap_or_default();
+    eprintln!(
+        "max-requests: nginx logged {} upstream errors",
+        nginx_log.lines().filter(|l| l.contains("upstream")).count()
+    );
     assert!(
-        pids.len() > POOL && !recycled.is_empty(),
-        "2000 requests with --max-requests 100 were answered by {} worker pids: {pids:?}\n{}",
+        pids.len() >= 10 && !recycled.is_empty(),
+        "2000 requests with --max-requests 100 were answered by {} worker pids (10 at least \
+         expected): {pids:?}\n{}",
         pids.len(),
         pool.prefix.logs()
     );
-    for line in &recycled {
-        let finished: u64 = line
-            .split(" and ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next()?.parse().ok())
-            .unwrap_or(0);
+    for (line, finished) in recycled.iter().zip(&finished) {
         assert!(
-            line.contains("exited with status 0") && finished >= 100,
+            line.contains("exited with status 0") && *finished >= 100,
             "a replaced worker: {line}"
         );
     }

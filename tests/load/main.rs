@@ -17,6 +17,7 @@ mod fcgi_client;
 #[path = "../common/load.rs"]
 mod load;
 
+mod fastcgi_drain;
 mod fastcgi_faults;
 mod fastcgi_memory;
 mod fastcgi_overload;

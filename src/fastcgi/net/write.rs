@@ -1,6 +1,7 @@
 //! Writes on a connection made outside the event loop: what the socket takes now, without
 //! waiting (`write_now`), and the blocking writer a streamed response's handler uses
-//! (`SocketWriter`, waiting for room with poll(2) up to a timeout).
+//! (`SocketWriter`, waiting for room with poll(2) up to a timeout); and the last answer on a
+//! connection of a draining process, its FIN sent right behind it (`hold_last`, `end`).
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -67,3 +68,69 @@ pub fn write_now(stream: &Stream, bytes: &[u8]) -> io::Result<usize> {
     }
     Ok(done)
 }
+
+/// Before the last answer on a TCP connection: hold its tail (TCP_CORK) so that [`end`]'s FIN
+/// leaves in the same segment (Linux adds the FIN to a segment not yet sent). A web server
+/// then reads the answer and the connection's end together, and does not keep the connection
+/// for another request (nginx drops a cached upstream connection at EOF). Nothing to hold on
+/// a unix socket, where the FIN follows by one call. [`release`] undoes it when the
+/// connection is not ended after all.
+pub fn hold_last(stream: &Stream) {
+    set_cork(stream, true);
+}
+
+/// Lets out what [`hold_last`] held (the connection stays open).
+pub fn release(stream: &Stream) {
+    set_cork(stream, false);
+}
+
+/// Ends the sending side after the last answer (a FIN, behind the answer), unless bytes wait
+/// unread (a web server that sent another request without waiting for this answer: it is
+/// read and answered, so the connection must stay open for writing). Returns whether it
+/// ended; if not, the caller lets out what [`hold_last`] held ([`release`]).
+pub fn end(stream: &Stream) -> bool {
+    let mut byte = [0u8; 1];
+    // SAFETY: recv(2) writes at most one byte into `byte`, which outlives the call.
+    let peeked = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            byte.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    // Nothing waits (EAGAIN), or only the web server's own end (0).
+    let nothing_waits = match peeked {
+        0 => true,
+        n if n > 0 => false,
+        _ => io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock,
+    };
+    if !nothing_waits {
+        return false;
+    }
+    let shut = match stream {
+        Stream::Tcp(tcp) => tcp.shutdown(std::net::Shutdown::Write),
+        Stream::Unix(unix) => unix.shutdown(std::net::Shutdown::Write),
+    };
+    shut.is_ok()
+}
+
+fn set_cork(stream: &Stream, on: bool) {
+    if let Stream::Tcp(tcp) = stream {
+        let value = libc::c_int::from(on);
+        // SAFETY: setsockopt(2) reads a c_int from `value`, which outlives the call.
+        unsafe {
+            libc::setsockopt(
+                tcp.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CORK,
+                (&raw const value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;

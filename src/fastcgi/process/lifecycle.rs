@@ -20,7 +20,8 @@ pub(crate) use super::upgrade::READY_TOKEN;
 /// The poller's token for the signal pipe.
 pub(crate) const SIGNALS: Token = Token(1);
 /// After SIGTERM, idle connections stay open this long: a request the web server sent just
-/// before the signal may still be on its way through the kernel.
+/// before the signal may still be on its way through the kernel. A connection that carries
+/// a request meanwhile is closed once its answer is sent (see `serve::drain`).
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
 /// A shutdown under way.
@@ -30,7 +31,7 @@ pub(crate) struct Shutdown {
     pub(crate) deadline: Instant,
     /// Until then idle connections stay open for requests already on their way.
     pub(crate) grace_end: Instant,
-    /// Idle connections are closed as soon as they are idle.
+    /// Every connection is closed as soon as it is idle.
     pub(crate) grace_over: bool,
 }
 

@@ -152,6 +152,12 @@ impl Connection {
         result
     }
 
+    /// Whether nothing read is held past the request being answered (no byte of a next
+    /// record).
+    pub fn holds_nothing_more(&self) -> bool {
+        self.input.is_empty() && self.stdin_left.is_none()
+    }
+
     /// The web server closed its side. Fine between requests; an error inside one.
     pub fn receive_eof(&mut self) -> Result<(), ConnError> {
         let nothing_held = self.input.is_empty() && self.stdin_left.is_none();

@@ -204,10 +204,11 @@ impl Server {
                 }
                 slot.watch_writable = want_writable;
             }
-            if matches!(outcome, Outcome::Event(_) | Outcome::Refused(..))
-                && std::mem::take(&mut slot.awaiting)
-            {
-                self.peers.arrived();
+            if matches!(outcome, Outcome::Event(_) | Outcome::Refused(..)) {
+                slot.request_arrived(self.lifecycle.shutdown().is_some());
+                if std::mem::take(&mut slot.awaiting) {
+                    self.peers.arrived();
+                }
             }
             match outcome {
                 Outcome::Yield => {
@@ -217,8 +218,8 @@ impl Server {
                 }
                 Outcome::Wait => {
                     slot.rearm(self.clock.now(), &self.settings.timers);
-                    let idle = slot.phase == Phase::Idle && slot.flushed();
-                    if idle && self.lifecycle.shutdown().is_some_and(|s| s.grace_over) {
+                    let shutdown = self.lifecycle.shutdown();
+                    if shutdown.is_some_and(|s| slot.drained(s.grace_over)) {
                         self.close(index, None);
                     }
                     return;
@@ -280,6 +281,7 @@ impl Server {
         let Some(stream) = slot.stream.take() else {
             return true;
         };
+        let alone = slot.conn.holds_nothing_more();
         slot.phase = Phase::Responding;
         slot.deadline = None;
         self.seq += 1;
@@ -292,6 +294,7 @@ impl Server {
             received: self.clock.now(),
             seq: self.seq,
             ticket: None,
+            alone,
         });
         let waiting = self.ready.len().saturating_sub(self.crew.free());
         self.pool.metrics.queued(waiting);

@@ -1,9 +1,13 @@
 //! The event loop's side of the lifecycle: it hands the lifecycle the signal and upgrade
 //! events and carries out what it is asked: reopen the access log (SIGUSR1), re-read the
 //! secret keys (SIGHUP, SIGUSR2), or stop
-//! accepting and drain (SIGTERM, SIGINT, an upgrade's new process serving), closing idle
-//! connections once the grace is over.
+//! accepting and drain (SIGTERM, SIGINT, an upgrade's new process serving, a pool worker at
+//! its `--max-requests` or being replaced). While it drains, a connection that carries a
+//! request is closed as soon as that answer is sent in full (its END_REQUEST written), not
+//! kept for the web server's next request, which then goes to a process that stays; idle
+//! connections are kept for the grace (a request may be on its way) and closed when it ends.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::fastcgi::process::lifecycle::Asked;
@@ -73,12 +77,18 @@ impl Server {
             self.table.live()
         );
         self.lifecycle.begin_shutdown(Instant::now());
+        self.pool.draining.store(true, Ordering::Release);
         self.admission.close_listeners(&self.registry);
+        for index in self.table.indexes_where(|slot| !slot.idle()) {
+            if let Some(slot) = self.table.get_mut(index) {
+                slot.drain_begins();
+            }
+        }
     }
 
     /// The shutdown grace is over: read what idle connections hold (a request that arrived
     /// is answered); those with nothing are closed, and so is every connection that becomes
-    /// idle from now on.
+    /// idle from now on (one that carried a request since the drain began already was).
     pub(crate) fn end_grace(&mut self) {
         self.lifecycle.end_grace();
         let idle = self

@@ -13,6 +13,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
@@ -131,6 +132,7 @@ impl Server {
                 None => Metrics::new(options.status_path.is_some()),
             },
             access,
+            draining: AtomicBool::new(false),
         });
         let server = Server {
             registry: poll.registry().try_clone()?,

@@ -1,6 +1,7 @@
 //! One connection as the event side holds it: its state machine and socket, the clocks its
 //! deadlines run on (whole params, whole body with a minimum rate, idle, send), whether it may
-//! be closed to make room, and its request body's share of the memory budget (or its spool).
+//! be closed to make room or, while the process drains, closed as done, and its request body's
+//! share of the memory budget (or its spool).
 
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,10 @@ pub struct Slot {
     /// since a unix socket reports writable each time the peer reads, which would wake the
     /// event side once more per answer for nothing.
     pub watch_writable: bool,
+    /// The process drains and this connection carries a request (one it had when the drain
+    /// began, or one that came since): once its answer is sent in full it is closed, not kept
+    /// for another request, so the web server takes its next one to a process that stays.
+    pub close_when_done: bool,
 }
 
 /// Where a body being received is kept: in the connection, with its share of the memory
@@ -102,7 +107,40 @@ impl Slot {
             unread: true,
             hup: false,
             watch_writable: false,
+            close_when_done: false,
         }
+    }
+
+    /// Whether it is idle between requests with nothing to send (and no handler has it).
+    pub fn idle(&self) -> bool {
+        self.stream.is_some() && self.conn.phase() == Phase::Idle && self.flushed()
+    }
+
+    /// The process begins to drain: a connection with a request under way (being received,
+    /// run, or its answer being sent) is closed once it is done. An idle one is kept for the
+    /// shutdown grace (a request may be on its way).
+    pub fn drain_begins(&mut self) {
+        self.close_when_done |= !self.idle();
+    }
+
+    /// A request arrived in full, to be answered: while the process drains (`draining`), the
+    /// connection is closed once that answer is sent.
+    pub fn request_arrived(&mut self, draining: bool) {
+        self.close_when_done |= draining;
+    }
+
+    /// The answer it carried when the drain began had been sent in full already (a handler's
+    /// thread sent it before it knew): the web server may be sending its next request on it,
+    /// so it is as one idle when the drain began, kept for the grace.
+    pub fn answered_before_drain(&mut self) {
+        self.close_when_done = false;
+    }
+
+    /// While the process drains: whether to close it now. It must be idle with nothing to
+    /// send (a request read is always answered, and its END_REQUEST written in full); then it
+    /// is closed if it carried a request during the drain, or once the grace is over.
+    pub fn drained(&self, grace_over: bool) -> bool {
+        self.idle() && (grace_over || self.close_when_done)
     }
 
     /// Whether nothing waits to be sent on it.
@@ -257,3 +295,7 @@ impl BodyHold {
         written
     }
 }
+
+#[cfg(test)]
+#[path = "slot_tests.rs"]
+mod tests;

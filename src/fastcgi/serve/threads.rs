@@ -301,6 +301,9 @@ impl Server {
         self.clock.read();
         slot.stream = Some(stream);
         slot.fresh = false;
+        if done.before_drain {
+            slot.answered_before_drain();
+        }
         self.admission.idle_returned();
         if done.held > 0 {
             // The handler's thread sent what the socket took; the event side sends the rest.

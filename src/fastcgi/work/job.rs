@@ -33,6 +33,9 @@ pub struct Job {
     pub seq: u64,
     /// Its entry among the running handlers, with `--slow-log` or `--request-timeout`.
     pub ticket: Option<Ticket>,
+    /// Nothing of another request was read with it: while the process drains, its answer
+    /// may be the connection's last.
+    pub alone: bool,
 }
 
 /// What a worker tells the event loop: the connection back with what is left to send (kept
@@ -52,6 +55,10 @@ pub struct Done {
     /// The timeout answered first: the answer was dropped, and `stream` is this thread's copy
     /// of a connection the event side has taken on (to be closed, nothing more).
     pub late: bool,
+    /// The whole answer was sent before the process began to drain: the web server may have
+    /// sent its next request on the connection already, which is then as one idle when the
+    /// drain began (kept for the grace, not closed at once).
+    pub before_drain: bool,
 }
 
 /// What the threads that run handlers share.
@@ -74,6 +81,10 @@ pub struct Pool {
     pub(crate) metrics: Metrics,
     /// `--access-log`, when on.
     pub access: Option<AccessLog>,
+    /// The process drains: a handler's thread that sends a kept-alive connection's whole
+    /// last answer sends its FIN right behind it (see `run`), so that the web server takes
+    /// its next request elsewhere.
+    pub draining: AtomicBool,
 }
 
 /// What a running request's thread carries: its entry, and the claim when there is a

@@ -38,12 +38,16 @@ pub fn handle(pool: &Pool, mut job: Job) -> Done {
     pool.budget.release(std::mem::take(&mut job.held));
     let ticket = job.ticket.as_ref().map(|ticket| ticket.index);
     let mut late = false;
+    let mut before_drain = false;
     let (stream, leftover) = match written {
         Ok(Ok(None)) => {
             late = true;
             (Some(job.stream), Vec::new())
         }
-        Ok(Ok(Some(leftover))) if keep || !leftover.is_empty() => (Some(job.stream), leftover),
+        Ok(Ok(Some((leftover, before)))) if keep || !leftover.is_empty() => {
+            before_drain = before;
+            (Some(job.stream), leftover)
+        }
         Ok(Ok(Some(_))) => (None, Vec::new()),
         Ok(Err(err)) => {
             log::warn!("dropped connection: writing the response failed: {err}");
@@ -71,12 +75,14 @@ pub fn handle(pool: &Pool, mut job: Job) -> Done {
         held,
         ticket,
         late,
+        before_drain,
     }
 }
 
-/// Runs the handler and sends what the socket takes; returns the rest, or `None` when the
-/// timeout answered first (nothing was sent).
-fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
+/// Runs the handler and sends what the socket takes; returns the rest and whether the whole
+/// answer was sent before the process began to drain, or `None` when the timeout answered
+/// first (nothing was sent).
+fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<(Vec<u8>, bool)>> {
     let request = std::mem::take(&mut job.request.params);
     let mut body = std::mem::take(&mut job.request.body);
     if pool.access.is_some() {
@@ -131,6 +137,14 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
             }
         });
     }
+    // The last answer of a kept-alive connection while the process drains: its FIN follows
+    // it at once (in the same segment over TCP), before the web server can take the
+    // connection for another request; the event side then closes it.
+    let draining = pool.draining.load(Ordering::Acquire);
+    let last = job.alone && job.request.keep_conn && draining;
+    if last {
+        write::hold_last(&job.stream);
+    }
     let mut sent = write::write_now(&job.stream, &tail)?;
     // What the socket did not take goes to the event loop, within the answers' budget; past
     // it, this worker keeps writing (at most --send-timeout without progress) until the
@@ -139,16 +153,19 @@ fn run(pool: &Pool, job: &mut Job) -> io::Result<Option<Vec<u8>>> {
         write::wait_writable(job.stream.as_raw_fd(), pool.send_timeout)?;
         sent += write::write_now(&job.stream, tail.get(sent..).unwrap_or_default())?;
     }
+    if last && !(sent >= tail.len() && write::end(&job.stream)) {
+        write::release(&job.stream);
+    }
     if sent >= tail.len() {
         // All sent: the buffer stays with the thread for its next answer (unless a large
         // answer grew it).
         crate::spare::keep_output(tail);
-        return Ok(Some(Vec::new()));
+        return Ok(Some((Vec::new(), !draining)));
     }
     // The rest goes to the event side in this buffer; the next answer starts a new one.
     if sent > 0 {
         tail.drain(..sent);
         tail.shrink_to_fit();
     }
-    Ok(Some(tail))
+    Ok(Some((tail, false)))
 }

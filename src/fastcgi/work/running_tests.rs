@@ -23,6 +23,7 @@ fn job(token: usize) -> (Job, mio::net::UnixStream) {
         received: Instant::now(),
         seq: 7,
         ticket: None,
+        alone: true,
     };
     (job, theirs)
 }
