@@ -10,7 +10,6 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -19,32 +18,14 @@ pub fn pycnic_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pycnic"))
 }
 
-/// `target/debug/examples/showcase`, next to this test binary (`target/debug/deps/…`).
+/// `target/debug/examples/showcase`, up to date (`examples.rs`).
 pub fn showcase_bin() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| example_bin("showcase")).clone()
+    crate::examples::example_bin("showcase")
 }
 
-/// `target/<profile>/examples/NAME`, next to this test binary (`target/<profile>/deps/…`);
-/// built with `cargo build --example NAME` if Cargo has not built it yet.
+/// `target/<profile>/examples/NAME`, up to date (`examples.rs`).
 pub fn example_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary sits in target/<profile>/deps");
-    let bin = profile_dir.join("examples").join(name);
-    if !bin.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build --example");
-        assert!(status.success(), "cargo build --example {name} failed");
-    }
-    assert!(bin.exists(), "no example at {}", bin.display());
-    bin
+    crate::examples::example_bin(name)
 }
 
 /// What the program finds on its stdin.

@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+
 use std::time::{Duration, Instant};
 
 pub const BEGIN_REQUEST: u8 = 1;
@@ -332,23 +332,9 @@ pub fn pycnic_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pycnic"))
 }
 
-/// The showcase example, built once if `cargo test` has not built it already.
+/// The showcase example, up to date (`examples.rs`).
 pub fn showcase_bin() -> PathBuf {
-    static BUILT: OnceLock<Mutex<()>> = OnceLock::new();
-    let path = pycnic_bin()
-        .parent()
-        .expect("target dir")
-        .join("examples/showcase");
-    let _guard = BUILT.get_or_init(|| Mutex::new(())).lock();
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", "showcase"])
-            .status()
-            .expect("run cargo build --example showcase");
-        assert!(status.success(), "building the showcase example");
-    }
-    path
+    crate::examples::example_bin("showcase")
 }
 
 /// A running server, killed and reaped on drop.

@@ -15,6 +15,8 @@
 mod cgi;
 #[path = "../common/e2e.rs"]
 mod e2e;
+#[path = "../common/examples.rs"]
+mod examples;
 #[path = "../common/fcgi_client.rs"]
 mod fcgi_client;
 #[path = "../common/sessions.rs"]

@@ -13,6 +13,8 @@
 
 #[path = "../common/cgi.rs"]
 mod cgi;
+#[path = "../common/examples.rs"]
+mod examples;
 #[path = "../common/fcgi_client.rs"]
 mod fcgi_client;
 

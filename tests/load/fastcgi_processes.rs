@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use e2e::*;
@@ -28,24 +27,7 @@ const IN_FLIGHT_EACH: usize = 2;
 /// `target/debug/examples/faults`, built (or found fresh) once per test process: it runs the
 /// library as it is now, so a stale copy must not be used.
 fn faults_bin() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let path = pycnic_bin()
-                .parent()
-                .expect("the binary has a directory")
-                .join("examples/faults");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--example", "faults"])
-                .current_dir(repo())
-                .status()
-                .expect("run cargo build --example faults");
-            assert!(status.success(), "cargo build --example faults failed");
-            assert!(path.is_file(), "no faults example at {}", path.display());
-            path
-        })
-        .clone()
+    crate::examples::example_bin("faults")
 }
 
 /// The faults app as a pool behind nginx (conf/nginx/pycnic-tcp.conf).

@@ -12,6 +12,8 @@
 
 #[path = "../common/e2e.rs"]
 mod e2e;
+#[path = "../common/examples.rs"]
+mod examples;
 #[path = "../common/fcgi_client.rs"]
 mod fcgi_client;
 #[path = "../common/load.rs"]

@@ -7,8 +7,6 @@ use std::fs;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The repository root (where conf/ lives).
@@ -28,29 +26,10 @@ pub fn pycnic_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pycnic"))
 }
 
-/// The showcase example next to the seed binary (`target/debug/examples/showcase`), built
-/// once per test process when it is missing.
+/// The showcase example next to the seed binary (`target/debug/examples/showcase`), up to
+/// date (`examples.rs`).
 pub fn showcase_bin() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let path = pycnic_bin()
-                .parent()
-                .expect("the binary has a directory")
-                .join("examples/showcase");
-            if !path.is_file() {
-                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-                let status = Command::new(cargo)
-                    .args(["build", "--example", "showcase"])
-                    .current_dir(repo())
-                    .status()
-                    .expect("run cargo build --example showcase");
-                assert!(status.success(), "cargo build --example showcase failed");
-            }
-            assert!(path.is_file(), "no showcase at {}", path.display());
-            path
-        })
-        .clone()
+    crate::examples::example_bin("showcase")
 }
 
 /// Which binary a deployment runs.
