@@ -72,7 +72,7 @@ pub struct Slot {
     /// The process drains and this connection carries a request (one it had when the drain
     /// began, or one that came since): once its answer is sent in full it is closed, not kept
     /// for another request, so the web server takes its next one to a process that stays.
-    pub close_when_done: bool,
+    close_when_done: bool,
 }
 
 /// Where a body being received is kept: in the connection, with its share of the memory
