@@ -18,7 +18,7 @@ const POOL: usize = 4;
 /// over every worker and commit the fault (the test fails with the logs if it is not).
 const IN_FLIGHT_MS: u64 = 10_000;
 /// Handler slots per worker in the fault tests: few, so that what spreads the requests in
-/// flight over the pool is each worker leaving a new connection to a peer with more room, not
+/// flight over the pool is the accept turn moving to a peer with 2 more handlers free, not
 /// chance; one more than the requests kept in flight on each, for the fault's.
 const HANDLERS: usize = 3;
 /// Requests kept in flight on each worker.
@@ -204,8 +204,8 @@ fn killed_workers(prefix: &Prefix) -> BTreeSet<i32> {
 /// With requests in flight on every worker, `fault` kills the worker that runs it: only that
 /// process's requests are lost, every other gets its 200, new requests are answered and the
 /// pool is back to its size. The requests in flight are sent one at a time, each running
-/// before the next is sent (--workers 3): a worker leaves a new connection to a peer with
-/// more room, so each worker runs exactly two of them.
+/// before the next is sent (--workers 3): the worker whose turn it is to accept passes the
+/// turn on once a peer has 2 more handlers free, so each worker runs exactly two of them.
 fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
     let handlers = HANDLERS.to_string();
     let pool = Pool::start(tag, &["--workers", &handlers]);
@@ -237,7 +237,7 @@ fn a_fault_costs_only_its_own_process(tag: &str, fault: &str) {
         per_worker,
         expected,
         "each worker runs {IN_FLIGHT_EACH} of the requests in flight (a worker leaves new \
-         connections to a peer with more room)\n{}",
+         turn on to a peer with 2 more handlers free)\n{}",
         pool.prefix.logs()
     );
 

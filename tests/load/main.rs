@@ -27,3 +27,4 @@ mod fastcgi_overload_nginx;
 mod fastcgi_processes;
 mod fastcgi_spill;
 mod fastcgi_trickle;
+mod fastcgi_turn;

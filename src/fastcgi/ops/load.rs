@@ -3,7 +3,7 @@
 //! less the requests queued for them, below 0 when requests wait). [`Load`] is read from the
 //! server when the page is asked; [`LoadCell`] is its `#[repr(C)]` form in a worker's slot of
 //! the scoreboard (atomics, valid when zero-filled), which the worker writes and its peers
-//! read: to add up the pool's page, and to leave a new connection to a peer with more room.
+//! read: to add up the pool's page, and to choose who takes the accept turn next.
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
@@ -125,6 +125,12 @@ impl LoadCell {
         self.cells
             .get(ROOM)
             .map_or(0, |c| i32::from_ne_bytes(c.load(Relaxed).to_ne_bytes()))
+    }
+
+    /// Handler slots not running a handler, as last written (total less busy).
+    pub(crate) fn free(&self) -> i32 {
+        let n = |at: usize| self.cells.get(at).map_or(0, |c| c.load(Relaxed));
+        i32::try_from(n(6).saturating_sub(n(5))).unwrap_or(i32::MAX)
     }
 
     /// The load as last written.

@@ -1,7 +1,8 @@
 //! The signals a server process acts on: SIGTERM and SIGINT drain and stop, SIGUSR1
 //! reopens the log files (logrotate), SIGUSR2 upgrades to a new copy of the binary without
 //! refusing a connection, SIGHUP (and every SIGUSR2) re-reads the secret keys (what each leads
-//! to is `lifecycle`'s). A handler sets the signal's flag and writes a byte into a socket
+//! to is `lifecycle`'s); SIGURG, a pool worker's nudge (the accept turn may be its own now),
+//! only wakes the poller. A handler sets the signal's flag and writes a byte into a socket
 //! pair the poller watches (the self-pipe trick, done by signal-hook in an
 //! async-signal-safe way); the leader reads the flags under the server's lock. SIGPIPE is
 //! already ignored by the Rust runtime, so a write to a closed connection is an EPIPE error,
@@ -12,6 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+
+use crate::fastcgi::process::scoreboard::turn::NUDGE;
 
 /// The signals the server acts on, each a flag, and the pipe that wakes the poller.
 pub(crate) struct Signals {
@@ -48,6 +51,9 @@ impl Signals {
             signal_hook::flag::register(signal, Arc::clone(flag))?;
             signal_hook::low_level::pipe::register(signal, writer.try_clone()?)?;
         }
+        // A pool worker's nudge (the accept turn may be its own now): it only wakes the
+        // poller, which looks at the turn at the end of every round.
+        signal_hook::low_level::pipe::register(NUDGE, writer)?;
         Ok(signals)
     }
 

@@ -1,13 +1,15 @@
-//! Admission, one part of the event loop: the listening sockets and whether to accept on
-//! them now. At `--max-connections` with nothing idle to close, accepting stops (`blocked`)
+//! Admission, one part of the event loop: the listening sockets, whether they are in the
+//! poller (always, but in a pool worker only while the accept turn is its own, see
+//! `peers`), and whether to accept on them now. At `--max-connections` with nothing idle to close, accepting stops (`blocked`)
 //! and new connections wait in the kernel's backlog until room frees; after accept() failed
 //! (EMFILE and the like) with nothing to close, it pauses until a connection closes or
 //! ACCEPT_RETRY passes. The accepting itself, which needs the connection table, is
 //! `connections`'.
 
+use std::io;
 use std::time::{Duration, Instant};
 
-use mio::Registry;
+use mio::{Interest, Registry, Token};
 
 use crate::fastcgi::net::listen::Listener;
 
@@ -19,6 +21,8 @@ const ACCEPT_RETRY: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct Admission {
     listeners: Vec<Listener>,
+    /// The poller token of the first listener (the others follow).
+    first_token: usize,
     /// At --max-connections with nothing to close: new connections wait in the backlog.
     blocked: bool,
     /// A connection came back from a handler since the last tick: it may make room.
@@ -30,10 +34,11 @@ pub(crate) struct Admission {
 }
 
 impl Admission {
-    /// Accepting on `listeners`.
-    pub(crate) fn new(listeners: Vec<Listener>) -> Admission {
+    /// Accepting on `listeners`, whose poller tokens start at `first_token`.
+    pub(crate) fn new(listeners: Vec<Listener>, first_token: usize) -> Admission {
         Admission {
             listeners,
+            first_token,
             blocked: false,
             idle_returned: false,
             retry_at: None,
@@ -49,6 +54,22 @@ impl Admission {
     /// The listening sockets, to change (an upgrade leaves their files to the new process).
     pub(crate) fn listeners_mut(&mut self) -> &mut [Listener] {
         &mut self.listeners
+    }
+
+    /// Puts the listeners in the poller (a pool worker's turn to accept, or a process of
+    /// its own at its start).
+    pub(crate) fn watch(&mut self, registry: &Registry) -> io::Result<()> {
+        for (n, listener) in self.listeners.iter_mut().enumerate() {
+            registry.register(listener, Token(self.first_token + n), Interest::READABLE)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the listeners out of the poller (a pool worker passed the turn on).
+    pub(crate) fn unwatch(&mut self, registry: &Registry) {
+        for listener in &mut self.listeners {
+            let _ = registry.deregister(listener);
+        }
     }
 
     /// Closes the listeners (a shutdown): new connections go to no one here.

@@ -34,13 +34,14 @@ impl Server {
     /// `--body-min-rate` sending its params or body (a trickler that reconnects cannot keep
     /// the slots: a slow but steady sender is never behind); when none may be, the rest stay in the
     /// kernel's backlog (admission control) until a slot frees. Under a master, a worker
-    /// with no handler slot for it leaves a new connection to a peer that has one (`peers`).
+    /// accepts only on its accept turn, and passes the turn on when it has no handler slot
+    /// for a new request and a peer has (`peers`).
     pub(crate) fn accept(&mut self, n: usize) {
         loop {
             if self.lifecycle.shutdown().is_some() || self.admission.paused() {
                 return;
             }
-            if self.leave_to_peer(n) {
+            if !self.may_accept() {
                 return;
             }
             let full = self.table.live() >= self.settings.max_connections;
@@ -76,10 +77,7 @@ impl Server {
                     }
                     self.add(stream);
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.nothing_left_to_peers();
-                    return;
-                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err)
                     if matches!(
                         err.kind(),

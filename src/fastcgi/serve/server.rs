@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::{Events, Poll, Registry, Token, Waker};
 
 use crate::app::App;
 use crate::fastcgi::config::options::FastcgiOptions;
@@ -80,14 +80,12 @@ impl Server {
         app: Arc<App>,
         options: &FastcgiOptions,
         max_body: u64,
-        mut listeners: Vec<Listener>,
+        listeners: Vec<Listener>,
         exe: Exe,
         nofile: Option<u64>,
     ) -> io::Result<(Server, Poll)> {
         let poll = Poll::new()?;
-        for (n, listener) in listeners.iter_mut().enumerate() {
-            poll.registry()
-                .register(listener, Token(FIRST_LISTENER + n), Interest::READABLE)?;
+        for listener in &listeners {
             log::info!("fastcgi: listening on {}", listener.describe());
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -134,10 +132,10 @@ impl Server {
             access,
             draining: AtomicBool::new(false),
         });
-        let server = Server {
+        let mut server = Server {
             registry: poll.registry().try_clone()?,
             table: Table::new(FIRST_LISTENER + listeners.len()),
-            admission: Admission::new(listeners),
+            admission: Admission::new(listeners, FIRST_LISTENER),
             pool,
             ready: Ready::default(),
             crew: Crew::new(options.worker_count()),
@@ -149,6 +147,12 @@ impl Server {
             trim: Trim::default(),
             peers: Peers::new(),
         };
+        if server.peers.in_pool {
+            // A pool worker watches the sockets only on its accept turn (`peers`).
+            server.mind_turn();
+        } else {
+            server.admission.watch(&server.registry)?;
+        }
         Ok((server, poll))
     }
 

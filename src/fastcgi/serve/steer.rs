@@ -1,10 +1,11 @@
 //! The server's side of `peers`: writing this worker's load on the scoreboard for its peers,
-//! and leaving a new connection to a peer with more room (the rules are in `peers`'
-//! documentation).
+//! and the accept turn: watching the listening sockets while it is this worker's, passing it
+//! on, taking it (the rules are in `peers`' documentation).
 
-use crate::fastcgi::process::scoreboard::{mine, view};
+use crate::fastcgi::process::scoreboard::mine;
+use crate::fastcgi::process::scoreboard::turn::{self, Holder};
 
-use super::peers::LEAVE_AT_MOST;
+use super::peers::{DEFER_AT_MOST, SPREAD, Standing, TURN_CHECK, defers, passes, standby_takes};
 use super::server::Server;
 
 impl Server {
@@ -24,22 +25,29 @@ impl Server {
             .saturating_sub(count(self.ready.len()).saturating_add(count(self.peers.awaiting)))
     }
 
-    /// Writes the handler figures if they changed; when a connection this worker left to a
-    /// peer waits and it now has as much room as any, it takes that in.
+    /// Handler slots (`--workers`).
+    fn workers(&self) -> i32 {
+        i32::try_from(self.settings.workers).unwrap_or(i32::MAX)
+    }
+
+    fn standing(&self) -> Standing {
+        Standing {
+            room: self.room(),
+            free: i32::try_from(self.crew.free()).unwrap_or(i32::MAX),
+        }
+    }
+
+    /// At the end of a round: writes the handler figures if they changed, and minds the turn.
     pub(crate) fn publish_load(&mut self) {
         if !self.peers.in_pool {
             return;
         }
-        let room = self.write_load();
-        if self.peers.leaving_since.is_some() && !view::peer_has_more_room(room) {
-            // Room here now, as much as anywhere: what waits is taken in.
-            self.peers.leaving_since = None;
-            self.accept_all();
-        }
+        self.write_load();
+        self.mind_turn();
     }
 
     /// Writes the handler figures if they changed (a connection was just accepted, or a
-    /// turn ends); the room.
+    /// round ends); the room.
     pub(crate) fn write_load(&mut self) -> i32 {
         let total = self.settings.workers;
         let free = self.crew.free();
@@ -60,48 +68,169 @@ impl Server {
         }
     }
 
-    /// Whether to leave the next connection on listener `n` to a peer: when a peer has more
-    /// room than this worker, for at most [`LEAVE_AT_MOST`] from when one was left waiting.
-    pub(crate) fn leave_to_peer(&mut self, n: usize) -> bool {
-        if !self.peers.in_pool || self.peers.taking_all || !view::peer_has_more_room(self.room()) {
+    /// Whether to accept the next connection: always outside a pool; in one, while this
+    /// worker holds the turn, does not pass it and does not defer (see `peers`).
+    pub(crate) fn may_accept(&mut self) -> bool {
+        if !self.peers.in_pool {
+            return true;
+        }
+        if !self.peers.watching || self.pass_turn() {
             return false;
         }
-        let now = self.clock.now();
-        match self.peers.leaving_since {
-            None => {
-                // The rule is asked again after each connection accepted, for a next one that
-                // may not be there: only one that waits starts the clock.
-                let waiting = self
-                    .admission
-                    .listeners()
-                    .get(n)
-                    .is_some_and(|listener| listener.has_waiting());
-                if waiting {
-                    self.peers.leaving_since = Some(now);
-                    self.peers.peers_accepts_then = view::peers_accepts();
+        let me = self.standing();
+        if me.room > 0 || !turn::peers().any(|(_, room, free)| defers(me, Standing { room, free }))
+        {
+            return true;
+        }
+        if self.peers.deferred_since.is_none() {
+            self.peers.deferred_since = Some(self.clock.now());
+        }
+        false
+    }
+
+    /// The holder's rule: passes the turn to the peer with the most room among those
+    /// [`passes`] names; true when the turn is no longer this worker's.
+    fn pass_turn(&mut self) -> bool {
+        let me = self.standing();
+        let stalled = self
+            .peers
+            .deferred_since
+            .is_some_and(|since| self.clock.now() >= since + DEFER_AT_MOST);
+        if me.room > 0 && me.free.saturating_add(SPREAD) > self.workers() {
+            // Room here and (nearly) every handler free: no peer can be a reason to pass.
+            return false;
+        }
+        let Some(line) = best_peer(me, stalled) else {
+            return false;
+        };
+        if !turn::pass(line) {
+            log::debug!("fastcgi worker: the accept turn was taken from this worker");
+        }
+        self.unwatch();
+        true
+    }
+
+    /// After each round, when a handler gives its slot back, at the start and when woken:
+    /// watches the listening sockets while the turn is this worker's (passing it on, or
+    /// taking in what it deferred), stops when it is not, takes it when a look allows (see
+    /// `peers`).
+    pub(crate) fn mind_turn(&mut self) {
+        let Some(holder) = turn::holder() else {
+            return;
+        };
+        let draining = self.lifecycle.shutdown().is_some();
+        match holder {
+            Holder::Me if draining => {
+                let least = Standing {
+                    room: i32::MIN,
+                    free: 0,
+                };
+                if best_peer(least, true).is_none_or(|line| !turn::pass(line)) {
+                    turn::give_up();
                 }
-                true
+                self.unwatch();
+                self.peers.look_at = None;
             }
-            Some(since) => now < since + LEAVE_AT_MOST,
+            Holder::Me => {
+                if !self.peers.watching {
+                    self.watch();
+                }
+                if !self.pass_turn()
+                    && let Some(since) = self.peers.deferred_since.take()
+                {
+                    // What was deferred is taken in now, or deferred again (since then).
+                    self.accept_all();
+                    if self.peers.deferred_since.is_some() {
+                        self.peers.deferred_since = Some(since);
+                    }
+                }
+            }
+            _ if draining => {
+                self.unwatch();
+                self.peers.look_at = None;
+            }
+            other => {
+                self.unwatch();
+                if standby_takes(other, self.room(), false) && turn::take(None) {
+                    self.watch();
+                } else if self.peers.look_at.is_none() {
+                    self.peers.look_at = Some(self.clock.now() + TURN_CHECK);
+                }
+            }
         }
     }
 
-    /// Nothing waits to be accepted any more: no connection is left to a peer.
-    pub(crate) fn nothing_left_to_peers(&mut self) {
-        self.peers.leaving_since = None;
-    }
-
-    /// At the timers' turn, [`LEAVE_AT_MOST`] after this worker began leaving connections to
-    /// its peers: if they accepted any since, what waits is judged by the rule afresh;
-    /// if none did (dead or stopped), it is all taken in here.
-    pub(crate) fn take_what_was_left(&mut self) {
-        if self.peers.due().is_none_or(|due| self.clock.now() < due) {
+    /// At the timers' turn: the holder settles connections it deferred for
+    /// [`DEFER_AT_MOST`]; a worker that does not hold the turn looks at it every
+    /// [`TURN_CHECK`] and takes it if the holder leaves connections waiting unaccepted (see
+    /// `peers`).
+    pub(crate) fn look_at_turn(&mut self) {
+        let now = self.clock.now();
+        if self
+            .peers
+            .deferred_since
+            .is_some_and(|since| now >= since + DEFER_AT_MOST)
+        {
+            self.mind_turn();
+        }
+        if self.peers.look_at.is_none_or(|at| now < at) {
             return;
         }
-        self.peers.leaving_since = None;
-        let peers_alive = view::peers_accepts() != self.peers.peers_accepts_then;
-        self.peers.taking_all = !peers_alive;
-        self.accept_all();
-        self.peers.taking_all = false;
+        self.peers.look_at = Some(now + TURN_CHECK);
+        let Some(holder) = turn::holder() else {
+            return;
+        };
+        let Holder::Peer { line, accepts, .. } = holder else {
+            self.peers.seen = None;
+            self.mind_turn();
+            return;
+        };
+        let waiting = self
+            .admission
+            .listeners()
+            .iter()
+            .any(|listener| listener.has_waiting());
+        let seen = waiting.then_some((line, accepts));
+        let unaccepted = seen.is_some() && seen == self.peers.seen;
+        self.peers.seen = seen;
+        if standby_takes(holder, self.room(), unaccepted) && turn::take(Some(line)) {
+            log::warn!(
+                "fastcgi worker: took the accept turn from a worker that left connections \
+                 waiting for {TURN_CHECK:?}"
+            );
+            self.watch();
+        }
     }
+
+    /// The listening sockets go into this worker's poller (what waits is reported at once).
+    fn watch(&mut self) {
+        self.peers.watching = true;
+        self.peers.look_at = None;
+        self.peers.seen = None;
+        if let Err(err) = self.admission.watch(&self.registry) {
+            log::error!("fastcgi worker: cannot watch the listening sockets: {err}");
+        }
+    }
+
+    /// The listening sockets leave this worker's poller.
+    fn unwatch(&mut self) {
+        self.peers.deferred_since = None;
+        if self.peers.watching {
+            self.peers.watching = false;
+            self.admission.unwatch(&self.registry);
+        }
+    }
+}
+
+/// The live peer with the most room among those the holder, standing at `me` (`stalled`: it
+/// deferred for too long), passes the turn to (ties: the lowest line).
+fn best_peer(me: Standing, stalled: bool) -> Option<usize> {
+    let mut best: Option<(usize, i32)> = None;
+    for (line, room, free) in turn::peers() {
+        if passes(me, Standing { room, free }, stalled) && best.is_none_or(|(_, most)| room > most)
+        {
+            best = Some((line, room));
+        }
+    }
+    best.map(|(line, _)| line)
 }

@@ -55,7 +55,7 @@ impl Server {
         ) {
             self.accept_all();
         }
-        self.take_what_was_left();
+        self.look_at_turn();
         if !self.clock.sweep(now) {
             return;
         }

@@ -1,7 +1,8 @@
 //! The master's worker processes, one slot each: starting a worker (the binary run again with
 //! the listening sockets, a pipe and the scoreboard, see `upgrade::spawn`), hearing on its
 //! pipe that it serves, reaping it when it dies and planning its replacement (`pool`'s
-//! rules), and passing signals on. Only the master's thread
+//! rules), waking the others when the accept turn was the dead worker's (`turn`), and passing
+//! signals on. Only the master's thread
 //! calls this, so `PR_SET_PDEATHSIG` in the workers follows the master's life.
 
 use std::io::{self, Read};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Registry, Token};
 
 use crate::fastcgi::process::scoreboard::board::Board;
+use crate::fastcgi::process::scoreboard::turn::NUDGE;
 use crate::fastcgi::process::upgrade::{self, Exe};
 
 use super::pool::{self, LogLimit, Reason};
@@ -309,6 +311,10 @@ impl Workers {
         let finished = self.board.requests(worker.board);
         self.finished_before += finished;
         self.board.fold(worker.board);
+        if self.board.release_turn(worker.board) {
+            // It held the accept turn: the first worker the nudge wakes takes it.
+            self.signal(NUDGE);
+        }
         self.board.clear(worker.board, 0);
         self.free_lines.push(worker.board);
         finished

@@ -67,6 +67,12 @@ impl Board {
         }
     }
 
+    /// A slot's worker is gone: if it held the accept turn, the turn is nobody's now (true:
+    /// the live workers are to be woken to take it).
+    pub(crate) fn release_turn(&self, slot: usize) -> bool {
+        self.map.header().move_turn(Some(slot), None)
+    }
+
     /// A new worker takes the slot: its figures start again from nothing, and it drains
     /// itself once it has finished `limit` requests (0: never).
     pub(crate) fn clear(&self, slot: usize, limit: u64) {

@@ -46,7 +46,9 @@ pub(crate) struct Header {
     restarts: [AtomicU64; RESTART_REASONS],
     /// When the pool started (the board was made), in microseconds since the Unix epoch.
     started_micros: AtomicU64,
-    _pad: [AtomicU64; 8 - 2 - RESTART_REASONS],
+    /// The worker whose turn it is to accept: its line + 1 (0: nobody's; see `turn`).
+    turn: AtomicU64,
+    _pad: [AtomicU64; 8 - 3 - RESTART_REASONS],
     /// The status-page counters of workers that are gone.
     gone: Tally,
 }
@@ -85,6 +87,20 @@ impl Header {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         let micros = now.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         self.started_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// The line of the worker whose turn it is to accept, if anybody's.
+    pub(crate) fn turn(&self) -> Option<usize> {
+        let at = self.turn.load(Ordering::Acquire);
+        usize::try_from(at).ok()?.checked_sub(1)
+    }
+
+    /// Moves the turn from `from` to `to` if it is still `from`'s (nobody's: `None`).
+    pub(crate) fn move_turn(&self, from: Option<usize>, to: Option<usize>) -> bool {
+        let code = |line: Option<usize>| line.map_or(0, |line| line as u64 + 1);
+        self.turn
+            .compare_exchange(code(from), code(to), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// The counters of workers that are gone.

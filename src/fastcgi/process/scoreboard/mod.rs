@@ -17,10 +17,13 @@
 //!   worker a compare-and-swap to take an entry, the text's stores and an add; a process that
 //!   is no worker has no board and pays one load.
 //! - `view`: what a worker reads of its peers: the pool's status page (any worker's page adds
-//!   up every slot and the header), and whether a peer has more room (so a
-//!   worker leaves a new connection to it).
+//!   up every slot and the header).
+//! - `turn`: the accept turn in the header: which worker watches the listening sockets now,
+//!   taken, passed to the peer with the most room, released by the master when its holder
+//!   dies.
 
 pub(crate) mod board;
 pub(crate) mod layout;
 pub(crate) mod mine;
+pub(crate) mod turn;
 pub(crate) mod view;

@@ -1,7 +1,6 @@
-//! What a worker reads of its peers on the scoreboard: the pool's status page, added up
-//! from every slot and the header by whichever worker answers it (`pool_view`), and whether
-//! a peer has more room (`peer_has_more_room`), for a worker to leave a
-//! new connection to it, and whether the peers are accepting at all (`peers_accepts`).
+//! What a worker reads of its peers on the scoreboard for the status page: the pool's
+//! figures, added up from every slot and the header by whichever worker answers it
+//! (`pool_view`). Who accepts is `turn`'s.
 
 use crate::fastcgi::ops::load::Load;
 use crate::fastcgi::ops::pool::{PoolStatus, WorkerLine};
@@ -65,29 +64,4 @@ pub(crate) fn pool_view() -> Option<PoolView> {
         load,
         started_unix: header.started_unix(),
     })
-}
-
-/// Whether another live worker of this pool has more room than `room` now (false when this
-/// process is no worker).
-pub(crate) fn peer_has_more_room(room: i32) -> bool {
-    let Some(mine) = mine() else {
-        return false;
-    };
-    mine.map()
-        .each()
-        .any(|(index, slot)| index != mine.index() && slot.pid() != 0 && slot.load().room() > room)
-}
-
-/// The connections every other live worker of this pool accepted, added up (wrapping; 0 when
-/// this process is no worker): when it moves, the peers are accepting.
-pub(crate) fn peers_accepts() -> u64 {
-    let Some(mine) = mine() else {
-        return 0;
-    };
-    mine.map()
-        .each()
-        .filter(|(index, slot)| *index != mine.index() && slot.pid() != 0)
-        .fold(0u64, |sum, (_, slot)| {
-            sum.wrapping_add(u64::from(slot.load().accepts()))
-        })
 }
