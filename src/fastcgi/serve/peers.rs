@@ -8,10 +8,12 @@
 //! - **Deferring** ([`defers`]): the holder accepts a connection while it has room for its
 //!   request (free handler slots less the requests queued for them and the connections
 //!   accepted whose request is on its way; the least there is while it takes no connection:
-//!   draining, at `--max-connections`, accept paused). Without room, while a peer has more,
-//!   it leaves what waits in the kernel's backlog until its round ends or a handler gives
-//!   its slot back: quick requests have run by then and it takes the next batch; if not, it
-//!   passes. With no peer that has more room, it takes them (queued, as one process would).
+//!   draining, at `--max-connections`, accept paused), and past that while no more requests
+//!   wait than one behind each free handler (a burst of quick requests is one batch, as in
+//!   one process). Beyond that, while a peer has more room, it leaves what waits in the
+//!   kernel's backlog until its round ends or a handler gives its slot back: quick requests
+//!   have run by then and it takes the next batch; if not, it passes. With no peer that has
+//!   more room, it takes them (queued, as one process would).
 //! - **Passing** ([`passes`]): the holder passes the turn to the peer with the most room when
 //!   it has no handler for another request ([`all_busy`]: every handler runs, it takes no
 //!   connection, or it has deferred for [`DEFER_AT_MOST`]) and the peer has more room, or
@@ -71,10 +73,11 @@ pub(crate) fn passes(me: Standing, peer: Standing, stalled: bool) -> bool {
 }
 
 /// Whether the holder, standing at `me`, leaves the next connection in the backlog for now:
-/// it has no room for another request and the peer standing at `peer` has more. The round's
-/// end passes the turn to the peer or takes what waits after all.
+/// more requests wait for its handlers than one behind each free one (its room is below
+/// minus its free handlers), and the peer standing at `peer` has more room. The round's end,
+/// or a handler giving its slot back, passes the turn to the peer or takes what waits.
 pub(crate) fn defers(me: Standing, peer: Standing) -> bool {
-    me.room <= 0 && peer.room > me.room
+    me.room.saturating_add(me.free) <= 0 && peer.room > me.room
 }
 
 /// Whether a worker with `room` that is not the holder takes the turn from `holder`;

@@ -50,9 +50,15 @@ fn long_requests_spread_when_a_peer_has_two_more_handlers_free() {
 }
 
 #[test]
-fn the_holder_defers_only_without_room_and_while_a_peer_has_more() {
+fn the_holder_defers_past_one_request_behind_each_free_handler_while_a_peer_has_more_room() {
     assert!(!defers(at(1, 4), at(4, 4)));
-    assert!(defers(at(0, 4), at(4, 4)));
+    // Four handlers free, eight requests waiting for them: one behind each is still taken.
+    assert!(!defers(at(-3, 4), at(4, 4)));
+    assert!(defers(at(-4, 4), at(4, 4)));
+    assert!(
+        defers(at(0, 0), at(1, 1)),
+        "with no handler free, no request waits behind one"
+    );
     assert!(defers(at(-5, 4), at(-4, 4)));
     assert!(
         !defers(at(-5, 4), at(-5, 4)),
