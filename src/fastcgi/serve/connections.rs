@@ -41,7 +41,7 @@ impl Server {
             if self.lifecycle.shutdown().is_some() || self.admission.paused() {
                 return;
             }
-            if !self.may_accept() {
+            if !self.may_accept(n) {
                 return;
             }
             let full = self.table.live() >= self.settings.max_connections;

@@ -110,6 +110,8 @@ pub(crate) struct Peers {
     pub(crate) seen: Option<(usize, u32)>,
     /// Since when the holder leaves connections in the backlog for its round's end to settle.
     pub(crate) deferred_since: Option<Instant>,
+    /// The listeners on which connections were left in the backlog.
+    pub(crate) deferred_on: Vec<usize>,
     /// Connections accepted with no request complete on them yet.
     pub(crate) awaiting: usize,
     /// Connections accepted (wrapping), written for the peers.

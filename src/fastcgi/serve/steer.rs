@@ -70,7 +70,7 @@ impl Server {
 
     /// Whether to accept the next connection: always outside a pool; in one, while this
     /// worker holds the turn, does not pass it and does not defer (see `peers`).
-    pub(crate) fn may_accept(&mut self) -> bool {
+    pub(crate) fn may_accept(&mut self, n: usize) -> bool {
         if !self.peers.in_pool {
             return true;
         }
@@ -84,6 +84,9 @@ impl Server {
         }
         if self.peers.deferred_since.is_none() {
             self.peers.deferred_since = Some(self.clock.now());
+        }
+        if !self.peers.deferred_on.contains(&n) {
+            self.peers.deferred_on.push(n);
         }
         false
     }
@@ -138,8 +141,11 @@ impl Server {
                 if !self.pass_turn()
                     && let Some(since) = self.peers.deferred_since.take()
                 {
-                    // What was deferred is taken in now, or deferred again (since then).
-                    self.accept_all();
+                    // What was deferred is taken in now, or deferred again (since then);
+                    // only on the listeners where it waits (another would answer EAGAIN).
+                    for n in std::mem::take(&mut self.peers.deferred_on) {
+                        self.accept(n);
+                    }
                     if self.peers.deferred_since.is_some() {
                         self.peers.deferred_since = Some(since);
                     }
@@ -215,6 +221,7 @@ impl Server {
     /// The listening sockets leave this worker's poller.
     fn unwatch(&mut self) {
         self.peers.deferred_since = None;
+        self.peers.deferred_on.clear();
         if self.peers.watching {
             self.peers.watching = false;
             self.admission.unwatch(&self.registry);
