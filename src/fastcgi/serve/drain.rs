@@ -71,7 +71,11 @@ impl Server {
         // Connections the kernel completed already carry requests the web server considers
         // sent: take them in before closing the listeners.
         self.admission.unpause();
+        // In a pool too, whoever holds the turn: what waits now is taken in, not left to
+        // peers that may be stopping as well.
+        self.peers.taking_all = true;
         self.accept_all();
+        self.peers.taking_all = false;
         log::info!(
             "fastcgi: shutting down; finishing {} connections",
             self.table.live()

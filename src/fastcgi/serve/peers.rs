@@ -25,6 +25,9 @@
 //!   nobody's (the master releases a dead holder's turn and wakes the workers), or when
 //!   connections waited at two looks in a row with the holder accepting none in between (it
 //!   is stopped, or frozen) and this worker has at least its room.
+//! - **Draining**: a worker whose drain begins takes in what the kernel completed, whoever
+//!   holds the turn (its peers may be stopping too), then passes the turn to a peer that
+//!   takes connections, or leaves it to nobody.
 //! - **Writing**: the handler figures (busy, total, queue, room) at the end of every round
 //!   and when a handler gives its slot back, only when they changed (a few relaxed stores);
 //!   the connections by state at each timers' sweep and when the status page is asked.
@@ -112,6 +115,8 @@ pub(crate) struct Peers {
     pub(crate) deferred_since: Option<Instant>,
     /// The listeners on which connections were left in the backlog.
     pub(crate) deferred_on: Vec<usize>,
+    /// A drain begins: what the kernel completed is taken in whoever holds the turn.
+    pub(crate) taking_all: bool,
     /// Connections accepted with no request complete on them yet.
     pub(crate) awaiting: usize,
     /// Connections accepted (wrapping), written for the peers.

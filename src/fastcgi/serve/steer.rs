@@ -68,10 +68,11 @@ impl Server {
         }
     }
 
-    /// Whether to accept the next connection: always outside a pool; in one, while this
-    /// worker holds the turn, does not pass it and does not defer (see `peers`).
+    /// Whether to accept the next connection: always outside a pool and as a drain begins;
+    /// in a pool otherwise, while this worker holds the turn, does not pass it and does not
+    /// defer (see `peers`).
     pub(crate) fn may_accept(&mut self, n: usize) -> bool {
-        if !self.peers.in_pool {
+        if !self.peers.in_pool || self.peers.taking_all {
             return true;
         }
         if !self.peers.watching || self.pass_turn() {
