@@ -73,6 +73,20 @@ fn signal(pid: i32, signal: libc::c_int) {
     unsafe { libc::kill(pid, signal) };
 }
 
+/// Whether every thread of `pid` is stopped (state `T` in `/proc/PID/task/*/stat`).
+fn all_threads_stopped(pid: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses.
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T'))
+        })
+    })
+}
+
 /// Continues a stopped worker when dropped, so that a failing test leaves nothing stopped.
 struct Stopped(i32);
 
@@ -104,6 +118,14 @@ fn a_stopped_holder_of_the_turn_is_replaced_and_new_connections_are_answered() {
     let holder = pool.answering_pid();
     signal(holder, libc::SIGSTOP);
     let stopped = Stopped(holder);
+    // kill() returns before every thread has stopped: a connection made before then could
+    // still be taken by the holder, and would then wait for SIGCONT.
+    wait_until(
+        "every thread of the holder stopped",
+        &[&pool.master],
+        &pool.prefix,
+        || all_threads_stopped(holder),
+    );
     let answered = pool.answering_pid();
     assert_ne!(answered, holder, "the stopped worker cannot answer");
     assert!(
