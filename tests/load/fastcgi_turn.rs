@@ -151,6 +151,13 @@ fn a_dead_holders_turn_is_handed_on_by_the_master() {
         &pool.prefix,
         || log(&pool.prefix).contains(&format!("worker {holder} ")),
     );
+    assert!(
+        log(&pool.prefix).contains(&format!(
+            "worker {holder} held the accept turn; the others are told to take it"
+        )),
+        "the master releases the dead worker's turn\n{}",
+        pool.prefix.logs()
+    );
     let answered = pool.answering_pid();
     assert_ne!(answered, holder);
     assert!(

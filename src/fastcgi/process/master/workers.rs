@@ -313,6 +313,10 @@ impl Workers {
         self.board.fold(worker.board);
         if self.board.release_turn(worker.board) {
             // It held the accept turn: the first worker the nudge wakes takes it.
+            log::info!(
+                "fastcgi master: worker {} held the accept turn; the others are told to take it",
+                worker.child.id()
+            );
             self.signal(NUDGE);
         }
         self.board.clear(worker.board, 0);
