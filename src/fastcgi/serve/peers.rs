@@ -146,10 +146,7 @@ impl Peers {
     /// When this worker looks at the turn next, for the poller's timeout.
     pub(crate) fn due(&self) -> Option<Instant> {
         let stalled = self.deferred_since.map(|since| since + DEFER_AT_MOST);
-        match (self.look_at, stalled) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.look_at.into_iter().chain(stalled).min()
     }
 }
 
