@@ -119,6 +119,15 @@ pub(crate) fn cause(status: ExitStatus) -> String {
     }
 }
 
+/// What a dead worker's line says of the accept turn it held (nothing if it held none).
+pub(crate) fn turn_note(held: bool) -> &'static str {
+    if held {
+        "; it held the accept turn, which the others are told to take"
+    } else {
+        ""
+    }
+}
+
 /// The requests a dead worker was running, for the log: at most [`NAMED`] named, cut to 80
 /// bytes each, with how many more.
 pub(crate) fn running_note(running: &[String]) -> String {

@@ -238,14 +238,15 @@ impl Workers {
                 }) = self.slots[index].outgoing.take()
             {
                 reaped.unclean |= stopping && !status.success();
-                let finished = self.retire(&old);
+                let (finished, held_turn) = self.retire(&old);
                 log::info!(
                     "fastcgi master: worker {} (slot {index}, {}) {} after {:.1?} and \
-                     {finished} requests",
+                     {finished} requests{}",
                     old.child.id(),
                     reason.name(),
                     pool::cause(status),
                     now.saturating_duration_since(old.started),
+                    pool::turn_note(held_turn),
                 );
             }
             let Some(status) = try_wait(self.slots[index].worker.as_mut()) else {
@@ -260,7 +261,7 @@ impl Workers {
             }
             let serving = slot.serving;
             let running = self.board.running(dead.board);
-            let finished = self.retire(&dead);
+            let (finished, held_turn) = self.retire(&dead);
             let pid = dead.child.id();
             let lived = now.saturating_duration_since(dead.started);
             reaped.before_serving |= !serving;
@@ -269,9 +270,10 @@ impl Workers {
             if stopping || at_limit {
                 log::info!(
                     "fastcgi master: worker {pid} (slot {index}{}) {} after {lived:.1?} and \
-                     {finished} requests",
+                     {finished} requests{}",
                     if at_limit { ", max-requests" } else { "" },
-                    pool::cause(status)
+                    pool::cause(status),
+                    pool::turn_note(held_turn)
                 );
                 if at_limit {
                     self.restarts[Reason::MaxRequests as usize] += 1;
@@ -293,9 +295,10 @@ impl Workers {
             if let Some(left_out) = self.log.allow(now) {
                 log::error!(
                     "fastcgi master: worker {pid} (slot {index}) {} after {lived:.1?} and \
-                     {finished} requests, {}; {}{}",
+                     {finished} requests, {}{}; {}{}",
                     pool::cause(status),
                     pool::running_note(&running),
+                    pool::turn_note(held_turn),
                     pool::replacement(wait),
                     pool::left_out_note(left_out)
                 );
@@ -306,22 +309,20 @@ impl Workers {
     }
 
     /// A worker is gone: its requests and status-page counters are added to the pool's, its
-    /// line freed.
-    fn retire(&mut self, worker: &Worker) -> u64 {
+    /// line freed, its accept turn handed on; the requests it finished, and whether it held
+    /// the turn (for its line in the log).
+    fn retire(&mut self, worker: &Worker) -> (u64, bool) {
         let finished = self.board.requests(worker.board);
         self.finished_before += finished;
         self.board.fold(worker.board);
-        if self.board.release_turn(worker.board) {
+        let held_turn = self.board.release_turn(worker.board);
+        if held_turn {
             // It held the accept turn: the first worker the nudge wakes takes it.
-            log::info!(
-                "fastcgi master: worker {} held the accept turn; the others are told to take it",
-                worker.child.id()
-            );
             self.signal(NUDGE);
         }
         self.board.clear(worker.board, 0);
         self.free_lines.push(worker.board);
-        finished
+        (finished, held_turn)
     }
 
     fn children(&self) -> impl Iterator<Item = &Child> {
